@@ -1,0 +1,24 @@
+namespace Microsoft.ML.Audio.Gpu.Tests.Layers;
+
+/// <summary>Tolerances of the parity tests, each with its reason. References are float64, stored as float32.</summary>
+internal static class Tolerances
+{
+    /// <summary>float32 FFT against a float64 reference, relative to max |X| (measured: below 3e-7).</summary>
+    public const double StftRel = 1e-5;
+
+    /// <summary>Filterbank built in float64 and stored in float32 (rounding alone: 6e-8 of the peak).</summary>
+    public const double FilterbankRel = 1e-6;
+
+    /// <summary>float32 STFT then float32 matmul against float64, relative to the largest mel value.</summary>
+    public const double MelSpectrogramRel = 1e-5;
+
+    /// <summary>Decibels of float32 values against float64: 1e-3 dB is far below anything audible or learnable.</summary>
+    public const double DecibelAbs = 1e-3;
+
+    /// <summary>Kapre's mel reference was made by librosa in float32; its own README measured 2e-4 of the maximum
+    /// against a float64 recomputation. Our float64 generator reproduced it to 1.5e-6.</summary>
+    public const double KapreMelRel = 1e-5;
+
+    /// <summary>float64 input through the same code: limited by the float32 storage of the reference (6e-8).</summary>
+    public const double Float64Rel = 1e-6;
+}
