@@ -25,6 +25,7 @@ public static class Compare
         Assert.IsGreaterThan(0.0, scale, $"{what}: the reference is all zeros, which would make the comparison meaningless");
         var (err, at) = MaxAbsDiff(actual, expected);
         double rel = err / scale;
+        Console.WriteLine($"{what}: max |diff| / max |ref| = {rel:G3} (tolerance {relTol:G3})");
         Assert.IsLessThanOrEqualTo(relTol, rel,
             $"{what}: max |diff| = {err:G4} at flat index {at} (got {actual[at]:G7}, expected {expected[at]:G7}), {rel:G3} of max |ref| = {scale:G4}; tolerance {relTol:G3}");
         return rel;
@@ -36,6 +37,7 @@ public static class Compare
         Shape(actual, expected.Shape, what);
         var a = ToArray(actual);
         var (err, at) = MaxAbsDiff(a, expected.Data);
+        Console.WriteLine($"{what}: max |diff| = {err:G3} (tolerance {absTol:G3})");
         Assert.IsLessThanOrEqualTo(absTol, err,
             $"{what}: max |diff| = {err:G4} at flat index {at} (got {a[at]:G7}, expected {expected.Data[at]:G7}); tolerance {absTol:G3}");
         return err;
