@@ -54,7 +54,7 @@ public static partial class AudioLayers
     /// <param name="amin">Floor before the logarithm. Default 1e-10 (torchaudio, librosa's power_to_db); Kapre uses 1e-5 for magnitudes.</param>
     /// <param name="top_db">Dynamic range in dB below each example's maximum; null (default, torchaudio) keeps everything. Kapre and librosa use 80.</param>
     /// <param name="name">Module name.</param>
-    public static AmplitudeToDecibel AmplitudeToDecibel(SpectrumType input_type = SpectrumType.Power, double reference = 1.0,
-        double amin = 1e-10, double? top_db = null, string name = "db")
+    public static AmplitudeToDecibel AmplitudeToDecibel(SpectrumType input_type = SpectrumType.Power, double reference = LayerDefaults.Reference,
+        double amin = LayerDefaults.Amin, double? top_db = null, string name = "db")
         => new(name, input_type, reference, amin, top_db);
 }

@@ -125,8 +125,8 @@ public static partial class AudioLayers
     /// <param name="dtype">Type of the filterbank; default float32.</param>
     /// <param name="device">Device of the filterbank; default CPU.</param>
     /// <param name="name">Module name.</param>
-    public static MelFilterbank MelFilterbank(double sample_rate, long n_fft = 512, long n_mels = 128, double f_min = 0, double? f_max = null,
-        MelScale mel_scale = MelScale.Htk, MelNorm norm = MelNorm.None, bool trainable = false,
+    public static MelFilterbank MelFilterbank(double sample_rate, long n_fft = LayerDefaults.FftLength, long n_mels = LayerDefaults.MelBinCount,
+        double f_min = LayerDefaults.MinFrequency, double? f_max = null, MelScale mel_scale = LayerDefaults.MelScale, MelNorm norm = LayerDefaults.MelNorm, bool trainable = false,
         ScalarType? dtype = null, Device? device = null, string name = "mel")
         => new(name, sample_rate, Check.Positive(n_fft) / 2 + 1, n_mels, f_min, f_max, mel_scale, norm, trainable, dtype, device);
 }

@@ -84,11 +84,12 @@ public static partial class AudioLayers
     /// <param name="dtype">Type of the buffers; default float32.</param>
     /// <param name="device">Device of the buffers; default CPU.</param>
     /// <param name="name">Module name.</param>
-    public static MelSpectrogram MelSpectrogram(double sample_rate, long n_fft = 512, long? win_length = null, long? hop_length = null,
-        WindowType window = WindowType.Hann, FramePadding padding = FramePadding.Center, PadMode pad_mode = PadMode.Reflect,
-        double power = 2.0, long n_mels = 128, double f_min = 0, double? f_max = null, MelScale mel_scale = MelScale.Htk,
-        MelNorm norm = MelNorm.None, bool trainable_mel = false, bool to_db = false, double db_reference = 1.0,
-        double db_amin = 1e-10, double? top_db = null, ScalarType? dtype = null, Device? device = null, string name = "melspectrogram")
+    public static MelSpectrogram MelSpectrogram(double sample_rate, long n_fft = LayerDefaults.FftLength, long? win_length = null, long? hop_length = null,
+        WindowType window = LayerDefaults.Window, FramePadding padding = LayerDefaults.Padding, PadMode pad_mode = LayerDefaults.PadMode,
+        double power = 2.0, long n_mels = LayerDefaults.MelBinCount, double f_min = LayerDefaults.MinFrequency, double? f_max = null,
+        MelScale mel_scale = LayerDefaults.MelScale, MelNorm norm = LayerDefaults.MelNorm, bool trainable_mel = false, bool to_db = false,
+        double db_reference = LayerDefaults.Reference, double db_amin = LayerDefaults.Amin, double? top_db = null,
+        ScalarType? dtype = null, Device? device = null, string name = "melspectrogram")
     {
         var output = power switch
         {

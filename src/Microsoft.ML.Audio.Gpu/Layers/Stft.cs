@@ -49,7 +49,7 @@ public sealed class Stft : nn.Module<Tensor, Tensor>
         this.win_length = Check.Positive(win_length ?? n_fft, nameof(win_length));
         if (this.win_length > n_fft)
             throw new ArgumentOutOfRangeException(nameof(n_fft), n_fft, $"n_fft must be at least win_length ({this.win_length}), got: {n_fft}");
-        this.hop_length = Check.Positive(hop_length ?? this.win_length / 4, nameof(hop_length));
+        this.hop_length = Check.Positive(hop_length ?? Math.Max(1, this.win_length / LayerDefaults.HopDivisor), nameof(hop_length));
         window_type = Check.Defined(window);
         this.padding = Check.Defined(padding);
         this.pad_mode = Check.Defined(pad_mode);
@@ -102,8 +102,8 @@ public static partial class AudioLayers
     /// <param name="dtype">Type of the window buffer; default float32. Inputs of another type still work.</param>
     /// <param name="device">Device of the window buffer; default CPU.</param>
     /// <param name="name">Module name.</param>
-    public static Stft Stft(long n_fft = 512, long? win_length = null, long? hop_length = null, WindowType window = WindowType.Hann,
-        FramePadding padding = FramePadding.Center, PadMode pad_mode = PadMode.Reflect, SpectrumType output = SpectrumType.Complex,
+    public static Stft Stft(long n_fft = LayerDefaults.FftLength, long? win_length = null, long? hop_length = null, WindowType window = LayerDefaults.Window,
+        FramePadding padding = LayerDefaults.Padding, PadMode pad_mode = LayerDefaults.PadMode, SpectrumType output = SpectrumType.Complex,
         ScalarType? dtype = null, Device? device = null, string name = "stft")
         => new(name, n_fft, win_length, hop_length, window, padding, pad_mode, output, dtype, device);
 }

@@ -1,0 +1,40 @@
+using Microsoft.ML.Audio.Gpu.Transforms;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+
+namespace Microsoft.ML;
+
+/// <summary>
+/// Audio transforms: <c>mlContext.Transforms.Audio</c>. Decoding runs on the CPU; the spectral transforms run their
+/// TorchSharp layers on the GPU when <see cref="MLContext.GpuDeviceId"/> is set (falling back to the CPU when
+/// <see cref="MLContext.FallbackToCpu"/> allows).
+/// </summary>
+public sealed class AudioTransformsCatalog
+{
+    private readonly IHostEnvironment _env;
+
+    internal AudioTransformsCatalog(TransformsCatalog catalog)
+        => _env = ((IInternalCatalog)Contracts.CheckRef(catalog, nameof(catalog))).Environment;
+
+    /// <summary>
+    /// Create a <see cref="GpuStftEstimator"/>, which computes the short-time Fourier transform (power or magnitude) of
+    /// an audio column on the GPU.
+    /// </summary>
+    /// <param name="outputColumnName">Name of the column to produce: a vector of <see cref="float"/>, <c>[bins, frames]</c>
+    /// or <c>[channels, bins, frames]</c>, row-major.</param>
+    /// <param name="inputColumnName">Name of the audio column, a vector of <see cref="float"/> (<c>[samples]</c> or
+    /// <c>[channels, samples]</c>, e.g. from LoadAudio). Null means <paramref name="outputColumnName"/>.</param>
+    /// <param name="options">STFT settings; null uses the defaults of <see cref="GpuStftOptions"/>.</param>
+    public GpuStftEstimator GpuStft(string outputColumnName, string? inputColumnName = null, GpuStftOptions? options = null)
+        => new(_env, outputColumnName, inputColumnName, options);
+}
+
+/// <summary>Adds <c>Audio</c> to <see cref="TransformsCatalog"/>.</summary>
+public static class AudioCatalogExtensions
+{
+    extension(TransformsCatalog catalog)
+    {
+        /// <summary>Audio transforms: loading, STFT, mel filterbank, decibels and the fused mel spectrogram.</summary>
+        public AudioTransformsCatalog Audio => new(catalog);
+    }
+}

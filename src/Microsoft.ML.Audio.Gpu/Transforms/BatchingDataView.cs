@@ -1,0 +1,297 @@
+using System.Runtime.ExceptionServices;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+
+namespace Microsoft.ML.Audio.Gpu.Transforms;
+
+/// <summary>
+/// The lazy output of a <see cref="GpuAudioTransformerBase"/>: the input's columns plus one computed column. Its cursors
+/// read a batch of rows ahead, keep the values of the active input columns, compute the new column for the whole batch
+/// in one call on the device, and then hand the rows out one by one in their original order.
+/// </summary>
+internal sealed class BatchingDataView : IDataView
+{
+    private readonly IHost _host;
+    private readonly IDataView _source;
+    private readonly GpuAudioTransformerBase _parent;
+    private readonly SignalColumn _layout;
+    private readonly ColumnBindings _bindings;
+    private readonly int _inputIndex;
+
+    public BatchingDataView(IHost host, IDataView source, GpuAudioTransformerBase parent, SignalColumn layout, DataViewSchema.DetachedColumn output)
+    {
+        _host = host;
+        _source = source;
+        _parent = parent;
+        _layout = layout;
+        _bindings = new ColumnBindings(source.Schema, [output]);
+        _inputIndex = source.Schema[parent.InputColumnName].Index;
+    }
+
+    public DataViewSchema Schema => _bindings.Schema;
+
+    public bool CanShuffle => _source.CanShuffle;
+
+    public long? GetRowCount() => _source.GetRowCount();
+
+    /// <summary>Index of the computed column in <see cref="Schema"/>.</summary>
+    private int OutputIndex => _bindings.Schema[_parent.OutputColumnName].Index;
+
+    private (bool outputActive, List<DataViewSchema.Column> sourceColumns, bool[] active) Plan(IEnumerable<DataViewSchema.Column> columnsNeeded)
+    {
+        var active = new bool[Schema.Count];
+        foreach (var c in columnsNeeded) active[c.Index] = true;
+        bool outputActive = active[OutputIndex];
+        var needed = new HashSet<int>();
+        for (int i = 0; i < active.Length; i++)
+        {
+            if (!active[i]) continue;
+            int src = _bindings.MapColumnIndex(out bool isSource, i);
+            if (isSource) needed.Add(src);
+        }
+        if (outputActive) needed.Add(_inputIndex);
+        return (outputActive, needed.OrderBy(i => i).Select(i => _source.Schema[i]).ToList(), active);
+    }
+
+    public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
+    {
+        var (outputActive, sourceColumns, active) = Plan(columnsNeeded);
+        return new Cursor(this, _source.GetRowCursor(sourceColumns, rand), active, outputActive);
+    }
+
+    public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null)
+    {
+        var (outputActive, sourceColumns, active) = Plan(columnsNeeded);
+        // Each parallel cursor batches its own rows.
+        return _source.GetRowCursorSet(sourceColumns, n, rand).Select(c => (DataViewRowCursor)new Cursor(this, c, active, outputActive)).ToArray();
+    }
+
+    private sealed class Cursor : DataViewRowCursor
+    {
+        private readonly BatchingDataView _view;
+        private readonly DataViewRowCursor _input;
+        private readonly bool[] _active;
+        private readonly bool _outputActive;
+        private readonly int _capacity;
+        private readonly ColumnCache?[] _caches; // by source column index
+        private readonly ValueGetter<VBuffer<float>>? _audioGetter;
+        private readonly ValueGetter<DataViewRowId> _idGetter;
+        private readonly VBuffer<float>[] _inputs;
+        private readonly GpuAudioTransformerBase.RowResult[] _results;
+        private readonly DataViewRowId[] _ids;
+        private readonly long[] _positions;
+        private readonly long[] _batches;
+        private int _count;
+        private int _slot = -1;
+        private long _position = -1;
+        private bool _done;
+        private VBuffer<float> _scratch;
+
+        public Cursor(BatchingDataView view, DataViewRowCursor input, bool[] active, bool outputActive)
+        {
+            _view = view;
+            _input = input;
+            _active = active;
+            _outputActive = outputActive;
+            _capacity = view._parent.BatchSize;
+            _caches = new ColumnCache?[view._source.Schema.Count];
+            for (int i = 0; i < active.Length; i++)
+            {
+                if (!active[i]) continue;
+                int src = view._bindings.MapColumnIndex(out bool isSource, i);
+                if (isSource && _caches[src] is null)
+                    _caches[src] = ColumnCache.Create(input, view._source.Schema[src], _capacity);
+            }
+            if (outputActive)
+                _audioGetter = input.GetGetter<VBuffer<float>>(view._source.Schema[view._inputIndex]);
+            _idGetter = input.GetIdGetter();
+            _inputs = new VBuffer<float>[_capacity];
+            _results = new GpuAudioTransformerBase.RowResult[_capacity];
+            _ids = new DataViewRowId[_capacity];
+            _positions = new long[_capacity];
+            _batches = new long[_capacity];
+        }
+
+        public override DataViewSchema Schema => _view.Schema;
+
+        public override long Position => _position;
+
+        public override long Batch => _slot >= 0 && _slot < _count ? _batches[_slot] : 0;
+
+        public override bool IsColumnActive(DataViewSchema.Column column) => _active[column.Index];
+
+        public override ValueGetter<DataViewRowId> GetIdGetter()
+            => (ref DataViewRowId value) =>
+            {
+                EnsureOnRow();
+                value = _ids[_slot];
+            };
+
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+        {
+            if (!_active[column.Index])
+                throw new InvalidOperationException($"Column '{column.Name}' was not requested when this cursor was made.");
+            int src = _view._bindings.MapColumnIndex(out bool isSource, column.Index);
+            if (isSource)
+                return _caches[src]!.GetGetter<TValue>(() => { EnsureOnRow(); return _slot; });
+
+            if (typeof(TValue) != typeof(VBuffer<float>))
+                throw new InvalidOperationException($"Column '{column.Name}' is VBuffer<Single>, not {typeof(TValue).Name}.");
+            ValueGetter<VBuffer<float>> getter = (ref VBuffer<float> dst) =>
+            {
+                EnsureOnRow();
+                GpuAudioTransformerBase.CopyOut(_results[_slot], ref dst);
+            };
+            return (ValueGetter<TValue>)(Delegate)getter;
+        }
+
+        private void EnsureOnRow()
+        {
+            if (_slot < 0 || _slot >= _count)
+                throw new InvalidOperationException("The cursor is not on a row: call MoveNext first.");
+        }
+
+        public override bool MoveNext()
+        {
+            if (_done) return false;
+            if (_slot + 1 < _count)
+            {
+                _slot++;
+                _position++;
+                return true;
+            }
+            Fill();
+            if (_count == 0)
+            {
+                _done = true;
+                _slot = -1;
+                return false;
+            }
+            _slot = 0;
+            _position++;
+            return true;
+        }
+
+        /// <summary>Reads up to a batch of rows from the input and computes the new column for them.</summary>
+        private void Fill()
+        {
+            _count = 0;
+            long position = _position;
+            while (_count < _capacity && _input.MoveNext())
+            {
+                int k = _count++;
+                position++;
+                _positions[k] = position;
+                _batches[k] = _input.Batch;
+                _idGetter(ref _ids[k]);
+                foreach (var cache in _caches) cache?.Fill(k);
+                _results[k] = default;
+                if (_audioGetter is not null)
+                {
+                    // Read into a scratch buffer and copy: a getter may hand out a buffer it reuses for the next row.
+                    try { _audioGetter(ref _scratch); _scratch.CopyTo(ref _inputs[k]); }
+                    catch (Exception e) when (e is not OutOfMemoryException)
+                    {
+                        // Upstream failed on this row (e.g. a file that cannot be decoded): keep its exception for
+                        // when this row is read, and go on with the others.
+                        _results[k] = GpuAudioTransformerBase.RowResult.Failed(e);
+                    }
+                }
+            }
+            if (_count > 0 && _outputActive)
+                _view._parent.Compute(_view._layout, _inputs, _positions, _count, _results);
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) _input.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>The values of one input column for the rows of the current batch.</summary>
+    private abstract class ColumnCache
+    {
+        public abstract void Fill(int slot);
+        public abstract ValueGetter<TValue> GetGetter<TValue>(Func<int> slot);
+
+        public static ColumnCache Create(DataViewRowCursor cursor, DataViewSchema.Column column, int capacity)
+        {
+            var raw = column.Type.RawType;
+            Type cacheType = raw.IsGenericType && raw.GetGenericTypeDefinition() == typeof(VBuffer<>)
+                ? typeof(VectorCache<>).MakeGenericType(raw.GetGenericArguments()[0])
+                : raw == typeof(ReadOnlyMemory<char>) ? typeof(TextCache) : typeof(ValueCache<>).MakeGenericType(raw);
+            return (ColumnCache)Activator.CreateInstance(cacheType, cursor, column, capacity)!;
+        }
+    }
+
+    private abstract class TypedCache<T> : ColumnCache
+    {
+        private readonly ValueGetter<T> _getter;
+        private readonly string _name;
+        protected readonly T[] Values;
+        private readonly Exception?[] _errors;
+
+        protected TypedCache(DataViewRowCursor cursor, DataViewSchema.Column column, int capacity)
+        {
+            _getter = cursor.GetGetter<T>(column);
+            _name = column.Name;
+            Values = new T[capacity];
+            _errors = new Exception?[capacity];
+        }
+
+        public override void Fill(int slot)
+        {
+            _errors[slot] = null;
+            try
+            {
+                var value = default(T)!;
+                _getter(ref value);
+                Store(slot, value);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                _errors[slot] = e; // raised when this row's value is read
+            }
+        }
+
+        protected abstract void Store(int slot, in T value);
+        protected abstract void Read(int slot, ref T dst);
+
+        public override ValueGetter<TValue> GetGetter<TValue>(Func<int> slot)
+        {
+            if (typeof(TValue) != typeof(T))
+                throw new InvalidOperationException($"Column '{_name}' holds {typeof(T).Name}, not {typeof(TValue).Name}.");
+            ValueGetter<T> getter = (ref T dst) =>
+            {
+                int s = slot();
+                if (_errors[s] is Exception e) ExceptionDispatchInfo.Throw(e);
+                Read(s, ref dst);
+            };
+            return (ValueGetter<TValue>)(Delegate)getter;
+        }
+    }
+
+    private sealed class ValueCache<T>(DataViewRowCursor cursor, DataViewSchema.Column column, int capacity)
+        : TypedCache<T>(cursor, column, capacity)
+    {
+        protected override void Store(int slot, in T value) => Values[slot] = value;
+        protected override void Read(int slot, ref T dst) => dst = Values[slot];
+    }
+
+    private sealed class TextCache(DataViewRowCursor cursor, DataViewSchema.Column column, int capacity)
+        : TypedCache<ReadOnlyMemory<char>>(cursor, column, capacity)
+    {
+        // A loader may reuse the memory behind a text value once it moves on: keep a copy.
+        protected override void Store(int slot, in ReadOnlyMemory<char> value) => Values[slot] = value.ToArray();
+        protected override void Read(int slot, ref ReadOnlyMemory<char> dst) => dst = Values[slot];
+    }
+
+    private sealed class VectorCache<TItem>(DataViewRowCursor cursor, DataViewSchema.Column column, int capacity)
+        : TypedCache<VBuffer<TItem>>(cursor, column, capacity)
+    {
+        // Getters may reuse their buffers between rows: each slot keeps its own copy.
+        protected override void Store(int slot, in VBuffer<TItem> value) => value.CopyTo(ref Values[slot]);
+        protected override void Read(int slot, ref VBuffer<TItem> dst) => Values[slot].CopyTo(ref dst);
+    }
+}

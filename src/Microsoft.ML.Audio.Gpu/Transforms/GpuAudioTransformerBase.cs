@@ -1,0 +1,312 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Audio.Gpu.Transforms;
+
+/// <summary>
+/// Base of the transformers that run a TorchSharp layer from <see cref="Layers"/> over one vector column: device
+/// choice, batched read-ahead cursors, the single-row mapper that PredictionEngine uses, schema checks and the common
+/// part of persistence. The maths is the layer's; this class only moves data.
+/// </summary>
+/// <remarks>
+/// <see cref="Transform"/> returns a view whose cursors read <see cref="BatchSize"/> rows ahead, copy their input
+/// vectors into one tensor (one bulk copy per batch), run the layer once on the device, and copy the result back in one
+/// piece; rows are then handed out in their original order. Rows of different lengths are processed in groups of equal
+/// length. A row that cannot be processed gets an exception naming the column and the row, raised when that row's
+/// value is read; other rows are unaffected.
+/// </remarks>
+public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
+{
+    private protected readonly IHost Host;
+    private readonly Lazy<nn.Module<Tensor, Tensor>> _module;
+    private bool _disposed;
+
+    /// <summary>Name of the column this transformer writes.</summary>
+    public string OutputColumnName { get; }
+
+    /// <summary>Name of the column this transformer reads.</summary>
+    public string InputColumnName { get; }
+
+    /// <summary>Rows read ahead and processed together on the device.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>The device the layer runs on, chosen from <see cref="MLContext.GpuDeviceId"/> and <see cref="MLContext.FallbackToCpu"/>.</summary>
+    public Device Device { get; }
+
+    private protected GpuAudioTransformerBase(IHost host, string outputColumnName, string inputColumnName, int batchSize)
+    {
+        Host = host;
+        Host.CheckNonEmpty(outputColumnName, nameof(outputColumnName));
+        Host.CheckNonEmpty(inputColumnName, nameof(inputColumnName));
+        Host.CheckUserArg(batchSize > 0, nameof(batchSize), $"BatchSize must be positive, got: {batchSize}");
+        OutputColumnName = outputColumnName;
+        InputColumnName = inputColumnName;
+        BatchSize = batchSize;
+        Device = TorchDevices.Resolve(host, ComponentName);
+        _module = new Lazy<nn.Module<Tensor, Tensor>>(() =>
+        {
+            var m = CreateModule();
+            m.eval();
+            return Device.type == DeviceType.CPU ? m : m.to(Device);
+        }, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    // *** Binary format (common part, written first by every subclass) ***
+    // string: output column name
+    // string: input column name
+    // int: batch size
+    private protected GpuAudioTransformerBase(IHost host, ModelLoadContext ctx)
+        : this(host, ctx.LoadNonEmptyString(), ctx.LoadNonEmptyString(), ReadBatchSize(host, ctx))
+    {
+    }
+
+    private static int ReadBatchSize(IHost host, ModelLoadContext ctx)
+    {
+        int batchSize = ctx.Reader.ReadInt32();
+        host.CheckDecode(batchSize > 0);
+        return batchSize;
+    }
+
+    private protected void SaveCommon(ModelSaveContext ctx)
+    {
+        ctx.SaveNonEmptyString(OutputColumnName);
+        ctx.SaveNonEmptyString(InputColumnName);
+        ctx.Writer.Write(BatchSize);
+    }
+
+    /// <summary>Name used in log messages and errors.</summary>
+    private protected abstract string ComponentName { get; }
+
+    /// <summary>True when the input is a spectrum <c>[channels, bins, frames]</c>, false for audio <c>[channels, samples]</c>.</summary>
+    private protected abstract bool InputIsSpectrum { get; }
+
+    /// <summary>Bin count implied by the options, for a variable-size spectrum input without a BinCount annotation.</summary>
+    private protected virtual int? BinsFromOptions => null;
+
+    /// <summary>Checks the input column against the options and describes the output.</summary>
+    private protected abstract OutputLayout GetOutputLayout(SignalColumn input);
+
+    /// <summary>Creates the TorchSharp module (on the CPU, float32); the base moves it to <see cref="Device"/>.</summary>
+    private protected abstract nn.Module<Tensor, Tensor> CreateModule();
+
+    /// <summary>Writes the model; implementations start with <see cref="SaveCommon"/>.</summary>
+    private protected abstract void SaveModel(ModelSaveContext ctx);
+
+    /// <summary>The module on <see cref="Device"/>, created on first use.</summary>
+    private protected nn.Module<Tensor, Tensor> Module
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _module.Value;
+        }
+    }
+
+    /// <summary>Output of the layer for one input layout.</summary>
+    /// <param name="Bins">Frequency rows of the output.</param>
+    /// <param name="Frames">Output frames for an input of the given length per channel (samples or frames).</param>
+    /// <param name="Annotations">Annotations of the output column.</param>
+    private protected sealed record OutputLayout(int Bins, Func<int, int> Frames, IReadOnlyDictionary<string, int> Annotations);
+
+    internal SignalColumn DescribeInput(DataViewSchema schema)
+        => SignalColumn.Describe(Host, schema, InputColumnName, InputIsSpectrum, BinsFromOptions);
+
+    internal DataViewSchema.DetachedColumn OutputColumn(SignalColumn input)
+    {
+        var layout = GetOutputLayout(input);
+        VectorDataViewType type;
+        if (input.IsFixedSize)
+        {
+            int frames = layout.Frames(input.Length);
+            type = input.HasChannelDimension
+                ? new VectorDataViewType(NumberDataViewType.Single, input.Channels, layout.Bins, frames)
+                : new VectorDataViewType(NumberDataViewType.Single, layout.Bins, frames);
+        }
+        else
+        {
+            type = new VectorDataViewType(NumberDataViewType.Single);
+        }
+        var annotations = new Dictionary<string, int>(layout.Annotations)
+        {
+            [AudioAnnotationKinds.ChannelCount] = input.Channels,
+            [AudioAnnotationKinds.BinCount] = layout.Bins,
+        };
+        return new DataViewSchema.DetachedColumn(OutputColumnName, type, SignalColumn.BuildAnnotations(annotations));
+    }
+
+    /// <summary>
+    /// Runs the layer over <paramref name="count"/> rows. Rows of equal length go through the device together;
+    /// a failure is recorded on the rows it concerns.
+    /// </summary>
+    internal void Compute(SignalColumn layout, VBuffer<float>[] inputs, long[] positions, int count, RowResult[] results)
+    {
+        var groups = new Dictionary<int, List<int>>();
+        for (int i = 0; i < count; i++)
+        {
+            if (results[i].Error is not null) continue;
+            int length = inputs[i].Length;
+            if (layout.CheckRowLength(length) is string reason)
+            {
+                results[i] = RowResult.Failed(RowError(positions[i], reason, null));
+                continue;
+            }
+            if (!groups.TryGetValue(length, out var rows)) groups[length] = rows = [];
+            rows.Add(i);
+        }
+
+        var module = Module;
+        foreach (var (length, rows) in groups)
+        {
+            try
+            {
+                int n = rows.Count;
+                var batch = new float[(long)n * length];
+                for (int k = 0; k < n; k++)
+                {
+                    ref var v = ref inputs[rows[k]];
+                    var dst = batch.AsSpan(k * length, length);
+                    if (v.IsDense) v.GetValues().CopyTo(dst);
+                    else { dst.Clear(); v.CopyTo(dst); }
+                }
+                long[] shape = [n, .. layout.RowShape(length)];
+                float[] output;
+                int perRow;
+                using (var scope = NewDisposeScope())
+                using (no_grad())
+                {
+                    var x = tensor(batch, shape, device: Device);
+                    var y = module.call(x);
+                    if (y.device_type != DeviceType.CPU) y = y.cpu();
+                    y = y.contiguous();
+                    perRow = (int)(y.numel() / n);
+                    output = new float[(long)n * perRow];
+                    y.data<float>().CopyTo(output);
+                }
+                for (int k = 0; k < n; k++)
+                    results[rows[k]] = new RowResult(output, k * perRow, perRow, null);
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.Runtime.InteropServices.ExternalException)
+            {
+                foreach (int i in rows)
+                    results[i] = RowResult.Failed(RowError(positions[i], e.Message, e));
+            }
+        }
+    }
+
+    private Exception RowError(long position, string reason, Exception? inner)
+        => new InvalidOperationException($"{ComponentName}: cannot process row {position} of column '{InputColumnName}': {reason}", inner);
+
+    /// <summary>One row's output: a slice of a batch buffer, or the error that row raises when read.</summary>
+    internal readonly record struct RowResult(float[]? Buffer, int Offset, int Length, Exception? Error)
+    {
+        public static RowResult Failed(Exception e) => new(null, 0, 0, e);
+    }
+
+    /// <inheritdoc/>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        Host.CheckValue(inputSchema, nameof(inputSchema));
+        return RowToRowMapperTransform.GetOutputSchema(inputSchema, new Mapper(this, inputSchema));
+    }
+
+    /// <summary>Applies the transformer lazily: rows are computed in batches of <see cref="BatchSize"/> as cursors move.</summary>
+    public IDataView Transform(IDataView input)
+    {
+        Host.CheckValue(input, nameof(input));
+        var layout = DescribeInput(input.Schema);
+        return new BatchingDataView(Host, input, this, layout, OutputColumn(layout));
+    }
+
+    bool ITransformer.IsRowToRowMapper => true;
+
+    IRowToRowMapper ITransformer.GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        Host.CheckValue(inputSchema, nameof(inputSchema));
+        return new RowToRowMapperTransform(Host, new EmptyDataView(Host, inputSchema), new Mapper(this, inputSchema), s => new Mapper(this, s));
+    }
+
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        Host.CheckValue(ctx, nameof(ctx));
+        ctx.CheckAtModel();
+        SaveModel(ctx);
+    }
+
+    /// <summary>Frees the TorchSharp module.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        if (_module.IsValueCreated) _module.Value.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Single-row mapper: what PredictionEngine and GetRowToRowMapper use (a batch of one).</summary>
+    private sealed class Mapper : IRowMapper
+    {
+        private readonly GpuAudioTransformerBase _parent;
+        private readonly DataViewSchema _inputSchema;
+        private readonly SignalColumn _layout;
+        private readonly DataViewSchema.DetachedColumn _output;
+        private readonly int _inputIndex;
+
+        public Mapper(GpuAudioTransformerBase parent, DataViewSchema inputSchema)
+        {
+            _parent = parent;
+            _inputSchema = inputSchema;
+            _layout = parent.DescribeInput(inputSchema);
+            _output = parent.OutputColumn(_layout);
+            _inputIndex = inputSchema[parent.InputColumnName].Index;
+        }
+
+        public DataViewSchema.DetachedColumn[] GetOutputColumns() => [_output];
+
+        public Func<int, bool> GetDependencies(Func<int, bool> activeOutput)
+        {
+            bool active = activeOutput(0);
+            return col => active && col == _inputIndex;
+        }
+
+        public Delegate[] CreateGetters(DataViewRow input, Func<int, bool> activeOutput, out Action? disposer)
+        {
+            disposer = null;
+            var getters = new Delegate[1];
+            if (!activeOutput(0)) return getters;
+
+            var source = input.GetGetter<VBuffer<float>>(input.Schema[_inputIndex]);
+            var inputs = new VBuffer<float>[1];
+            var positions = new long[1];
+            var results = new RowResult[1];
+            long cached = -1;
+            ValueGetter<VBuffer<float>> getter = (ref VBuffer<float> dst) =>
+            {
+                if (cached != input.Position)
+                {
+                    results[0] = default;
+                    positions[0] = input.Position;
+                    source(ref inputs[0]);
+                    _parent.Compute(_layout, inputs, positions, 1, results);
+                    cached = input.Position;
+                }
+                CopyOut(results[0], ref dst);
+            };
+            getters[0] = getter;
+            return getters;
+        }
+
+        public ITransformer GetTransformer() => _parent;
+
+        void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_parent).Save(ctx);
+    }
+
+    internal static void CopyOut(in RowResult result, ref VBuffer<float> dst)
+    {
+        if (result.Error is not null)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(result.Error);
+        var editor = VBufferEditor.Create(ref dst, result.Length);
+        result.Buffer.AsSpan(result.Offset, result.Length).CopyTo(editor.Values);
+        dst = editor.Commit();
+    }
+}

@@ -1,0 +1,59 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+
+namespace Microsoft.ML.Audio.Gpu.Transforms;
+
+/// <summary>Defaults of the GPU transforms that are not the layers' own.</summary>
+public static class GpuTransformDefaults
+{
+    /// <summary>Rows read ahead and computed together on the device: 64.</summary>
+    public const int BatchSize = 64;
+
+    /// <summary>Dynamic range of the decibel transforms: 80 dB (librosa and Kapre; the layer itself defaults to none,
+    /// as torchaudio does).</summary>
+    public const double TopDb = 80.0;
+}
+
+/// <summary>Checks of options and schema shapes shared by the transforms; messages name the property or column.</summary>
+internal static class OptionChecks
+{
+    public static void Positive(int value, string name)
+    {
+        if (value <= 0) throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive, got: {value}");
+    }
+
+    public static void Positive(double value, string name)
+    {
+        if (!(value > 0) || !double.IsFinite(value)) throw new ArgumentOutOfRangeException(name, value, $"{name} must be a positive finite number, got: {value}");
+    }
+
+    public static void NonNegative(double value, string name)
+    {
+        if (!(value >= 0) || !double.IsFinite(value)) throw new ArgumentOutOfRangeException(name, value, $"{name} must be a finite number of at least 0, got: {value}");
+    }
+
+    public static void Defined<T>(T value, string name) where T : struct, Enum
+    {
+        if (!Enum.IsDefined(value)) throw new ArgumentOutOfRangeException(name, value, $"{name} must be one of {string.Join(", ", Enum.GetNames<T>())}, got: {value}");
+    }
+
+    /// <summary>
+    /// The estimator-level check (before any data): the input column exists and is a vector of Single; the output is a
+    /// vector of Single of known size when the input's is, with the given annotations.
+    /// </summary>
+    public static SchemaShape AudioOutputShape(IHostEnvironment env, SchemaShape inputSchema, string inputColumnName, string outputColumnName,
+        bool spectrum, IEnumerable<string> annotationKinds)
+    {
+        Contracts.CheckValue(inputSchema, nameof(inputSchema));
+        if (!inputSchema.TryFindColumn(inputColumnName, out var col))
+            throw env.ExceptSchemaMismatch(nameof(inputSchema), "input", inputColumnName);
+        if (col.Kind == SchemaShape.Column.VectorKind.Scalar || col.ItemType != NumberDataViewType.Single)
+            throw env.ExceptSchemaMismatch(nameof(inputSchema), "input", inputColumnName,
+                spectrum ? "vector of Single (a spectrum)" : "vector of Single (audio samples)", col.GetTypeString());
+        var annotations = new SchemaShape(annotationKinds.Select(k =>
+            new SchemaShape.Column(k, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Int32, false)));
+        var result = inputSchema.ToDictionary(c => c.Name);
+        result[outputColumnName] = new SchemaShape.Column(outputColumnName, col.Kind, NumberDataViewType.Single, false, annotations);
+        return new SchemaShape(result.Values);
+    }
+}

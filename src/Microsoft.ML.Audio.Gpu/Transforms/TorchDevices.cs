@@ -1,0 +1,49 @@
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Audio.Gpu.Transforms;
+
+/// <summary>
+/// Device choice, in one place, following ML.NET's convention (<see cref="MLContext.GpuDeviceId"/>,
+/// <see cref="MLContext.FallbackToCpu"/>): CUDA device N when GpuDeviceId is N and it exists; the CPU when GpuDeviceId is
+/// null, or when the GPU is missing and fallback is allowed; an exception otherwise.
+/// </summary>
+internal static class TorchDevices
+{
+    public static Device Resolve(IHostEnvironment env, string component)
+    {
+        var settings = env as IHostEnvironmentInternal;
+        int? gpu = settings?.GpuDeviceId;
+        bool fallback = settings?.FallbackToCpu ?? false;
+        using var ch = env.Start(component);
+
+        if (gpu is null)
+        {
+            ch.Info($"{component}: running on the CPU (MLContext.GpuDeviceId is not set).");
+            return CPU;
+        }
+        if (gpu < 0)
+            throw new ArgumentOutOfRangeException(nameof(MLContext.GpuDeviceId), gpu, $"MLContext.GpuDeviceId must be a CUDA device index (0 or more), got: {gpu}");
+
+        string? problem = null;
+        if (!cuda.is_available())
+            problem = "CUDA is not available (no CUDA device, or TorchSharp's CPU-only native backend is in use)";
+        else if (gpu >= cuda.device_count())
+            problem = $"there are only {cuda.device_count()} CUDA device(s)";
+
+        if (problem is null)
+        {
+            ch.Info($"{component}: running on CUDA device {gpu}.");
+            return new Device(DeviceType.CUDA, gpu.Value);
+        }
+        if (fallback)
+        {
+            ch.Warning($"{component}: GPU {gpu} was requested but {problem}; falling back to the CPU (MLContext.FallbackToCpu).");
+            return CPU;
+        }
+        throw new InvalidOperationException(
+            $"{component}: GPU {gpu} was requested (MLContext.GpuDeviceId) but {problem}. " +
+            "Set MLContext.FallbackToCpu = true to run on the CPU instead, or clear GpuDeviceId.");
+    }
+}
