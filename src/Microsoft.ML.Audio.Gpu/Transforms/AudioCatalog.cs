@@ -27,6 +27,42 @@ public sealed class AudioTransformsCatalog
     /// <param name="options">STFT settings; null uses the defaults of <see cref="GpuStftOptions"/>.</param>
     public GpuStftEstimator GpuStft(string outputColumnName, string? inputColumnName = null, GpuStftOptions? options = null)
         => new(_env, outputColumnName, inputColumnName, options);
+
+    /// <summary>
+    /// Create a <see cref="GpuMelEstimator"/>, which applies a mel filterbank to a spectrum column on the GPU.
+    /// </summary>
+    /// <param name="outputColumnName">Name of the column to produce: a vector of <see cref="float"/>, <c>[mels, frames]</c>
+    /// or <c>[channels, mels, frames]</c>, row-major.</param>
+    /// <param name="inputColumnName">Name of the spectrum column, a vector of <see cref="float"/> from <see cref="GpuStft"/>
+    /// (power or magnitude). Null means <paramref name="outputColumnName"/>.</param>
+    /// <param name="options">Mel settings; null uses the defaults of <see cref="GpuMelOptions"/>, with the sample rate and
+    /// FFT length taken from the input column's annotations.</param>
+    public GpuMelEstimator GpuMel(string outputColumnName, string? inputColumnName = null, GpuMelOptions? options = null)
+        => new(_env, outputColumnName, inputColumnName, options);
+
+    /// <summary>
+    /// Create a <see cref="GpuDecibelEstimator"/>, which converts a power or magnitude spectrum column to decibels on
+    /// the GPU, with a dynamic range applied per row.
+    /// </summary>
+    /// <param name="outputColumnName">Name of the column to produce: a vector of <see cref="float"/> of the input's shape.</param>
+    /// <param name="inputColumnName">Name of the spectrum column (from <see cref="GpuStft"/> or <see cref="GpuMel"/>).
+    /// Null means <paramref name="outputColumnName"/>.</param>
+    /// <param name="options">Decibel settings; null uses the defaults of <see cref="GpuDecibelOptions"/> (80 dB range).</param>
+    public GpuDecibelEstimator GpuDecibel(string outputColumnName, string? inputColumnName = null, GpuDecibelOptions? options = null)
+        => new(_env, outputColumnName, inputColumnName, options);
+
+    /// <summary>
+    /// Create a <see cref="MelSpectrogramGpuEstimator"/>, which computes the (log-)mel spectrogram of an audio column in
+    /// one fused TorchSharp module on the GPU: the same numbers as <see cref="GpuStft"/> → <see cref="GpuMel"/> →
+    /// <see cref="GpuDecibel"/>, without the intermediate spectra leaving the device.
+    /// </summary>
+    /// <param name="outputColumnName">Name of the column to produce: a vector of <see cref="float"/>, <c>[mels, frames]</c>
+    /// or <c>[channels, mels, frames]</c>, row-major.</param>
+    /// <param name="inputColumnName">Name of the audio column, a vector of <see cref="float"/>. Null means
+    /// <paramref name="outputColumnName"/>.</param>
+    /// <param name="options">Settings; null uses the defaults of <see cref="MelSpectrogramOptions"/>.</param>
+    public MelSpectrogramGpuEstimator MelSpectrogramGpu(string outputColumnName, string? inputColumnName = null, MelSpectrogramOptions? options = null)
+        => new(_env, outputColumnName, inputColumnName, options);
 }
 
 /// <summary>Adds <c>Audio</c> to <see cref="TransformsCatalog"/>.</summary>

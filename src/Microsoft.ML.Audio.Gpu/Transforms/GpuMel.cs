@@ -1,0 +1,280 @@
+using Microsoft.ML;
+using Microsoft.ML.Audio.Gpu.Layers;
+using Microsoft.ML.Audio.Gpu.Transforms;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+[assembly: LoadableClass(typeof(GpuMelTransformer), null, typeof(SignatureLoadModel), GpuMelTransformer.UserName, GpuMelTransformer.LoaderSignature)]
+
+namespace Microsoft.ML.Audio.Gpu.Transforms;
+
+/// <summary>Options of <see cref="GpuMelEstimator"/> (<c>mlContext.Transforms.Audio.GpuMel</c>).</summary>
+public sealed class GpuMelOptions
+{
+    /// <summary>Sample rate of the audio in Hz. Default null: taken from the input's SampleRate annotation (GpuStft
+    /// passes on LoadAudio's); when both are known they must agree.</summary>
+    public int? SampleRate { get; set; }
+
+    /// <summary>FFT length of the spectrum. Default null: taken from the input's FftLength annotation, else from its
+    /// bin count (<c>2 · (bins − 1)</c>).</summary>
+    public int? FftLength { get; set; }
+
+    /// <summary>Number of mel bands. Default 128.</summary>
+    public int MelBinCount { get; set; } = LayerDefaults.MelBinCount;
+
+    /// <summary>Lowest frequency in Hz. Default 0.</summary>
+    public double MinFrequency { get; set; } = LayerDefaults.MinFrequency;
+
+    /// <summary>Highest frequency in Hz, at most the Nyquist frequency. Default null: <c>SampleRate / 2</c>.</summary>
+    public double? MaxFrequency { get; set; }
+
+    /// <summary>Mel formula. Default HTK (torchaudio); librosa and Kapre use Slaney.</summary>
+    public MelScale MelScale { get; set; } = LayerDefaults.MelScale;
+
+    /// <summary>Filter normalisation. Default none (torchaudio); librosa and Kapre use Slaney.</summary>
+    public MelNorm MelNorm { get; set; } = LayerDefaults.MelNorm;
+
+    /// <summary>Rows read ahead and computed together on the device. Default 64.</summary>
+    public int BatchSize { get; set; } = GpuTransformDefaults.BatchSize;
+
+    internal void Validate()
+    {
+        if (SampleRate is int sr) OptionChecks.Positive(sr, nameof(SampleRate));
+        if (FftLength is int fft) OptionChecks.Positive(fft, nameof(FftLength));
+        OptionChecks.Positive(MelBinCount, nameof(MelBinCount));
+        OptionChecks.NonNegative(MinFrequency, nameof(MinFrequency));
+        if (MaxFrequency is double max)
+        {
+            OptionChecks.Positive(max, nameof(MaxFrequency));
+            if (max <= MinFrequency) throw new ArgumentOutOfRangeException(nameof(MaxFrequency), max, $"MaxFrequency must be above MinFrequency ({MinFrequency}), got: {max}");
+            if (SampleRate is int rate && max > rate / 2.0)
+                throw new ArgumentOutOfRangeException(nameof(MaxFrequency), max, $"MaxFrequency must be at most the Nyquist frequency SampleRate / 2 = {rate / 2.0}, got: {max}");
+        }
+        OptionChecks.Defined(MelScale, nameof(MelScale));
+        OptionChecks.Defined(MelNorm, nameof(MelNorm));
+        OptionChecks.Positive(BatchSize, nameof(BatchSize));
+    }
+
+    /// <summary>The options with SampleRate and FftLength filled in from the input column; throws naming the column
+    /// when they disagree with it.</summary>
+    internal GpuMelOptions Resolve(IExceptionContext ectx, SignalColumn input, string columnName)
+    {
+        var r = Clone();
+        r.SampleRate = input.ResolveSampleRate(ectx, columnName, SampleRate, nameof(SampleRate));
+        int fft = FftLength ?? input.FftLength ?? 2 * (input.Bins - 1);
+        if (FftLength is int given && input.FftLength is int annotated && given != annotated)
+            throw ectx.ExceptSchemaMismatch("inputSchema", "input", columnName, $"a spectrum of FftLength {given}", $"FftLength {annotated} (its annotation)");
+        if (fft / 2 + 1 != input.Bins)
+            throw ectx.ExceptSchemaMismatch("inputSchema", "input", columnName, $"{fft / 2 + 1} frequency bins (FftLength {fft})", $"{input.Bins} bins");
+        r.FftLength = fft;
+        r.Validate();
+        return r;
+    }
+
+    internal MelFilterbank CreateLayer()
+        => AudioLayers.MelFilterbank(SampleRate!.Value, FftLength!.Value, MelBinCount, MinFrequency, MaxFrequency, MelScale, MelNorm);
+
+    // *** Binary format of the mel settings (resolved: sample rate and FFT length known) ***
+    // int: sample rate
+    // int: FFT length
+    // int: mel bands
+    // double: min frequency
+    // double: max frequency
+    // int: mel scale (MelScale)
+    // int: normalisation (MelNorm)
+    internal void Save(BinaryWriter writer)
+    {
+        writer.Write(SampleRate!.Value);
+        writer.Write(FftLength!.Value);
+        writer.Write(MelBinCount);
+        writer.Write(MinFrequency);
+        writer.Write(MaxFrequency ?? SampleRate.Value / 2.0);
+        writer.Write((int)MelScale);
+        writer.Write((int)MelNorm);
+    }
+
+    internal static GpuMelOptions Load(IExceptionContext ectx, BinaryReader reader)
+    {
+        var o = new GpuMelOptions
+        {
+            SampleRate = reader.ReadInt32(),
+            FftLength = reader.ReadInt32(),
+            MelBinCount = reader.ReadInt32(),
+            MinFrequency = reader.ReadDouble(),
+            MaxFrequency = reader.ReadDouble(),
+            MelScale = (MelScale)reader.ReadInt32(),
+            MelNorm = (MelNorm)reader.ReadInt32(),
+        };
+        try { o.Validate(); }
+        catch (ArgumentException e) { throw ectx.ExceptDecode(e, $"Invalid mel settings in the model: {e.Message}"); }
+        return o;
+    }
+
+    internal GpuMelOptions Clone() => (GpuMelOptions)MemberwiseClone();
+
+    // *** Binary format of a filterbank stream ***
+    // int: rows (frequency bins), int: columns (mel bands), then rows x columns float32, row-major
+    internal static void SaveFilterbank(BinaryWriter writer, Tensor filterbank)
+    {
+        using var cpu = filterbank.detach().cpu().to(ScalarType.Float32).contiguous();
+        writer.Write((int)cpu.shape[0]);
+        writer.Write((int)cpu.shape[1]);
+        foreach (float v in cpu.data<float>()) writer.Write(v);
+    }
+
+    /// <summary>Reads a filterbank stream, checking its shape against the settings before allocating.</summary>
+    internal static float[] LoadFilterbank(IExceptionContext ectx, BinaryReader reader, int rows, int cols)
+    {
+        int r = reader.ReadInt32(), c = reader.ReadInt32();
+        if (r != rows || c != cols)
+            throw ectx.ExceptDecode($"The model's filterbank is [{r}, {c}] but its settings need [{rows}, {cols}].");
+        var values = new float[rows * cols];
+        for (int i = 0; i < values.Length; i++) values[i] = reader.ReadSingle();
+        return values;
+    }
+
+    internal static void LoadInto(MelFilterbank layer, float[]? values)
+    {
+        if (values is null) return;
+        using var _ = no_grad();
+        using var t = tensor(values, [layer.n_freqs, layer.n_mels]);
+        layer.Filterbank.copy_(t);
+    }
+}
+
+/// <summary>
+/// Mel filterbank applied to a spectrum column (power or magnitude from <see cref="GpuStftTransformer"/>), computed by
+/// the <see cref="MelFilterbank"/> layer on the GPU when <see cref="MLContext.GpuDeviceId"/> is set.
+/// Output: row-major <c>[mels, frames]</c> or <c>[channels, mels, frames]</c>.
+/// </summary>
+public sealed class GpuMelTransformer : GpuAudioTransformerBase
+{
+    internal const string Summary = "Mel filterbank over a spectrum column, on the GPU through TorchSharp.";
+    internal const string UserName = "GPU Mel Filterbank Transform";
+    internal const string LoaderSignature = "GpuMelTransform";
+    private const string FilterbankStream = "Filterbank.bin";
+
+    private static VersionInfo GetVersionInfo() => new(
+        modelSignature: "GPUMEL  ",
+        verWrittenCur: 0x00010001, // Initial
+        verReadableCur: 0x00010001,
+        verWeCanReadBack: 0x00010001,
+        loaderSignature: LoaderSignature,
+        loaderAssemblyName: typeof(GpuMelTransformer).Assembly.FullName);
+
+    private readonly GpuMelOptions _options;
+    private readonly float[]? _savedFilterbank;
+
+    /// <summary>The mel settings, with SampleRate and FftLength resolved (a copy).</summary>
+    public GpuMelOptions Options => _options.Clone();
+
+    internal GpuMelTransformer(IHostEnvironment env, string outputColumnName, string inputColumnName, GpuMelOptions resolved)
+        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(GpuMelTransformer)), outputColumnName, inputColumnName, resolved.BatchSize)
+    {
+        _options = resolved.Clone();
+    }
+
+    // Factory method for SignatureLoadModel.
+    private static GpuMelTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        Contracts.CheckValue(env, nameof(env));
+        ctx.CheckAtModel(GetVersionInfo());
+        return new GpuMelTransformer(env.Register(nameof(GpuMelTransformer)), ctx);
+    }
+
+    // *** Binary format ***
+    // <base: columns and batch size>
+    // <mel settings>
+    // stream Filterbank.bin: <filterbank stream> (the values in use, so a trained filterbank survives)
+    private GpuMelTransformer(IHost host, ModelLoadContext ctx) : base(host, ctx)
+    {
+        _options = GpuMelOptions.Load(host, ctx.Reader);
+        _options.BatchSize = BatchSize;
+        int rows = _options.FftLength!.Value / 2 + 1, cols = _options.MelBinCount;
+        float[]? fb = null;
+        if (!ctx.TryLoadBinaryStream(FilterbankStream, r => fb = GpuMelOptions.LoadFilterbank(host, r, rows, cols)))
+            throw host.ExceptDecode($"The model has no {FilterbankStream} stream.");
+        _savedFilterbank = fb;
+    }
+
+    private protected override void SaveModel(ModelSaveContext ctx)
+    {
+        ctx.SetVersionInfo(GetVersionInfo());
+        SaveCommon(ctx);
+        _options.Save(ctx.Writer);
+        ctx.SaveBinaryStream(FilterbankStream, w => GpuMelOptions.SaveFilterbank(w, ((MelFilterbank)Module).Filterbank));
+    }
+
+    private protected override string ComponentName => "GpuMel";
+
+    private protected override bool InputIsSpectrum => true;
+
+    private protected override int? BinsFromOptions => _options.FftLength / 2 + 1;
+
+    private protected override OutputLayout GetOutputLayout(SignalColumn input)
+    {
+        _options.Resolve(Host, input, InputColumnName); // checks sample rate and bins against the column
+        var annotations = new Dictionary<string, int>
+        {
+            [AudioAnnotationKinds.SampleRate] = _options.SampleRate!.Value,
+            [AudioAnnotationKinds.FftLength] = _options.FftLength!.Value,
+        };
+        if (input.HopLength is int hop) annotations[AudioAnnotationKinds.HopLength] = hop;
+        if (input.SpectrumPower is int power) annotations[AudioAnnotationKinds.SpectrumPower] = power;
+        return new OutputLayout(_options.MelBinCount, frames => frames, annotations);
+    }
+
+    private protected override nn.Module<Tensor, Tensor> CreateModule()
+    {
+        var layer = _options.CreateLayer();
+        GpuMelOptions.LoadInto(layer, _savedFilterbank);
+        return layer;
+    }
+}
+
+/// <summary>Estimator of <see cref="GpuMelTransformer"/>: a mel filterbank over a spectrum column.</summary>
+/// <remarks>
+/// <format type="text/markdown"><![CDATA[
+/// ###  Estimator Characteristics
+/// |  |  |
+/// | -- | -- |
+/// | Does this estimator need to look at the data to train its parameters? | No |
+/// | Input column data type | Vector of <xref:System.Single>: [bins, frames] or [channels, bins, frames] |
+/// | Output column data type | Vector of <xref:System.Single>: [mels, frames] or [channels, mels, frames] |
+/// | Runs on GPU | Yes, when MLContext.GpuDeviceId is set (CPU otherwise) |
+/// | Required NuGet in addition to Microsoft.ML | Kapre.MLNet, TorchSharp and a libtorch backend |
+/// | Exportable to ONNX | No |
+/// ]]></format>
+/// </remarks>
+public sealed class GpuMelEstimator : IEstimator<GpuMelTransformer>
+{
+    private readonly IHostEnvironment _env;
+    private readonly string _output, _input;
+    private readonly GpuMelOptions _options;
+
+    internal GpuMelEstimator(IHostEnvironment env, string outputColumnName, string? inputColumnName, GpuMelOptions? options)
+    {
+        _env = Contracts.CheckRef(env, nameof(env));
+        _output = outputColumnName;
+        _input = inputColumnName ?? outputColumnName;
+        _options = (options ?? new GpuMelOptions()).Clone();
+        _options.Validate();
+    }
+
+    /// <summary>Resolves the sample rate and FFT length from the input column and returns the transformer.</summary>
+    public GpuMelTransformer Fit(IDataView input)
+    {
+        var column = SignalColumn.Describe(_env, input.Schema, _input, spectrum: true, _options.FftLength / 2 + 1);
+        var transformer = new GpuMelTransformer(_env, _output, _input, _options.Resolve(_env, column, _input));
+        transformer.GetOutputSchema(input.Schema);
+        return transformer;
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+        => OptionChecks.AudioOutputShape(_env, inputSchema, _input, _output, spectrum: true,
+            [AudioAnnotationKinds.SampleRate, AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.FftLength,
+             AudioAnnotationKinds.HopLength, AudioAnnotationKinds.BinCount, AudioAnnotationKinds.SpectrumPower]);
+}
