@@ -53,3 +53,13 @@ public static class AudioData
         return [.. result];
     }
 }
+
+/// <summary>ML.NET's SchemaShape.Create(DataViewSchema) is internal; tests reach it by reflection.</summary>
+public static class Shapes
+{
+    private static readonly System.Reflection.MethodInfo CreateMethod = typeof(SchemaShape).GetMethod("Create",
+        System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public,
+        [typeof(DataViewSchema)]) ?? throw new MissingMethodException("SchemaShape.Create(DataViewSchema)");
+
+    public static SchemaShape From(DataViewSchema schema) => (SchemaShape)CreateMethod.Invoke(null, [schema])!;
+}
