@@ -1,3 +1,4 @@
+using System.Globalization;
 using NAudio.Wave;
 
 namespace Microsoft.ML.Audio.Gpu.IO;
@@ -180,8 +181,8 @@ public static class AudioDecoder
         {
             double frames = Math.Round(seconds * outRate);
             if (frames * outChannels > Array.MaxLength)
-                throw new DecodeFailure($"DurationSeconds {seconds} at {outRate} Hz is {frames} frames of {outChannels} channels, "
-                                        + $"more than the {Array.MaxLength} samples one array holds");
+                throw new DecodeFailure(string.Create(CultureInfo.InvariantCulture,
+                    $"DurationSeconds {seconds} at {outRate} Hz is {frames} frames of {outChannels} channels, more than the {Array.MaxLength} samples one array holds"));
             target = (long)frames;
             readLimit = resampler?.InputFramesNeeded(target.Value) ?? target.Value;
             wav.LimitFrames(readLimit);
@@ -271,7 +272,7 @@ public static class AudioDecoder
         string what = float.IsNaN(value) ? "NaN"
             : wav.WaveFormat.BitsPerSample == 64 ? "an infinite value (or one beyond the float32 range)"
             : value > 0 ? "+Infinity" : "-Infinity";
-        throw new DecodeFailure($"the float data holds {what} at frame {frame}, channel {bad % channels} "
-                                + $"(sample index {frame * channels + bad % channels}, {(double)frame / wav.SampleRate:0.######} s)");
+        throw new DecodeFailure(string.Create(CultureInfo.InvariantCulture,
+            $"the float data holds {what} at frame {frame}, channel {bad % channels} (sample index {frame * channels + bad % channels}, {(double)frame / wav.SampleRate:0.######} s)"));
     }
 }

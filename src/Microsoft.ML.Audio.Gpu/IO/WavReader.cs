@@ -122,15 +122,17 @@ internal sealed class WavReader : IWaveProvider
         int got = ReadFully(riff);
         if (got == 0)
             throw new DecodeFailure("the file is empty (0 bytes)");
-        string? kind = FileSignatures.Describe(riff[..got]);
-        string id = Encoding.ASCII.GetString(riff[..Math.Min(4, got)]);
-        bool rf64 = id is "RF64" or "BW64";
-        if (id != "RIFF" && !rf64)
-            throw new DecodeFailure(kind is null
-                ? $"not a WAV file: it starts with {FileSignatures.Hex(riff[..Math.Min(4, got)])}, not 'RIFF'"
-                : $"not a WAV file: it looks like {kind} (starts with {FileSignatures.Hex(riff[..Math.Min(4, got)])})");
-        if (got < 12)
+        ReadOnlySpan<byte> head = riff[..Math.Min(4, got)];
+        bool rf64 = head.SequenceEqual("RF64"u8) || head.SequenceEqual("BW64"u8);
+        if (got < 12 && ("RIFF"u8.StartsWith(head) || rf64))
             throw new DecodeFailure($"the header is cut off: the file has only {got} bytes");
+        if (!head.SequenceEqual("RIFF"u8) && !rf64)
+        {
+            string? kind = FileSignatures.Describe(riff[..got]);
+            throw new DecodeFailure(kind is null
+                ? $"not a WAV file: it starts with {FileSignatures.Hex(head)}, not 'RIFF'"
+                : $"not a WAV file: it looks like {kind} (starts with {FileSignatures.Hex(head)})");
+        }
         string form = FileSignatures.ChunkId(riff[8..12]);
         if (form != "WAVE")
             throw new DecodeFailure($"a RIFF file of type '{form}', not WAVE audio");
