@@ -109,7 +109,7 @@ internal sealed class WavReader : IWaveProvider
         {
             if (declaredDataBytes is long size)
                 throw new DecodeFailure($"the header declares {size} bytes of audio data but only {dataBytesRead} are present");
-            if (got % BlockAlign != 0)
+            if (got % BlockAlign != 0 && !IsPadByte(got % BlockAlign, dataBytesRead, destination[got - 1]))
                 throw new DecodeFailure(
                     $"the audio data ends with a partial frame: {dataBytesRead} bytes is not a whole number of {BlockAlign}-byte frames");
         }
@@ -321,11 +321,15 @@ internal sealed class WavReader : IWaveProvider
         else if (remaining is long present)
         {
             // A placeholder size: everything to the end of the stream is audio.
-            if (present % BlockAlign != 0)
+            if (present % BlockAlign != 0 && !IsPadByte(present % BlockAlign, present, value: 0))
                 throw new DecodeFailure($"the audio data ends with a partial frame: {present} bytes is not a whole number of {BlockAlign}-byte frames");
             KnownFrames = present / BlockAlign;
         }
     }
+
+    /// <summary>Whether the bytes left after the last whole frame of placeholder-sized data are the RIFF pad byte
+    /// that follows odd-sized data: one zero byte after an odd number of bytes.</summary>
+    private static bool IsPadByte(long leftover, long totalBytes, byte value) => leftover == 1 && (totalBytes - 1) % 2 == 1 && value == 0;
 
     private void SkipChunk(string chunk, long chunkOffset, long size, bool beforeData)
     {

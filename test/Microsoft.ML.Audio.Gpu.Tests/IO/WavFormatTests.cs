@@ -175,6 +175,21 @@ public sealed class WavFormatTests
     }
 
     [TestMethod]
+    [DataRow(true)]
+    [DataRow(false)]
+    public void Decode_IgnoresThePadByteAfterOddSizedData_WhenTheSizeIsAPlaceholder(bool seekable)
+    {
+        var signal = Signals.MultiChannel(101, 3, 8000); // 303 bytes of 8-bit audio, then the RIFF pad byte
+        var builder = WavBuilder.For(signal, 8000, SampleFormat.Pcm8);
+        builder.DataSize = uint.MaxValue;
+        var bytes = builder.ToBytes();
+        Assert.AreEqual(44 + 303 + 1, bytes.Length);
+        using var stream = new ProbeStream(new MemoryStream(bytes), canSeek: seekable);
+
+        AssertDecodesExactly(signal, SampleFormat.Pcm8, AudioDecoder.Decode(stream, "odd.wav", KeepAll), 8000);
+    }
+
+    [TestMethod]
     public void Decode_IgnoresBytesAfterTheDeclaredData()
     {
         var signal = Signals.MultiChannel(300, 1, 8000);
