@@ -228,7 +228,11 @@ public static class AudioDecoder
         {
             // Stopped by the limit: the target is reached. At the end of the input: up to its resampled length.
             long natural = framesRead == readLimit ? long.MaxValue : SincResampler.OutputLength(framesRead, inRate, outRate);
-            resampler.Finish(output, Math.Min(target ?? long.MaxValue, natural));
+            long due = Math.Min(target ?? long.MaxValue, natural);
+            resampler.Finish(output, due);
+            // Only the part of a fixed duration past the end of the audio may be zero-filled, never a missing tail.
+            if (output.Frames != due)
+                throw new InvalidOperationException($"The resampler produced {output.Frames} frames where {due} were due: a bug, please report it.");
             length = target ?? natural;
         }
         output.EnsureCapacity(length);
