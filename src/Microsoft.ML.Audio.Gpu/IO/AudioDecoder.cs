@@ -32,9 +32,10 @@ namespace Microsoft.ML.Audio.Gpu.IO;
 /// tone (aliasing rejection); 104 dB at 8.1 kHz, where the stopband begins;</item>
 /// <item>passband flat to 0.0001 dB up to 0.9 × the lower Nyquist frequency; −6.02 dB at the 0.95 cutoff.</item>
 /// </list>
-/// <para>Common rate pairs (8, 11.025, 16, 22.05, 32, 44.1, 48, 96 kHz) reduce to at most a few hundred filter
-/// phases, precomputed per decode: 60 s of 44.1 kHz stereo to 16 kHz mono takes about 40 ms on one core. A pair whose
-/// ratio does not reduce (44.1 kHz → 16.001 kHz) computes its weights per frame, about 50 times slower, same quality.</para>
+/// <para>Any two of the common rates (8, 11.025, 16, 22.05, 32, 44.1, 48, 96 kHz) reduce to at most 1280 filter
+/// phases (11.025 → 32 kHz; 44.1 → 16 kHz is 160), precomputed per decode: 60 s of 44.1 kHz stereo to 16 kHz mono
+/// takes about 40 ms on one core. A pair whose ratio does not reduce that far (44.1 kHz → 16.001 kHz) computes its
+/// weights per frame, about 50 times slower, same quality.</para>
 /// <para><b>Bad input.</b> Every failure is an <see cref="AudioDecodeException"/> naming the source and the reason;
 /// the original exception, if any, is its <see cref="Exception.InnerException"/>. Nothing is truncated or zero-filled
 /// silently:</para>
@@ -59,7 +60,7 @@ namespace Microsoft.ML.Audio.Gpu.IO;
 /// </remarks>
 public static class AudioDecoder
 {
-    /// <summary>Frames converted per block: bounds the working memory whatever the file's length.</summary>
+    /// <summary>Samples converted per block: bounds the working memory whatever the file's length or channel count.</summary>
     private const int BlockSamples = 1 << 16;
 
     /// <summary>Decodes a WAV file.</summary>

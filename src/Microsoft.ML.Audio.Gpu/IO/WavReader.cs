@@ -212,7 +212,7 @@ internal sealed class WavReader : IWaveProvider
             throw new DecodeFailure("an RF64 file without the 'ds64' chunk that must follow its header");
         uint size = BinaryPrimitives.ReadUInt32LittleEndian(header[4..]);
         if (size < 24 || size > MaxFormatChunkBytes)
-            throw new DecodeFailure($"the 'ds64' chunk is {size} bytes; it must be at least 24");
+            throw new DecodeFailure($"the 'ds64' chunk is {size} bytes; it must be 24 to {MaxFormatChunkBytes}");
         Span<byte> ds64 = stackalloc byte[24];
         if (ReadFully(ds64) < 24 || Skip(size - 24) < size - 24)
             throw new DecodeFailure("the header is cut off inside the 'ds64' chunk");
