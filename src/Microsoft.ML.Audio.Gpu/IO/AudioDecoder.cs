@@ -1,0 +1,283 @@
+using System.Globalization;
+using NAudio.Wave;
+
+namespace Microsoft.ML.Audio.Gpu.IO;
+
+/// <summary>
+/// Decodes WAV audio from a file, bytes or a stream into an <see cref="AudioBuffer"/>: float samples, optionally mixed
+/// to mono, resampled and cut or padded to a fixed length.
+/// </summary>
+/// <remarks>
+/// <para><b>Formats.</b> RIFF/WAVE and RF64/BW64 files holding 8-bit (unsigned), 16-, 24- or 32-bit integer PCM,
+/// 32- or 64-bit IEEE float, or 8-bit mu-law / A-law (G.711), in the plain format or in WAVE_FORMAT_EXTENSIBLE, with
+/// any number of channels. Integer PCM is scaled as NAudio scales it (<c>s / 2^(bits − 1)</c>, 8-bit as
+/// <c>s / 128 − 1</c>), so it lies in <c>[-1, 1)</c>; G.711 decodes to 16-bit values scaled the same way; float data is
+/// kept as stored. Other encodings (ADPCM, MP3-in-WAV, ...) and other containers (MP3, Ogg, FLAC) are rejected with an
+/// <see cref="AudioDecodeException"/> that names them.</para>
+/// <para><b>Processing.</b> Decode, then average the channels when <see cref="AudioDecodeOptions.Mono"/>, then
+/// resample when <see cref="AudioDecodeOptions.SampleRate"/> differs from the file's rate, then pad with zeros or crop
+/// to <see cref="AudioDecodeOptions.DurationSeconds"/>. The whole file resampled has
+/// <c>round(frames · outRate / inRate)</c> frames (halves up); output frame <c>n</c> is the signal at time
+/// <c>n / outRate</c>, with no delay. With a duration, only the source frames that output needs are read (plus the
+/// resampler's half-length, <see cref="ResamplerHalfLength"/>), so a crop of a long file reads little of it;
+/// the first frames of a cropped decode equal those of the whole-file decode exactly.</para>
+/// <para><b>Resampling quality.</b> A Kaiser-windowed sinc (β = 10, 64 zero crossings each side, cutoff at 0.95 of the
+/// lower Nyquist frequency, unit gain at DC), evaluated at exact rational positions; NAudio's
+/// <c>WdlResamplingSampleProvider</c> (linear interpolation and IIR filters) was measured and rejected. Measured by
+/// <c>ResamplingTests</c> on float input, skipping 0.1 s at each edge (this library / WDL):</para>
+/// <list type="bullet">
+/// <item>1 kHz sine, 44.1 kHz → 16 kHz, against the exact sine at 16 kHz: SNR 120.9 dB / 20 dB;</item>
+/// <item>1 kHz sine, 8 kHz → 16 kHz: SNR 113.4 dB / 15 dB;</item>
+/// <item>9 kHz tone at 44.1 kHz → 16 kHz, above the new 8 kHz Nyquist frequency: residual 115.8 dB / 22 dB below the
+/// tone (aliasing rejection); 104 dB at 8.1 kHz, where the stopband begins;</item>
+/// <item>passband flat to 0.0001 dB up to 0.9 × the lower Nyquist frequency; −6.02 dB at the 0.95 cutoff.</item>
+/// </list>
+/// <para>Any two of the common rates (8, 11.025, 16, 22.05, 32, 44.1, 48, 96 kHz) reduce to at most 1280 filter
+/// phases (11.025 → 32 kHz; 44.1 → 16 kHz is 160), precomputed per decode: 60 s of 44.1 kHz stereo to 16 kHz mono
+/// takes about 40 ms on one core. A pair whose ratio does not reduce that far (44.1 kHz → 16.001 kHz) computes its
+/// weights per frame, about 50 times slower, same quality.</para>
+/// <para><b>Bad input.</b> Every failure is an <see cref="AudioDecodeException"/> naming the source and the reason;
+/// the original exception, if any, is its <see cref="Exception.InnerException"/>. Nothing is truncated or zero-filled
+/// silently:</para>
+/// <list type="bullet">
+/// <item>a missing, unreadable or empty (0-byte) file, or one that is not WAV (the message says what it looks like:
+/// PNG, MP3, text, ...);</item>
+/// <item>a header that is cut off, lacks a fmt or data chunk, or declares 0 channels, a 0 Hz sample rate, an
+/// unsupported bit depth (0, 7, 12, ...) or a block align other than <c>channels × bits / 8</c>;</item>
+/// <item>a data chunk whose declared size exceeds the bytes present ("the header declares N bytes of audio data but
+/// only M are present"), is not a whole number of frames, or ends in a partial frame;</item>
+/// <item>NaN or infinite samples in float data, naming the first bad frame and channel.</item>
+/// </list>
+/// <para><b>Placeholder sizes.</b> Recorders that stream (to a pipe or a growing file) cannot fill in the data size
+/// before they finish. A data size of 0, 0xFFFFFFFF, or 0x7FFFF000 (what SoX writes to a pipe) is taken as "unknown":
+/// everything to the end of the stream is audio, which must then be a whole number of frames. Any other declared size is
+/// trusted only as far as the bytes present: when the source can seek (files, bytes) it is checked before decoding;
+/// a forward-only stream fails when it ends early, unless a duration stopped the read before that point. The RIFF
+/// size field is not used (streaming writers leave it wrong too); chunks after the data chunk are ignored.</para>
+/// <para><b>Resources.</b> Sizes read from a header never drive an allocation before they are checked against the
+/// bytes present; with a forward-only stream the output grows as data arrives. Decode is stateless and thread-safe.
+/// Streams passed in are read from their current position and not disposed.</para>
+/// </remarks>
+public static class AudioDecoder
+{
+    /// <summary>Samples converted per block: bounds the working memory whatever the file's length or channel count.</summary>
+    private const int BlockSamples = 1 << 16;
+
+    /// <summary>Decodes a WAV file.</summary>
+    /// <param name="path">Path of the file; it is named in every error.</param>
+    /// <param name="options">Output rate, channels and length.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="path"/> or <paramref name="options"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the exception names it).</exception>
+    /// <exception cref="AudioDecodeException">The file is missing, unreadable, not WAV, or corrupt.</exception>
+    public static AudioBuffer Decode(string path, AudioDecodeOptions options)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        try
+        {
+            if (Directory.Exists(path))
+                throw new DecodeFailure("the path is a directory");
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
+            return DecodeWav(file, options);
+        }
+        catch (Exception e) when (Describe(e) is string reason)
+        {
+            throw new AudioDecodeException(path, reason, e is DecodeFailure failure ? failure.InnerException : e);
+        }
+    }
+
+    /// <summary>Decodes the bytes of a WAV file (for instance a column of raw file contents).</summary>
+    /// <param name="data">The whole file; it is not copied.</param>
+    /// <param name="sourceName">A name for the bytes (a path, a key), used in error messages.</param>
+    /// <param name="options">Output rate, channels and length.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="sourceName"/> or <paramref name="options"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the exception names it).</exception>
+    /// <exception cref="AudioDecodeException">The bytes are empty, not WAV, or corrupt.</exception>
+    public static AudioBuffer Decode(ReadOnlyMemory<byte> data, string sourceName, AudioDecodeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(sourceName);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return DecodeGuarded(new ReadOnlyMemoryStream(data), sourceName, options);
+    }
+
+    /// <summary>Decodes a WAV stream from its current position; the stream is not disposed.</summary>
+    /// <param name="stream">A readable stream. It need not seek: the header is read forward only.</param>
+    /// <param name="sourceName">A name for the stream, used in error messages.</param>
+    /// <param name="options">Output rate, channels and length.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="stream"/> cannot be read.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the exception names it).</exception>
+    /// <exception cref="AudioDecodeException">The stream is empty, not WAV, corrupt, or fails to read.</exception>
+    public static AudioBuffer Decode(Stream stream, string sourceName, AudioDecodeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(sourceName);
+        ArgumentNullException.ThrowIfNull(options);
+        if (!stream.CanRead)
+            throw new ArgumentException("stream must be readable", nameof(stream));
+        options.Validate();
+        return DecodeGuarded(stream, sourceName, options);
+    }
+
+    /// <summary>
+    /// Input frames the resampler reads past the input position of the last output frame, for a rate conversion:
+    /// with a duration, a decode reads at most <c>(frames − 1) · inRate / outRate + 1 + this</c> source frames.
+    /// 0 when the rates are equal.
+    /// </summary>
+    /// <param name="inputRate">The file's sample rate.</param>
+    /// <param name="outputRate">The requested sample rate.</param>
+    public static int ResamplerHalfLength(int inputRate, int outputRate)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputRate);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outputRate);
+        return inputRate == outputRate ? 0 : new SincResampler(1, inputRate, outputRate).Taps / 2;
+    }
+
+    private static AudioBuffer DecodeGuarded(Stream stream, string sourceName, AudioDecodeOptions options)
+    {
+        try
+        {
+            return DecodeWav(stream, options);
+        }
+        catch (Exception e) when (Describe(e) is string reason)
+        {
+            throw new AudioDecodeException(sourceName, reason, e is DecodeFailure failure ? failure.InnerException : e);
+        }
+    }
+
+    /// <summary>
+    /// The reason to report for a failure while decoding, or null for exceptions that are not about the audio
+    /// (out of memory, a bug) and must pass through unchanged.
+    /// </summary>
+    private static string? Describe(Exception e) => e switch
+    {
+        DecodeFailure failure => failure.Reason,
+        AudioDecodeException => null,
+        FileNotFoundException => "file not found",
+        DirectoryNotFoundException => "directory not found",
+        UnauthorizedAccessException => "access denied",
+        EndOfStreamException => "the data ends unexpectedly",
+        IOException io => $"read error: {io.Message}",
+        // NAudio reports bad headers and data with these.
+        InvalidDataException or FormatException or ArgumentException or OverflowException => $"invalid audio data: {e.Message}",
+        _ => null,
+    };
+
+    private static AudioBuffer DecodeWav(Stream stream, AudioDecodeOptions options)
+    {
+        var wav = WavReader.Open(stream);
+        int inChannels = wav.Channels;
+        int outChannels = options.Mono ? 1 : inChannels;
+        int inRate = wav.SampleRate;
+        int outRate = options.SampleRate ?? inRate;
+        int blockFrames = Math.Max(1, BlockSamples / inChannels);
+        var resampler = inRate == outRate ? null : new SincResampler(outChannels, inRate, outRate, blockFrames);
+
+        long? target = null;
+        long readLimit = long.MaxValue;
+        if (options.DurationSeconds is double seconds)
+        {
+            double frames = Math.Round(seconds * outRate);
+            if (frames * outChannels > Array.MaxLength)
+                throw new DecodeFailure(string.Create(CultureInfo.InvariantCulture,
+                    $"DurationSeconds {seconds} at {outRate} Hz is {frames} frames of {outChannels} channels, more than the {Array.MaxLength} samples one array holds"));
+            target = (long)frames;
+            readLimit = resampler?.InputFramesNeeded(target.Value) ?? target.Value;
+            wav.LimitFrames(readLimit);
+        }
+        long? expected = target;
+        if (expected is null && wav.KnownFrames is long known)
+            expected = resampler is null ? known : SincResampler.OutputLength(known, inRate, outRate);
+        var output = new PlanarBuilder(outChannels, expected);
+
+        ISampleProvider samples = wav.ToSampleProvider();
+        var interleaved = new float[blockFrames * inChannels];
+        float[][]? planar = resampler is null ? null : Enumerable.Range(0, outChannels).Select(_ => new float[blockFrames]).ToArray();
+        long framesRead = 0;
+        while (true)
+        {
+            int frames = samples.Read(interleaved.AsSpan()) / inChannels;
+            if (frames == 0)
+                break;
+            if (wav.IsFloat)
+                CheckFinite(interleaved.AsSpan(0, frames * inChannels), inChannels, framesRead, wav);
+            if (resampler is null)
+            {
+                output.EnsureCapacity(output.Frames + (long)frames);
+                for (int c = 0; c < outChannels; c++)
+                    Layout(interleaved, frames, inChannels, options.Mono, c, output.Channel(c).Slice(output.Frames, frames));
+                output.Frames += frames;
+            }
+            else
+            {
+                for (int c = 0; c < outChannels; c++)
+                    Layout(interleaved, frames, inChannels, options.Mono, c, planar![c]);
+                resampler.Write(planar!, frames, output, target ?? long.MaxValue);
+            }
+            framesRead += frames;
+        }
+
+        long length;
+        if (resampler is null)
+        {
+            length = target ?? framesRead;
+        }
+        else
+        {
+            // Stopped by the limit: the target is reached. At the end of the input: up to its resampled length.
+            long natural = framesRead == readLimit ? long.MaxValue : SincResampler.OutputLength(framesRead, inRate, outRate);
+            long due = Math.Min(target ?? long.MaxValue, natural);
+            resampler.Finish(output, due);
+            // Only the part of a fixed duration past the end of the audio may be zero-filled, never a missing tail.
+            if (output.Frames != due)
+                throw new InvalidOperationException($"The resampler produced {output.Frames} frames where {due} were due: a bug, please report it.");
+            length = target ?? natural;
+        }
+        output.EnsureCapacity(length);
+        return output.ToBuffer((int)length, outRate);
+    }
+
+    /// <summary>Output channel <paramref name="channel"/> of an interleaved block: the average of all channels for
+    /// mono, otherwise that channel's samples.</summary>
+    private static void Layout(float[] interleaved, int frames, int channels, bool mono, int channel, Span<float> destination)
+    {
+        if (!mono || channels == 1)
+        {
+            for (int i = 0, k = channel; i < frames; i++, k += channels)
+                destination[i] = interleaved[k];
+        }
+        else if (channels == 2)
+        {
+            for (int i = 0; i < frames; i++)
+                destination[i] = (interleaved[2 * i] + interleaved[2 * i + 1]) * 0.5f;
+        }
+        else
+        {
+            for (int i = 0, k = 0; i < frames; i++)
+            {
+                float sum = 0;
+                for (int c = 0; c < channels; c++, k++)
+                    sum += interleaved[k];
+                destination[i] = sum / channels;
+            }
+        }
+    }
+
+    /// <summary>Rejects NaN and infinite float samples, naming the first one's frame and channel.</summary>
+    private static void CheckFinite(ReadOnlySpan<float> block, int channels, long firstFrame, WavReader wav)
+    {
+        int bad = block.IndexOfAnyExceptInRange(float.MinValue, float.MaxValue);
+        if (bad < 0)
+            return;
+        float value = block[bad];
+        long frame = firstFrame + bad / channels;
+        string what = float.IsNaN(value) ? "NaN"
+            : wav.WaveFormat.BitsPerSample == 64 ? "an infinite value (or one beyond the float32 range)"
+            : value > 0 ? "+Infinity" : "-Infinity";
+        throw new DecodeFailure(string.Create(CultureInfo.InvariantCulture,
+            $"the float data holds {what} at frame {frame}, channel {bad % channels} (sample index {frame * channels + bad % channels}, {(double)frame / wav.SampleRate:0.######} s)"));
+    }
+}
