@@ -46,6 +46,17 @@ public sealed class AudioBuffer
     /// <summary>Samples per channel.</summary>
     public int Frames { get; }
 
+    /// <summary>Frames that hold decoded audio: the rest, up to <see cref="Frames"/>, is the zero padding that reached
+    /// <see cref="AudioDecodeOptions.DurationSeconds"/>. Equals <see cref="Frames"/> unless padding was added.</summary>
+    public int AudioFrames
+    {
+        get => _audioFrames ?? Frames;
+        init => _audioFrames = value >= 0 && value <= Frames ? value
+            : throw new ArgumentOutOfRangeException(nameof(AudioFrames), value, $"AudioFrames must be in [0, {Frames}], got: {value}");
+    }
+
+    private readonly int? _audioFrames;
+
     /// <summary>Length in seconds: <see cref="Frames"/> / <see cref="SampleRate"/>.</summary>
     public double DurationSeconds => (double)Frames / SampleRate;
 

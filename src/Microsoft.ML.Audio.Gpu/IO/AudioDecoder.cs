@@ -220,10 +220,11 @@ public static class AudioDecoder
             framesRead += frames;
         }
 
-        long length;
+        long length, audioFrames;
         if (resampler is null)
         {
             length = target ?? framesRead;
+            audioFrames = Math.Min(framesRead, length);
         }
         else
         {
@@ -235,9 +236,11 @@ public static class AudioDecoder
             if (output.Frames != due)
                 throw new InvalidOperationException($"The resampler produced {output.Frames} frames where {due} were due: a bug, please report it.");
             length = target ?? natural;
+            audioFrames = Math.Min(natural, length);
         }
         output.EnsureCapacity(length);
-        return output.ToBuffer((int)length, outRate);
+        var buffer = output.ToBuffer((int)length, outRate);
+        return new AudioBuffer(buffer.Samples, buffer.Channels, buffer.SampleRate) { AudioFrames = (int)audioFrames };
     }
 
     /// <summary>Output channel <paramref name="channel"/> of an interleaved block: the average of all channels for

@@ -17,13 +17,26 @@ public sealed class AudioTransformsCatalog
         => _env = ((IInternalCatalog)Contracts.CheckRef(catalog, nameof(catalog))).Environment;
 
     /// <summary>
+    /// Create a <see cref="LoadAudioEstimator"/>, which decodes audio files (WAV; see <see cref="Microsoft.ML.Audio.Gpu.IO.AudioDecoder"/>) into
+    /// samples in [-1, 1], resampled to <see cref="LoadAudioOptions.SampleRate"/>.
+    /// </summary>
+    /// <param name="outputColumnName">Name of the column to produce: a vector of <see cref="float"/>, <c>[samples]</c>
+    /// (mono) or <c>[channels, samples]</c>, of known size when <see cref="LoadAudioOptions.DurationSeconds"/> is set.</param>
+    /// <param name="inputColumnName">Name of the column of file paths (<see cref="string"/>, relative ones resolved against
+    /// <see cref="LoadAudioOptions.BaseFolder"/>) or file contents (vector of <see cref="byte"/>). Null means
+    /// <paramref name="outputColumnName"/>.</param>
+    /// <param name="options">Decoding settings; null uses the defaults of <see cref="LoadAudioOptions"/> (16 kHz mono, whole file).</param>
+    public LoadAudioEstimator LoadAudio(string outputColumnName, string? inputColumnName = null, LoadAudioOptions? options = null)
+        => new(_env, outputColumnName, inputColumnName, options);
+
+    /// <summary>
     /// Create a <see cref="GpuStftEstimator"/>, which computes the short-time Fourier transform (power or magnitude) of
     /// an audio column on the GPU.
     /// </summary>
     /// <param name="outputColumnName">Name of the column to produce: a vector of <see cref="float"/>, <c>[bins, frames]</c>
     /// or <c>[channels, bins, frames]</c>, row-major.</param>
     /// <param name="inputColumnName">Name of the audio column, a vector of <see cref="float"/> (<c>[samples]</c> or
-    /// <c>[channels, samples]</c>, e.g. from LoadAudio). Null means <paramref name="outputColumnName"/>.</param>
+    /// <c>[channels, samples]</c>, e.g. from <see cref="LoadAudio"/>). Null means <paramref name="outputColumnName"/>.</param>
     /// <param name="options">STFT settings; null uses the defaults of <see cref="GpuStftOptions"/>.</param>
     public GpuStftEstimator GpuStft(string outputColumnName, string? inputColumnName = null, GpuStftOptions? options = null)
         => new(_env, outputColumnName, inputColumnName, options);

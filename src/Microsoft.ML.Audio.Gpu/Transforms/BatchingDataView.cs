@@ -4,28 +4,51 @@ using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.Audio.Gpu.Transforms;
 
-/// <summary>
-/// The lazy output of a <see cref="GpuAudioTransformerBase"/>: the input's columns plus one computed column. Its cursors
-/// read a batch of rows ahead, keep the values of the active input columns, compute the new column for the whole batch
-/// in one call on the device, and then hand the rows out one by one in their original order.
-/// </summary>
-internal sealed class BatchingDataView : IDataView
+/// <summary>One row's computed value: a slice of a batch buffer, or the error that row raises when read.</summary>
+internal readonly record struct RowResult(float[]? Buffer, int Offset, int Length, Exception? Error)
 {
-    private readonly IHost _host;
+    public static RowResult Failed(Exception e) => new(null, 0, 0, e);
+
+    /// <summary>Writes the value into <paramref name="dst"/>, or throws the row's error.</summary>
+    public void CopyTo(ref VBuffer<float> dst)
+    {
+        if (Error is not null) ExceptionDispatchInfo.Throw(Error);
+        var editor = VBufferEditor.Create(ref dst, Length);
+        Buffer.AsSpan(Offset, Length).CopyTo(editor.Values);
+        dst = editor.Commit();
+    }
+}
+
+/// <summary>
+/// Computes one output column for a batch of rows: <c>inputs[0..count)</c> are the input column's values (rows whose
+/// result already holds an error, raised upstream, are skipped); every other row's result must be set.
+/// </summary>
+internal delegate void BatchCompute<TIn>(TIn[] inputs, long[] positions, int count, RowResult[] results);
+
+/// <summary>
+/// The lazy output of a transformer that computes one vector-of-Single column in batches: the input's columns plus
+/// that column. Its cursors read a batch of rows ahead, keep the values of the active input columns, compute the new
+/// column for the whole batch in one call (on the device for the GPU transforms, on all cores for LoadAudio), and then
+/// hand the rows out one by one in their original order. A row whose value (or an upstream value) cannot be computed
+/// keeps its exception, raised when that row's value is read; the other rows are unaffected.
+/// </summary>
+internal sealed class BatchingDataView<TIn> : IDataView
+{
     private readonly IDataView _source;
-    private readonly GpuAudioTransformerBase _parent;
-    private readonly SignalColumn _layout;
     private readonly ColumnBindings _bindings;
     private readonly int _inputIndex;
+    private readonly int _outputIndex;
+    private readonly int _batchSize;
+    private readonly BatchCompute<TIn> _compute;
 
-    public BatchingDataView(IHost host, IDataView source, GpuAudioTransformerBase parent, SignalColumn layout, DataViewSchema.DetachedColumn output)
+    public BatchingDataView(IDataView source, string inputColumnName, DataViewSchema.DetachedColumn output, int batchSize, BatchCompute<TIn> compute)
     {
-        _host = host;
         _source = source;
-        _parent = parent;
-        _layout = layout;
         _bindings = new ColumnBindings(source.Schema, [output]);
-        _inputIndex = source.Schema[parent.InputColumnName].Index;
+        _inputIndex = source.Schema[inputColumnName].Index;
+        _outputIndex = _bindings.Schema[output.Name].Index;
+        _batchSize = batchSize;
+        _compute = compute;
     }
 
     public DataViewSchema Schema => _bindings.Schema;
@@ -34,14 +57,11 @@ internal sealed class BatchingDataView : IDataView
 
     public long? GetRowCount() => _source.GetRowCount();
 
-    /// <summary>Index of the computed column in <see cref="Schema"/>.</summary>
-    private int OutputIndex => _bindings.Schema[_parent.OutputColumnName].Index;
-
     private (bool outputActive, List<DataViewSchema.Column> sourceColumns, bool[] active) Plan(IEnumerable<DataViewSchema.Column> columnsNeeded)
     {
         var active = new bool[Schema.Count];
         foreach (var c in columnsNeeded) active[c.Index] = true;
-        bool outputActive = active[OutputIndex];
+        bool outputActive = active[_outputIndex];
         var needed = new HashSet<int>();
         for (int i = 0; i < active.Length; i++)
         {
@@ -68,16 +88,14 @@ internal sealed class BatchingDataView : IDataView
 
     private sealed class Cursor : DataViewRowCursor
     {
-        private readonly BatchingDataView _view;
+        private readonly BatchingDataView<TIn> _view;
         private readonly DataViewRowCursor _input;
         private readonly bool[] _active;
-        private readonly bool _outputActive;
         private readonly int _capacity;
         private readonly ColumnCache?[] _caches; // by source column index
-        private readonly ValueGetter<VBuffer<float>>? _audioGetter;
+        private readonly TypedCache<TIn>? _inputCache;
         private readonly ValueGetter<DataViewRowId> _idGetter;
-        private readonly VBuffer<float>[] _inputs;
-        private readonly GpuAudioTransformerBase.RowResult[] _results;
+        private readonly RowResult[] _results;
         private readonly DataViewRowId[] _ids;
         private readonly long[] _positions;
         private readonly long[] _batches;
@@ -85,15 +103,13 @@ internal sealed class BatchingDataView : IDataView
         private int _slot = -1;
         private long _position = -1;
         private bool _done;
-        private VBuffer<float> _scratch;
 
-        public Cursor(BatchingDataView view, DataViewRowCursor input, bool[] active, bool outputActive)
+        public Cursor(BatchingDataView<TIn> view, DataViewRowCursor input, bool[] active, bool outputActive)
         {
             _view = view;
             _input = input;
             _active = active;
-            _outputActive = outputActive;
-            _capacity = view._parent.BatchSize;
+            _capacity = view._batchSize;
             _caches = new ColumnCache?[view._source.Schema.Count];
             for (int i = 0; i < active.Length; i++)
             {
@@ -103,10 +119,14 @@ internal sealed class BatchingDataView : IDataView
                     _caches[src] = ColumnCache.Create(input, view._source.Schema[src], _capacity);
             }
             if (outputActive)
-                _audioGetter = input.GetGetter<VBuffer<float>>(view._source.Schema[view._inputIndex]);
+            {
+                // The computed column's input is cached like any other column (and shared if it is also read).
+                _caches[view._inputIndex] ??= ColumnCache.Create(input, view._source.Schema[view._inputIndex], _capacity);
+                _inputCache = _caches[view._inputIndex] as TypedCache<TIn>
+                    ?? throw new InvalidOperationException($"Column '{view._source.Schema[view._inputIndex].Name}' does not hold {typeof(TIn).Name}.");
+            }
             _idGetter = input.GetIdGetter();
-            _inputs = new VBuffer<float>[_capacity];
-            _results = new GpuAudioTransformerBase.RowResult[_capacity];
+            _results = new RowResult[_capacity];
             _ids = new DataViewRowId[_capacity];
             _positions = new long[_capacity];
             _batches = new long[_capacity];
@@ -140,7 +160,7 @@ internal sealed class BatchingDataView : IDataView
             ValueGetter<VBuffer<float>> getter = (ref VBuffer<float> dst) =>
             {
                 EnsureOnRow();
-                GpuAudioTransformerBase.CopyOut(_results[_slot], ref dst);
+                _results[_slot].CopyTo(ref dst);
             };
             return (ValueGetter<TValue>)(Delegate)getter;
         }
@@ -185,21 +205,15 @@ internal sealed class BatchingDataView : IDataView
                 _batches[k] = _input.Batch;
                 _idGetter(ref _ids[k]);
                 foreach (var cache in _caches) cache?.Fill(k);
-                _results[k] = default;
-                if (_audioGetter is not null)
-                {
-                    // Read into a scratch buffer and copy: a getter may hand out a buffer it reuses for the next row.
-                    try { _audioGetter(ref _scratch); _scratch.CopyTo(ref _inputs[k]); }
-                    catch (Exception e) when (e is not OutOfMemoryException)
-                    {
-                        // Upstream failed on this row (e.g. a file that cannot be decoded): keep its exception for
-                        // when this row is read, and go on with the others.
-                        _results[k] = GpuAudioTransformerBase.RowResult.Failed(e);
-                    }
-                }
             }
-            if (_count > 0 && _outputActive)
-                _view._parent.Compute(_view._layout, _inputs, _positions, _count, _results);
+            if (_count == 0 || _inputCache is null) return;
+            for (int k = 0; k < _count; k++)
+            {
+                // Upstream failed on this row (e.g. a file that cannot be decoded): keep its exception for when this
+                // row is read, and compute the others.
+                _results[k] = _inputCache.Error(k) is Exception e ? RowResult.Failed(e) : default;
+            }
+            _view._compute(_inputCache.Values, _positions, _count, _results);
         }
 
         protected override void Dispose(bool disposing)
@@ -208,90 +222,95 @@ internal sealed class BatchingDataView : IDataView
             base.Dispose(disposing);
         }
     }
+}
 
-    /// <summary>The values of one input column for the rows of the current batch.</summary>
-    private abstract class ColumnCache
+/// <summary>The values of one input column for the rows of the current batch.</summary>
+internal abstract class ColumnCache
+{
+    public abstract void Fill(int slot);
+    public abstract ValueGetter<TValue> GetGetter<TValue>(Func<int> slot);
+
+    public static ColumnCache Create(DataViewRowCursor cursor, DataViewSchema.Column column, int capacity)
     {
-        public abstract void Fill(int slot);
-        public abstract ValueGetter<TValue> GetGetter<TValue>(Func<int> slot);
+        var raw = column.Type.RawType;
+        Type cacheType = raw.IsGenericType && raw.GetGenericTypeDefinition() == typeof(VBuffer<>)
+            ? typeof(VectorCache<>).MakeGenericType(raw.GetGenericArguments()[0])
+            : raw == typeof(ReadOnlyMemory<char>) ? typeof(TextCache) : typeof(ValueCache<>).MakeGenericType(raw);
+        return (ColumnCache)Activator.CreateInstance(cacheType, cursor, column, capacity)!;
+    }
+}
 
-        public static ColumnCache Create(DataViewRowCursor cursor, DataViewSchema.Column column, int capacity)
+internal abstract class TypedCache<T> : ColumnCache
+{
+    private readonly ValueGetter<T> _getter;
+    private readonly string _name;
+    private readonly Exception?[] _errors;
+
+    /// <summary>The values of the batch's rows, by slot.</summary>
+    public readonly T[] Values;
+
+    /// <summary>The exception reading a slot's value raised, if any.</summary>
+    public Exception? Error(int slot) => _errors[slot];
+
+    protected TypedCache(DataViewRowCursor cursor, DataViewSchema.Column column, int capacity)
+    {
+        _getter = cursor.GetGetter<T>(column);
+        _name = column.Name;
+        Values = new T[capacity];
+        _errors = new Exception?[capacity];
+    }
+
+    public override void Fill(int slot)
+    {
+        _errors[slot] = null;
+        try
         {
-            var raw = column.Type.RawType;
-            Type cacheType = raw.IsGenericType && raw.GetGenericTypeDefinition() == typeof(VBuffer<>)
-                ? typeof(VectorCache<>).MakeGenericType(raw.GetGenericArguments()[0])
-                : raw == typeof(ReadOnlyMemory<char>) ? typeof(TextCache) : typeof(ValueCache<>).MakeGenericType(raw);
-            return (ColumnCache)Activator.CreateInstance(cacheType, cursor, column, capacity)!;
+            var value = default(T)!;
+            _getter(ref value);
+            Store(slot, value);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _errors[slot] = e; // raised when this row's value is read
         }
     }
 
-    private abstract class TypedCache<T> : ColumnCache
-    {
-        private readonly ValueGetter<T> _getter;
-        private readonly string _name;
-        protected readonly T[] Values;
-        private readonly Exception?[] _errors;
+    protected abstract void Store(int slot, in T value);
+    protected abstract void Read(int slot, ref T dst);
 
-        protected TypedCache(DataViewRowCursor cursor, DataViewSchema.Column column, int capacity)
+    public override ValueGetter<TValue> GetGetter<TValue>(Func<int> slot)
+    {
+        if (typeof(TValue) != typeof(T))
+            throw new InvalidOperationException($"Column '{_name}' holds {typeof(T).Name}, not {typeof(TValue).Name}.");
+        ValueGetter<T> getter = (ref T dst) =>
         {
-            _getter = cursor.GetGetter<T>(column);
-            _name = column.Name;
-            Values = new T[capacity];
-            _errors = new Exception?[capacity];
-        }
-
-        public override void Fill(int slot)
-        {
-            _errors[slot] = null;
-            try
-            {
-                var value = default(T)!;
-                _getter(ref value);
-                Store(slot, value);
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                _errors[slot] = e; // raised when this row's value is read
-            }
-        }
-
-        protected abstract void Store(int slot, in T value);
-        protected abstract void Read(int slot, ref T dst);
-
-        public override ValueGetter<TValue> GetGetter<TValue>(Func<int> slot)
-        {
-            if (typeof(TValue) != typeof(T))
-                throw new InvalidOperationException($"Column '{_name}' holds {typeof(T).Name}, not {typeof(TValue).Name}.");
-            ValueGetter<T> getter = (ref T dst) =>
-            {
-                int s = slot();
-                if (_errors[s] is Exception e) ExceptionDispatchInfo.Throw(e);
-                Read(s, ref dst);
-            };
-            return (ValueGetter<TValue>)(Delegate)getter;
-        }
+            int s = slot();
+            if (_errors[s] is Exception e) ExceptionDispatchInfo.Throw(e);
+            Read(s, ref dst);
+        };
+        return (ValueGetter<TValue>)(Delegate)getter;
     }
+}
 
-    private sealed class ValueCache<T>(DataViewRowCursor cursor, DataViewSchema.Column column, int capacity)
-        : TypedCache<T>(cursor, column, capacity)
-    {
-        protected override void Store(int slot, in T value) => Values[slot] = value;
-        protected override void Read(int slot, ref T dst) => dst = Values[slot];
-    }
+internal sealed class ValueCache<T>(DataViewRowCursor cursor, DataViewSchema.Column column, int capacity)
+    : TypedCache<T>(cursor, column, capacity)
+{
+    protected override void Store(int slot, in T value) => Values[slot] = value;
+    protected override void Read(int slot, ref T dst) => dst = Values[slot];
+}
 
-    private sealed class TextCache(DataViewRowCursor cursor, DataViewSchema.Column column, int capacity)
-        : TypedCache<ReadOnlyMemory<char>>(cursor, column, capacity)
-    {
-        // A loader may reuse the memory behind a text value once it moves on: keep a copy.
-        protected override void Store(int slot, in ReadOnlyMemory<char> value) => Values[slot] = value.ToArray();
-        protected override void Read(int slot, ref ReadOnlyMemory<char> dst) => dst = Values[slot];
-    }
+internal sealed class TextCache(DataViewRowCursor cursor, DataViewSchema.Column column, int capacity)
+    : TypedCache<ReadOnlyMemory<char>>(cursor, column, capacity)
+{
+    // A loader may reuse the memory behind a text value once it moves on: keep a copy.
+    protected override void Store(int slot, in ReadOnlyMemory<char> value) => Values[slot] = value.ToArray();
+    protected override void Read(int slot, ref ReadOnlyMemory<char> dst) => dst = Values[slot];
+}
 
-    private sealed class VectorCache<TItem>(DataViewRowCursor cursor, DataViewSchema.Column column, int capacity)
-        : TypedCache<VBuffer<TItem>>(cursor, column, capacity)
-    {
-        // Getters may reuse their buffers between rows: each slot keeps its own copy.
-        protected override void Store(int slot, in VBuffer<TItem> value) => value.CopyTo(ref Values[slot]);
-        protected override void Read(int slot, ref VBuffer<TItem> dst) => Values[slot].CopyTo(ref dst);
-    }
+internal sealed class VectorCache<TItem>(DataViewRowCursor cursor, DataViewSchema.Column column, int capacity)
+    : TypedCache<VBuffer<TItem>>(cursor, column, capacity)
+{
+    // Getters may reuse their buffers between rows: each slot keeps its own copy.
+    protected override void Store(int slot, in VBuffer<TItem> value) => value.CopyTo(ref Values[slot]);
+    protected override void Read(int slot, ref VBuffer<TItem> dst) => Values[slot].CopyTo(ref dst);
 }

@@ -198,12 +198,6 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
     private Exception RowError(long position, string reason, Exception? inner)
         => new InvalidOperationException($"{ComponentName}: cannot process row {position} of column '{InputColumnName}': {reason}", inner);
 
-    /// <summary>One row's output: a slice of a batch buffer, or the error that row raises when read.</summary>
-    internal readonly record struct RowResult(float[]? Buffer, int Offset, int Length, Exception? Error)
-    {
-        public static RowResult Failed(Exception e) => new(null, 0, 0, e);
-    }
-
     /// <inheritdoc/>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
@@ -216,7 +210,8 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
     {
         Host.CheckValue(input, nameof(input));
         var layout = DescribeInput(input.Schema);
-        return new BatchingDataView(Host, input, this, layout, OutputColumn(layout));
+        return new BatchingDataView<VBuffer<float>>(input, InputColumnName, OutputColumn(layout), BatchSize,
+            (inputs, positions, count, results) => Compute(layout, inputs, positions, count, results));
     }
 
     bool ITransformer.IsRowToRowMapper => true;
@@ -290,7 +285,7 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
                     _parent.Compute(_layout, inputs, positions, 1, results);
                     cached = input.Position;
                 }
-                CopyOut(results[0], ref dst);
+                results[0].CopyTo(ref dst);
             };
             getters[0] = getter;
             return getters;
@@ -299,14 +294,5 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
         public ITransformer GetTransformer() => _parent;
 
         void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_parent).Save(ctx);
-    }
-
-    internal static void CopyOut(in RowResult result, ref VBuffer<float> dst)
-    {
-        if (result.Error is not null)
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(result.Error);
-        var editor = VBufferEditor.Create(ref dst, result.Length);
-        result.Buffer.AsSpan(result.Offset, result.Length).CopyTo(editor.Values);
-        dst = editor.Commit();
     }
 }
