@@ -1,92 +1,90 @@
-// Kapre.MLNet sample. This stage of the project shows the on-device front end: it decodes a WAV file, computes its
-// log-mel spectrogram with the TorchSharp layers on the GPU when there is one (CPU otherwise), reports throughput and
-// writes the spectrogram as a PNG. Training an audio classifier arrives with the trainer.
+// Kapre.MLNet sample. At this stage of the project it shows the audio front end as an ML.NET pipeline:
+// LoadAudio decodes and resamples a WAV file, MelSpectrogramGpu computes its log-mel spectrogram with TorchSharp (on
+// CUDA device N with --gpu N, else on the CPU), the fitted pipeline is saved to a model zip, loaded back, and used
+// through a PredictionEngine; the spectrogram is drawn in the terminal and written as a PNG. Training an audio
+// classifier on top arrives with the trainer.
 //
-//   dotnet run --project samples/AudioClassification [-- <file.wav>] [--out mel.png]
+//   dotnet run --project samples/AudioClassification -c Release [-- <file.wav>] [--out mel.png] [--gpu 0]
 using System.Diagnostics;
 using AudioClassification;
+using Microsoft.ML;
+using Microsoft.ML.Audio.Gpu.IO;
 using Microsoft.ML.Audio.Gpu.Layers;
-using NAudio.Wave;
-using TorchSharp;
-using static TorchSharp.torch;
+using Microsoft.ML.Audio.Gpu.Transforms;
+using Microsoft.ML.Data;
 
 string input = Path.Combine(AppContext.BaseDirectory, "Data", "speech.wav");
 string output = "mel.png";
+int? gpu = null;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--out" && i + 1 < args.Length) output = args[++i];
+    else if (args[i] == "--gpu" && i + 1 < args.Length && int.TryParse(args[++i], out int id)) gpu = id;
     else if (args[i] is "-h" or "--help")
     {
-        Console.WriteLine("usage: AudioClassification [file.wav] [--out mel.png]");
+        Console.WriteLine("usage: AudioClassification [file.wav] [--out mel.png] [--gpu N]");
         return 0;
     }
-    else input = args[i];
+    else input = Path.GetFullPath(args[i]);
 }
 
-float[] samples;
-int sampleRate;
+var ml = new MLContext(seed: 1) { GpuDeviceId = gpu, FallbackToCpu = true };
+ml.Log += (_, e) => { if (e.Message.Contains("running on") || e.Message.Contains("falling back")) Console.WriteLine($"  [ML.NET] {e.Message}"); };
+
+const int SampleRate = 16000;
+const double Seconds = 3.0;
+var files = ml.Data.LoadFromEnumerable(new[] { new AudioFile { Path = input } });
+var pipeline = ml.Transforms.Audio.LoadAudio("Audio", nameof(AudioFile.Path), new LoadAudioOptions { SampleRate = SampleRate, DurationSeconds = Seconds })
+    .Append(ml.Transforms.Audio.MelSpectrogramGpu("LogMel", "Audio", new MelSpectrogramOptions
+    {
+        // 25 ms windows, 10 ms hop, 64 Slaney mel bands up to 8 kHz, 80 dB of dynamic range.
+        FftLength = 512, WindowLength = 400, HopLength = 160, MelBinCount = 64, MelScale = MelScale.Slaney, MelNorm = MelNorm.Slaney, TopDb = 80,
+    }));
+
+Console.WriteLine($"Input:  {input}");
+var model = pipeline.Fit(files);
+var column = model.GetOutputSchema(files.Schema)["LogMel"];
+var dims = ((VectorDataViewType)column.Type).Dimensions;
+int rows = dims[0], cols = dims[1];
+Console.WriteLine($"Output: column 'LogMel', vector of Single [{rows} mels x {cols} frames] ({Seconds} s at {SampleRate} Hz)");
+
+string zip = Path.Combine(Path.GetTempPath(), "kapre-mlnet-sample-frontend.zip");
+ml.Model.Save(model, files.Schema, zip);
+Console.WriteLine($"Saved the fitted pipeline to {zip} ({new FileInfo(zip).Length / 1024.0:F0} KiB)");
+
+// A new MLContext loads it back, as another process would, and predicts through a PredictionEngine.
+var ml2 = new MLContext(seed: 2) { GpuDeviceId = gpu, FallbackToCpu = true };
+var loaded = ml2.Model.Load(zip, out _);
+using var engine = ml2.Model.CreatePredictionEngine<AudioFile, FrontEndOutput>(loaded);
+float[] values;
 try
 {
-    using var reader = new WaveFileReader(input);
-    var provider = reader.ToSampleProvider();
-    sampleRate = provider.WaveFormat.SampleRate;
-    int channels = provider.WaveFormat.Channels;
-    var interleaved = new List<float>();
-    var buffer = new float[sampleRate * channels];
-    int n;
-    while ((n = provider.Read(buffer.AsSpan())) > 0) interleaved.AddRange(buffer.AsSpan(0, n));
-    samples = new float[interleaved.Count / channels];
-    for (int t = 0; t < samples.Length; t++)
-    {
-        float sum = 0;
-        for (int c = 0; c < channels; c++) sum += interleaved[t * channels + c];
-        samples[t] = sum / channels;
-    }
+    values = engine.Predict(new AudioFile { Path = input }).LogMel;
 }
-catch (Exception e) when (e is IOException or FormatException or InvalidDataException or UnauthorizedAccessException)
+catch (AudioDecodeException e)
 {
-    Console.Error.WriteLine($"Cannot read '{input}': {e.Message}");
+    Console.Error.WriteLine(e.Message);
     return 1;
 }
-
-var device = cuda.is_available() ? CUDA : CPU;
-Console.WriteLine($"Input:  {Path.GetFileName(input)}, {samples.Length} samples at {sampleRate} Hz ({samples.Length / (double)sampleRate:F2} s)");
-Console.WriteLine($"Device: {device.type}{(device.type == DeviceType.CUDA ? "" : " (no CUDA device found)")}, TorchSharp {typeof(torch).Assembly.GetName().Version}");
-
-// librosa-style log-mel front end: 46 ms windows, 5.8 ms hop, 80 Slaney mel bands, 80 dB dynamic range.
-long nFft = sampleRate >= 32000 ? 2048 : 1024;
-using var melspec = AudioLayers.MelSpectrogram(sampleRate, n_fft: nFft, hop_length: nFft / 8, n_mels: 80,
-    mel_scale: MelScale.Slaney, norm: MelNorm.Slaney, to_db: true, top_db: 80, device: device);
-using var wave = tensor(samples, device: device);
-
-using (var warm = melspec.call(wave)) { }
-const int Runs = 20;
 var sw = Stopwatch.StartNew();
-for (int r = 0; r < Runs; r++)
-{
-    using var y = melspec.call(wave);
-    if (device.type == DeviceType.CUDA) cuda.synchronize();
-}
+const int Runs = 20;
+for (int r = 0; r < Runs; r++) engine.Predict(new AudioFile { Path = input });
 sw.Stop();
-using var logMel = melspec.call(wave).cpu();
-int rows = (int)logMel.shape[0], cols = (int)logMel.shape[1];
-float[] values = logMel.data<float>().ToArray();
-double msPerCall = sw.Elapsed.TotalMilliseconds / Runs;
-Console.WriteLine($"Log-mel: [{rows} mels x {cols} frames], {values.Min():F1} to {values.Max():F1} dB; " +
-                  $"{msPerCall:F2} ms per call = {samples.Length / (double)sampleRate / (msPerCall / 1000):F0} audio-seconds per second");
+double ms = sw.Elapsed.TotalMilliseconds / Runs;
+Console.WriteLine($"PredictionEngine on the loaded model: {ms:F1} ms per file (decode + resample + log-mel), " +
+                  $"{values.Min():F1} to {values.Max():F1} dB");
 
 // A coarse look in the terminal: 16 bands x 64 columns, darker = quieter.
 const string Shades = " .:-=+*#%@";
+float top = values.Max();
 Console.WriteLine();
 for (int band = 15; band >= 0; band--)
 {
     var line = new char[64];
     for (int x = 0; x < 64; x++)
     {
-        int r0 = band * rows / 16, c0 = x * cols / 64;
-        float v = values[r0 * cols + c0];
-        int s = (int)Math.Clamp((v - (values.Max() - 80)) / 80 * (Shades.Length - 1), 0, Shades.Length - 1);
-        line[x] = Shades[s];
+        float v = values[band * rows / 16 * cols + x * cols / 64];
+        line[x] = Shades[(int)Math.Clamp((v - (top - 80)) / 80 * (Shades.Length - 1), 0, Shades.Length - 1)];
     }
     Console.WriteLine("  |" + new string(line));
 }
@@ -95,3 +93,13 @@ Console.WriteLine("  +" + new string('-', 64) + "> time");
 PngWriter.WriteSpectrogram(output, values, rows, cols);
 Console.WriteLine($"\nWrote {Path.GetFullPath(output)} ({cols} x {rows * 2} px).");
 return 0;
+
+internal sealed class AudioFile
+{
+    public string Path { get; set; } = "";
+}
+
+internal sealed class FrontEndOutput
+{
+    public float[] LogMel { get; set; } = [];
+}
