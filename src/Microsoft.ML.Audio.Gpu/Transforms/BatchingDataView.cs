@@ -25,6 +25,10 @@ internal readonly record struct RowResult(float[]? Buffer, int Offset, int Lengt
 /// </summary>
 internal delegate void BatchCompute<TIn>(TIn[] inputs, long[] positions, int count, RowResult[] results);
 
+/// <summary>A further output column computed from a row's <see cref="RowResult"/> (e.g. the predicted label from the
+/// scores): <c>MakeGetter(current)</c> returns a <c>ValueGetter</c> of the column's type.</summary>
+internal sealed record DerivedColumn(DataViewSchema.DetachedColumn Column, Func<Func<RowResult>, Delegate> MakeGetter);
+
 /// <summary>
 /// The lazy output of a transformer that computes one vector-of-Single column in batches: the input's columns plus
 /// that column. Its cursors read a batch of rows ahead, keep the values of the active input columns, compute the new
@@ -37,18 +41,21 @@ internal sealed class BatchingDataView<TIn> : IDataView
     private readonly IDataView _source;
     private readonly ColumnBindings _bindings;
     private readonly int _inputIndex;
-    private readonly int _outputIndex;
+    private readonly int[] _outputIndices;
     private readonly int _batchSize;
     private readonly BatchCompute<TIn> _compute;
+    private readonly DerivedColumn[] _derived;
 
-    public BatchingDataView(IDataView source, string inputColumnName, DataViewSchema.DetachedColumn output, int batchSize, BatchCompute<TIn> compute)
+    public BatchingDataView(IDataView source, string inputColumnName, DataViewSchema.DetachedColumn output, int batchSize, BatchCompute<TIn> compute,
+        params DerivedColumn[] derived)
     {
         _source = source;
-        _bindings = new ColumnBindings(source.Schema, [output]);
+        _bindings = new ColumnBindings(source.Schema, [output, .. derived.Select(d => d.Column)]);
         _inputIndex = source.Schema[inputColumnName].Index;
-        _outputIndex = _bindings.Schema[output.Name].Index;
+        _outputIndices = [_bindings.Schema[output.Name].Index, .. derived.Select(d => _bindings.Schema[d.Column.Name].Index)];
         _batchSize = batchSize;
         _compute = compute;
+        _derived = derived;
     }
 
     public DataViewSchema Schema => _bindings.Schema;
@@ -61,7 +68,7 @@ internal sealed class BatchingDataView<TIn> : IDataView
     {
         var active = new bool[Schema.Count];
         foreach (var c in columnsNeeded) active[c.Index] = true;
-        bool outputActive = active[_outputIndex];
+        bool outputActive = _outputIndices.Any(i => active[i]);
         var needed = new HashSet<int>();
         for (int i = 0; i < active.Length; i++)
         {
@@ -155,6 +162,12 @@ internal sealed class BatchingDataView<TIn> : IDataView
             if (isSource)
                 return _caches[src]!.GetGetter<TValue>(() => { EnsureOnRow(); return _slot; });
 
+            if (src > 0)
+            {
+                var derived = _view._derived[src - 1].MakeGetter(() => { EnsureOnRow(); return _results[_slot]; });
+                return derived as ValueGetter<TValue>
+                    ?? throw new InvalidOperationException($"Column '{column.Name}' is not of type {typeof(TValue).Name}.");
+            }
             if (typeof(TValue) != typeof(VBuffer<float>))
                 throw new InvalidOperationException($"Column '{column.Name}' is VBuffer<Single>, not {typeof(TValue).Name}.");
             ValueGetter<VBuffer<float>> getter = (ref VBuffer<float> dst) =>

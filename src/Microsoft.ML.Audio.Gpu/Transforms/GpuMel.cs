@@ -73,8 +73,8 @@ public sealed class GpuMelOptions
         return r;
     }
 
-    internal MelFilterbank CreateLayer()
-        => AudioLayers.MelFilterbank(SampleRate!.Value, FftLength!.Value, MelBinCount, MinFrequency, MaxFrequency, MelScale, MelNorm);
+    internal MelFilterbank CreateLayer(bool trainable = false)
+        => AudioLayers.MelFilterbank(SampleRate!.Value, FftLength!.Value, MelBinCount, MinFrequency, MaxFrequency, MelScale, MelNorm, trainable);
 
     // *** Binary format of the mel settings (resolved: sample rate and FFT length known) ***
     // int: sample rate

@@ -1,0 +1,37 @@
+using Microsoft.ML.Audio.Gpu.Training;
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML;
+
+/// <summary>Adds <c>AudioClassification</c> to <c>mlContext.MulticlassClassification.Trainers</c>.</summary>
+public static class AudioClassificationCatalog
+{
+    /// <summary>
+    /// Create an <see cref="AudioClassificationTrainer"/>, which trains a TorchSharp convolutional network on a
+    /// spectrogram column, or on raw audio with the spectrogram computed by the network's first layers.
+    /// </summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="options">Columns, network, training and front-end settings.</param>
+    public static AudioClassificationTrainer AudioClassification(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        AudioClassificationOptions options)
+        => new(((IInternalCatalog)Runtime.Contracts.CheckRef(catalog, nameof(catalog))).Environment, options);
+
+    /// <summary>
+    /// Create an <see cref="AudioClassificationTrainer"/> with default settings for a spectrogram feature column.
+    /// </summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="labelColumnName">Label column, a key type.</param>
+    /// <param name="featureColumnName">Feature column: a spectrogram, a known-size vector of Single [mels, frames].</param>
+    /// <param name="scoreColumnName">Output column of class probabilities.</param>
+    /// <param name="predictedLabelColumnName">Output column of the predicted label.</param>
+    /// <param name="epochs">Passes over the training data.</param>
+    /// <param name="validationSet">Data scored after each epoch to keep the best one; null for none.</param>
+    public static AudioClassificationTrainer AudioClassification(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string labelColumnName = "Label", string featureColumnName = "Features", string scoreColumnName = "Score",
+        string predictedLabelColumnName = "PredictedLabel", int epochs = 30, IDataView? validationSet = null)
+        => catalog.AudioClassification(new AudioClassificationOptions
+        {
+            LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, ScoreColumnName = scoreColumnName,
+            PredictedLabelColumnName = predictedLabelColumnName, Epochs = epochs, ValidationSet = validationSet,
+        });
+}

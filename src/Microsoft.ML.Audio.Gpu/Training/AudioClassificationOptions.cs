@@ -1,0 +1,101 @@
+using Microsoft.ML.Audio.Gpu.Transforms;
+
+namespace Microsoft.ML.Audio.Gpu.Training;
+
+/// <summary>
+/// Options of <see cref="AudioClassificationTrainer"/> (<c>mlContext.MulticlassClassification.Trainers.AudioClassification</c>).
+/// </summary>
+/// <remarks>
+/// Two ways in: a spectrogram feature column (e.g. from <c>MelSpectrogramGpu</c>; leave <see cref="FrontEnd"/> null),
+/// or Kapre's way, a raw audio feature column with <see cref="FrontEnd"/> set: the STFT, mel and dB layers then become
+/// the first layers of the network, so audio goes to the device once and the spectra never leave it, and with
+/// <see cref="TrainFrontEnd"/> the mel filterbank is learned with the network.
+/// </remarks>
+public sealed class AudioClassificationOptions
+{
+    /// <summary>Label column: a key type (use <c>MapValueToKey</c>). Default "Label".</summary>
+    public string LabelColumnName { get; set; } = "Label";
+
+    /// <summary>Feature column: a known-size vector of Single, a spectrogram <c>[mels, frames]</c> /
+    /// <c>[channels, mels, frames]</c>, or audio <c>[samples]</c> / <c>[channels, samples]</c> when <see cref="FrontEnd"/>
+    /// is set. Default "Features".</summary>
+    public string FeatureColumnName { get; set; } = "Features";
+
+    /// <summary>Output column of class probabilities. Default "Score".</summary>
+    public string ScoreColumnName { get; set; } = "Score";
+
+    /// <summary>Output column of the predicted label (the label's key type). Default "PredictedLabel".</summary>
+    public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
+
+    /// <summary>Front end for raw audio features (STFT → mel → dB inside the network); null when the features are
+    /// already a spectrogram. Default null.</summary>
+    public MelSpectrogramOptions? FrontEnd { get; set; }
+
+    /// <summary>Learn the front end's mel filterbank with the network (Kapre 2017's <c>trainable_fb</c>). Default false.</summary>
+    public bool TrainFrontEnd { get; set; }
+
+    /// <summary>Network size. Default <see cref="AudioCnnSize.Small"/>.</summary>
+    public AudioCnnSize NetworkSize { get; set; } = AudioCnnSize.Small;
+
+    /// <summary>Passes over the training data. Default 30.</summary>
+    public int Epochs { get; set; } = 30;
+
+    /// <summary>Examples per optimisation step (and per inference batch). Default 32.</summary>
+    public int BatchSize { get; set; } = 32;
+
+    /// <summary>Peak learning rate of AdamW, annealed to 0 along a cosine over the epochs. Default 0.003.</summary>
+    public double LearningRate { get; set; } = 3e-3;
+
+    /// <summary>AdamW's decoupled weight decay. Default 0.01.</summary>
+    public double WeightDecay { get; set; } = 1e-2;
+
+    /// <summary>Dropout after each conv block and before the classifier. Default 0.2.</summary>
+    public double Dropout { get; set; } = 0.2;
+
+    /// <summary>Label smoothing of the cross-entropy loss. Default 0.1.</summary>
+    public double LabelSmoothing { get; set; } = 0.1;
+
+    /// <summary>Augment while training: random time shifts of up to 10% of the clip, random gain of ±6 dB (audio
+    /// features) and SpecAugment masks (2 × up to 8 mel bands, 2 × up to 10% of the frames). Default true.</summary>
+    public bool Augment { get; set; } = true;
+
+    /// <summary>Data scored after each epoch; with it, the epoch with the best validation accuracy is kept and training
+    /// stops after <see cref="EarlyStoppingPatience"/> epochs without improvement. Default null.</summary>
+    public IDataView? ValidationSet { get; set; }
+
+    /// <summary>Epochs without a better validation accuracy before training stops; 0 never stops early. Default 10.</summary>
+    public int EarlyStoppingPatience { get; set; } = 10;
+
+    internal void Validate()
+    {
+        foreach (var (value, name) in new[] { (LabelColumnName, nameof(LabelColumnName)), (FeatureColumnName, nameof(FeatureColumnName)),
+                     (ScoreColumnName, nameof(ScoreColumnName)), (PredictedLabelColumnName, nameof(PredictedLabelColumnName)) })
+            if (string.IsNullOrWhiteSpace(value)) throw new ArgumentException($"{name} must name a column.", name);
+        OptionChecks.Defined(NetworkSize, nameof(NetworkSize));
+        OptionChecks.Positive(Epochs, nameof(Epochs));
+        OptionChecks.Positive(BatchSize, nameof(BatchSize));
+        OptionChecks.Positive(LearningRate, nameof(LearningRate));
+        OptionChecks.NonNegative(WeightDecay, nameof(WeightDecay));
+        if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, $"Dropout must be in [0, 1), got: {Dropout}");
+        if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, $"LabelSmoothing must be in [0, 1), got: {LabelSmoothing}");
+        if (EarlyStoppingPatience < 0) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, $"EarlyStoppingPatience must not be negative, got: {EarlyStoppingPatience}");
+        if (TrainFrontEnd && FrontEnd is null) throw new ArgumentException("TrainFrontEnd needs a FrontEnd: set FrontEnd to train on raw audio.", nameof(TrainFrontEnd));
+        FrontEnd?.Validate();
+    }
+
+    internal AudioClassificationOptions Clone()
+    {
+        var c = (AudioClassificationOptions)MemberwiseClone();
+        c.FrontEnd = FrontEnd?.Clone();
+        return c;
+    }
+}
+
+/// <summary>Metrics of one training epoch, as logged.</summary>
+/// <param name="Epoch">1-based epoch number.</param>
+/// <param name="Loss">Mean training loss.</param>
+/// <param name="Accuracy">Training accuracy (with augmentation and dropout on).</param>
+/// <param name="ValidationAccuracy">Accuracy on the validation set, when there is one.</param>
+/// <param name="ValidationLoss">Mean loss on the validation set, when there is one.</param>
+/// <param name="Seconds">Wall-clock time of the epoch, validation included.</param>
+public sealed record EpochMetrics(int Epoch, double Loss, double Accuracy, double? ValidationAccuracy, double? ValidationLoss, double Seconds);

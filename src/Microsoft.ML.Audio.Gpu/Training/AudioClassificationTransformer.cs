@@ -1,0 +1,369 @@
+using Microsoft.ML;
+using Microsoft.ML.Audio.Gpu.Layers;
+using Microsoft.ML.Audio.Gpu.Training;
+using Microsoft.ML.Audio.Gpu.Transforms;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+[assembly: LoadableClass(typeof(AudioClassificationTransformer), null, typeof(SignatureLoadModel),
+    AudioClassificationTransformer.UserName, AudioClassificationTransformer.LoaderSignature)]
+
+namespace Microsoft.ML.Audio.Gpu.Training;
+
+/// <summary>
+/// A trained audio classifier: scores a spectrogram or audio column with an <see cref="AudioCnn"/> and writes the class
+/// probabilities (<c>Score</c>) and the predicted label (<c>PredictedLabel</c>, the training label's key type, so
+/// <c>MapKeyToValue</c> gives the class name back). Inference runs in batches on the device chosen from
+/// <see cref="MLContext.GpuDeviceId"/> and <see cref="MLContext.FallbackToCpu"/> when the model is created or loaded.
+/// </summary>
+public sealed class AudioClassificationTransformer : ITransformer, IDisposable
+{
+    internal const string UserName = "Audio Classification Model";
+    internal const string LoaderSignature = "AudioClassifierXf";
+    private const string WeightsStream = "Weights.bin";
+
+    private static VersionInfo GetVersionInfo() => new(
+        modelSignature: "AUDCLASS",
+        verWrittenCur: 0x00010001, // Initial
+        verReadableCur: 0x00010001,
+        verWeCanReadBack: 0x00010001,
+        loaderSignature: LoaderSignature,
+        loaderAssemblyName: typeof(AudioClassificationTransformer).Assembly.FullName);
+
+    private readonly IHost _host;
+    private readonly AudioCnn _network;
+    private readonly NetworkSettings _settings;
+    private readonly string[] _labels;
+    private bool _disposed;
+
+    /// <summary>Class names, in key order (key 1 is <c>Labels[0]</c>).</summary>
+    public IReadOnlyList<string> Labels => _labels;
+
+    /// <summary>Name of the feature column the model reads.</summary>
+    public string FeatureColumnName { get; }
+
+    /// <summary>Name of the class-probabilities column.</summary>
+    public string ScoreColumnName { get; }
+
+    /// <summary>Name of the predicted-label column.</summary>
+    public string PredictedLabelColumnName { get; }
+
+    /// <summary>The device the network runs on.</summary>
+    public Device Device { get; }
+
+    /// <summary>Metrics of each training epoch (empty for a loaded model).</summary>
+    public IReadOnlyList<EpochMetrics> TrainingHistory { get; }
+
+    /// <summary>The epoch whose weights the model holds (the best validation epoch, or the last one).</summary>
+    public int SelectedEpoch { get; }
+
+    /// <summary>The network (in evaluation mode, on <see cref="Device"/>); for inspection, e.g. of a learned filterbank.</summary>
+    public AudioCnn Network => _network;
+
+    /// <summary>What is needed to rebuild the network: saved with the model.</summary>
+    internal sealed record NetworkSettings(int Classes, int[] FeatureDimensions, AudioCnnSize Size, double Dropout, bool Augment,
+        GpuStftOptions? Stft, GpuMelOptions? Mel, GpuDecibelOptions? Decibel, bool TrainFrontEnd)
+    {
+        public bool HasFrontEnd => Stft is not null;
+        public int InputChannels => HasFrontEnd ? (FeatureDimensions.Length == 2 ? FeatureDimensions[0] : 1)
+                                                : (FeatureDimensions.Length == 3 ? FeatureDimensions[0] : 1);
+
+        public AudioCnn Build()
+        {
+            MelSpectrogram? frontEnd = null;
+            if (HasFrontEnd)
+                frontEnd = new MelSpectrogram("front_end", Stft!.CreateLayer(), Mel!.CreateLayer(TrainFrontEnd), Decibel?.CreateLayer());
+            int maskFrames = Math.Max(1, FramesOf() / 10);
+            var augment = Augment ? AudioLayers.SpecAugment(2, Math.Max(1, MelBins() / 8), 2, maskFrames) : null;
+            return new AudioCnn("audio_cnn", Classes, InputChannels, Size, Dropout, frontEnd, augment);
+        }
+
+        private int MelBins() => HasFrontEnd ? Mel!.MelBinCount : FeatureDimensions[^2];
+
+        private int FramesOf() => HasFrontEnd
+            ? (int)Functional.frame_count(FeatureDimensions[^1], Stft!.FftLength, Stft.EffectiveHopLength, Stft.EffectiveWindowLength, Stft.EffectiveFraming)
+            : FeatureDimensions[^1];
+    }
+
+    internal AudioClassificationTransformer(IHost host, AudioCnn network, NetworkSettings settings, string[] labels, string featureColumnName,
+        string scoreColumnName, string predictedLabelColumnName, Device device, IReadOnlyList<EpochMetrics> history, int selectedEpoch)
+    {
+        _host = host;
+        _network = network;
+        _settings = settings;
+        _labels = labels;
+        FeatureColumnName = featureColumnName;
+        ScoreColumnName = scoreColumnName;
+        PredictedLabelColumnName = predictedLabelColumnName;
+        Device = device;
+        TrainingHistory = history;
+        SelectedEpoch = selectedEpoch;
+        _network.eval();
+    }
+
+    // Factory method for SignatureLoadModel.
+    private static AudioClassificationTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        Contracts.CheckValue(env, nameof(env));
+        var host = env.Register(nameof(AudioClassificationTransformer));
+        ctx.CheckAtModel(GetVersionInfo());
+
+        // *** Binary format ***
+        // string: feature column, string: score column, string: predicted label column
+        // int: classes, then that many strings: class names
+        // int: rank (1..3), then rank ints: feature dimensions
+        // int: network size (AudioCnnSize), double: dropout, byte: augmentation layer present
+        // byte: front end present; if so <STFT settings> <mel settings> byte: dB present [<decibel settings>] byte: trainable filterbank
+        // int: selected epoch
+        // stream Weights.bin: <ModelWeights>
+        string features = ctx.LoadNonEmptyString(), score = ctx.LoadNonEmptyString(), predicted = ctx.LoadNonEmptyString();
+        int classes = ctx.Reader.ReadInt32();
+        host.CheckDecode(classes >= 2 && classes <= 100_000, "The model declares an impossible number of classes.");
+        var labels = new string[classes];
+        for (int i = 0; i < classes; i++) labels[i] = ctx.LoadString();
+        int rank = ctx.Reader.ReadInt32();
+        host.CheckDecode(rank is >= 1 and <= 3, "The model declares features of an impossible rank.");
+        var dims = new int[rank];
+        for (int i = 0; i < rank; i++)
+        {
+            dims[i] = ctx.Reader.ReadInt32();
+            host.CheckDecode(dims[i] > 0 && dims[i] <= 1 << 26, "The model declares an impossible feature dimension.");
+        }
+        host.CheckDecode(dims.Aggregate(1L, (a, b) => a * b) <= int.MaxValue, "The model declares features larger than a vector can hold.");
+        var size = (AudioCnnSize)ctx.Reader.ReadInt32();
+        host.CheckDecode(Enum.IsDefined(size), "The model declares an unknown network size.");
+        double dropout = ctx.Reader.ReadDouble();
+        host.CheckDecode(dropout >= 0 && dropout < 1);
+        bool augment = ctx.Reader.ReadByte() == 1;
+        GpuStftOptions? stft = null; GpuMelOptions? mel = null; GpuDecibelOptions? db = null; bool trainFrontEnd = false;
+        if (ctx.Reader.ReadByte() == 1)
+        {
+            stft = GpuStftOptions.Load(host, ctx.Reader);
+            mel = GpuMelOptions.Load(host, ctx.Reader);
+            if (ctx.Reader.ReadByte() == 1) db = GpuDecibelOptions.Load(host, ctx.Reader);
+            trainFrontEnd = ctx.Reader.ReadByte() == 1;
+            host.CheckDecode(dims.Length is 1 or 2, "A model with a front end needs audio features [samples] or [channels, samples].");
+        }
+        else
+        {
+            host.CheckDecode(dims.Length is 2 or 3, "A model without a front end needs spectrogram features [mels, frames] or [channels, mels, frames].");
+        }
+        int selected = ctx.Reader.ReadInt32();
+
+        var settings = new NetworkSettings(classes, dims, size, dropout, augment, stft, mel, db, trainFrontEnd);
+        var network = settings.Build();
+        try
+        {
+            if (!ctx.TryLoadBinaryStream(WeightsStream, r => ModelWeights.Load(r, network)))
+                throw new InvalidDataException($"The model has no {WeightsStream} stream.");
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException)
+        {
+            network.Dispose();
+            throw host.ExceptDecode(e, $"Cannot load the audio classifier's weights: {e.Message}");
+        }
+        var device = TorchDevices.Resolve(host, "AudioClassification");
+        if (device.type != DeviceType.CPU) network.to(device);
+        return new AudioClassificationTransformer(host, network, settings, labels, features, score, predicted, device, [], selected);
+    }
+
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        _host.CheckValue(ctx, nameof(ctx));
+        ctx.CheckAtModel();
+        ctx.SetVersionInfo(GetVersionInfo());
+        ctx.SaveNonEmptyString(FeatureColumnName);
+        ctx.SaveNonEmptyString(ScoreColumnName);
+        ctx.SaveNonEmptyString(PredictedLabelColumnName);
+        ctx.Writer.Write(_labels.Length);
+        foreach (var label in _labels) ctx.SaveString(label);
+        ctx.Writer.Write(_settings.FeatureDimensions.Length);
+        foreach (int d in _settings.FeatureDimensions) ctx.Writer.Write(d);
+        ctx.Writer.Write((int)_settings.Size);
+        ctx.Writer.Write(_settings.Dropout);
+        ctx.Writer.Write((byte)(_settings.Augment ? 1 : 0));
+        ctx.Writer.Write((byte)(_settings.HasFrontEnd ? 1 : 0));
+        if (_settings.HasFrontEnd)
+        {
+            _settings.Stft!.Save(ctx.Writer);
+            _settings.Mel!.Save(ctx.Writer);
+            ctx.Writer.Write((byte)(_settings.Decibel is null ? 0 : 1));
+            _settings.Decibel?.Save(ctx.Writer);
+            ctx.Writer.Write((byte)(_settings.TrainFrontEnd ? 1 : 0));
+        }
+        ctx.Writer.Write(SelectedEpoch);
+        ctx.SaveBinaryStream(WeightsStream, w => ModelWeights.Save(w, _network));
+    }
+
+    /// <summary>Checks the feature column: a vector of Single with the training dimensions.</summary>
+    internal int FeatureIndex(DataViewSchema schema)
+    {
+        var col = schema.GetColumnOrNull(FeatureColumnName) ?? throw _host.ExceptSchemaMismatch(nameof(schema), "feature", FeatureColumnName);
+        string expected = $"vector of Single [{string.Join(", ", _settings.FeatureDimensions)}]";
+        if (col.Type is not VectorDataViewType vt || vt.ItemType != NumberDataViewType.Single || vt.Size != _settings.FeatureDimensions.Aggregate(1, (a, b) => a * b))
+            throw _host.ExceptSchemaMismatch(nameof(schema), "feature", FeatureColumnName, expected, col.Type.ToString());
+        if (_settings.HasFrontEnd && SignalColumn.Describe(_host, schema, FeatureColumnName, spectrum: false).SampleRate is int rate && rate != _settings.Mel!.SampleRate)
+            throw _host.ExceptSchemaMismatch(nameof(schema), "feature", FeatureColumnName, $"audio at {_settings.Mel.SampleRate} Hz", $"audio at {rate} Hz");
+        return col.Index;
+    }
+
+    private DataViewSchema.DetachedColumn[] OutputColumns()
+    {
+        var names = new VBuffer<ReadOnlyMemory<char>>(_labels.Length, _labels.Select(l => l.AsMemory()).ToArray());
+        var score = new DataViewSchema.Annotations.Builder();
+        score.AddSlotNames(_labels.Length, (ref VBuffer<ReadOnlyMemory<char>> dst) => names.CopyTo(ref dst));
+        score.Add(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance,
+            (ref ReadOnlyMemory<char> dst) => dst = AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification.AsMemory());
+        score.Add(AnnotationUtils.Kinds.ScoreValueKind, TextDataViewType.Instance,
+            (ref ReadOnlyMemory<char> dst) => dst = AnnotationUtils.Const.ScoreValueKind.Score.AsMemory());
+        var keyValues = new DataViewSchema.Annotations.Builder();
+        keyValues.AddKeyValues(_labels.Length, TextDataViewType.Instance, (ref VBuffer<ReadOnlyMemory<char>> dst) => names.CopyTo(ref dst));
+        return
+        [
+            new DataViewSchema.DetachedColumn(ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, _labels.Length), score.ToAnnotations()),
+            new DataViewSchema.DetachedColumn(PredictedLabelColumnName, new KeyDataViewType(typeof(uint), _labels.Length), keyValues.ToAnnotations()),
+        ];
+    }
+
+    /// <summary>Class probabilities for a batch of feature vectors.</summary>
+    internal void Score(VBuffer<float>[] inputs, int count, RowResult[] results)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var rows = Enumerable.Range(0, count).Where(i => results[i].Error is null).ToArray();
+        if (rows.Length == 0) return;
+        int size = _settings.FeatureDimensions.Aggregate(1, (a, b) => a * b);
+        var batch = new float[(long)rows.Length * size];
+        for (int k = 0; k < rows.Length; k++)
+        {
+            ref var v = ref inputs[rows[k]];
+            if (v.Length != size)
+            {
+                results[rows[k]] = RowResult.Failed(new InvalidOperationException(
+                    $"AudioClassification: column '{FeatureColumnName}' holds {v.Length} values in this row, not {size}."));
+                continue;
+            }
+            v.CopyTo(batch.AsSpan(k * size, size));
+        }
+        var output = new float[(long)rows.Length * _labels.Length];
+        using (var scope = NewDisposeScope())
+        using (no_grad())
+        {
+            var x = tensor(batch, [rows.Length, .. _settings.FeatureDimensions.Select(d => (long)d)], device: Device);
+            var p = nn.functional.softmax(_network.call(x), 1).cpu().contiguous();
+            p.data<float>().CopyTo(output);
+        }
+        for (int k = 0; k < rows.Length; k++)
+            if (results[rows[k]].Error is null)
+                results[rows[k]] = new RowResult(output, k * _labels.Length, _labels.Length, null);
+    }
+
+    private static Delegate PredictedLabelGetter(Func<RowResult> current)
+    {
+        ValueGetter<uint> getter = (ref uint dst) =>
+        {
+            var r = current();
+            var scores = default(VBuffer<float>);
+            r.CopyTo(ref scores); // throws the row's error, if any
+            var values = scores.GetValues();
+            int best = 0;
+            for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
+            dst = (uint)(best + 1);
+        };
+        return getter;
+    }
+
+    /// <inheritdoc/>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        _host.CheckValue(inputSchema, nameof(inputSchema));
+        return RowToRowMapperTransform.GetOutputSchema(inputSchema, new Mapper(this, inputSchema));
+    }
+
+    /// <summary>Scores lazily, in batches of the training batch size, as cursors move.</summary>
+    public IDataView Transform(IDataView input)
+    {
+        _host.CheckValue(input, nameof(input));
+        FeatureIndex(input.Schema);
+        var columns = OutputColumns();
+        return new BatchingDataView<VBuffer<float>>(input, FeatureColumnName, columns[0], BatchSize,
+            (inputs, _, count, results) => Score(inputs, count, results),
+            new DerivedColumn(columns[1], PredictedLabelGetter));
+    }
+
+    private const int BatchSize = 32;
+
+    bool ITransformer.IsRowToRowMapper => true;
+
+    IRowToRowMapper ITransformer.GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        _host.CheckValue(inputSchema, nameof(inputSchema));
+        return new RowToRowMapperTransform(_host, new EmptyDataView(_host, inputSchema), new Mapper(this, inputSchema), s => new Mapper(this, s));
+    }
+
+    /// <summary>Frees the network.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _network.Dispose();
+    }
+
+    /// <summary>Single-row mapper: what PredictionEngine uses.</summary>
+    private sealed class Mapper : IRowMapper
+    {
+        private readonly AudioClassificationTransformer _parent;
+        private readonly int _featureIndex;
+        private readonly DataViewSchema.DetachedColumn[] _outputs;
+
+        public Mapper(AudioClassificationTransformer parent, DataViewSchema inputSchema)
+        {
+            _parent = parent;
+            _featureIndex = parent.FeatureIndex(inputSchema);
+            _outputs = parent.OutputColumns();
+        }
+
+        public DataViewSchema.DetachedColumn[] GetOutputColumns() => _outputs;
+
+        public Func<int, bool> GetDependencies(Func<int, bool> activeOutput)
+        {
+            bool active = activeOutput(0) || activeOutput(1);
+            return col => active && col == _featureIndex;
+        }
+
+        public Delegate[] CreateGetters(DataViewRow input, Func<int, bool> activeOutput, out Action? disposer)
+        {
+            disposer = null;
+            var getters = new Delegate[2];
+            if (!activeOutput(0) && !activeOutput(1)) return getters;
+            var source = input.GetGetter<VBuffer<float>>(input.Schema[_featureIndex]);
+            var inputs = new VBuffer<float>[1];
+            var results = new RowResult[1];
+            long cached = -1;
+            RowResult Current()
+            {
+                if (cached != input.Position)
+                {
+                    results[0] = default;
+                    try { source(ref inputs[0]); }
+                    catch (Exception e) when (e is not OutOfMemoryException) { results[0] = RowResult.Failed(e); }
+                    _parent.Score(inputs, 1, results);
+                    cached = input.Position;
+                }
+                return results[0];
+            }
+            if (activeOutput(0))
+            {
+                ValueGetter<VBuffer<float>> score = (ref VBuffer<float> dst) => Current().CopyTo(ref dst);
+                getters[0] = score;
+            }
+            if (activeOutput(1)) getters[1] = PredictedLabelGetter(Current);
+            return getters;
+        }
+
+        public ITransformer GetTransformer() => _parent;
+
+        void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_parent).Save(ctx);
+    }
+}

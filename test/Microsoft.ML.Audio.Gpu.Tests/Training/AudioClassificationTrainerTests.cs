@@ -1,0 +1,229 @@
+using Microsoft.ML;
+using Microsoft.ML.Audio.Gpu.Tests.Infrastructure;
+using Microsoft.ML.Audio.Gpu.Training;
+using Microsoft.ML.Audio.Gpu.Transforms;
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.Audio.Gpu.Tests.Training;
+
+[TestClass]
+public sealed class AudioClassificationTrainerTests
+{
+    private const int Rate = 8000, Samples = 2000; // 0.25 s
+
+    public sealed class Clip
+    {
+        [VectorType(Samples)] public float[] Audio { get; set; } = [];
+        public string Word { get; set; } = "";
+    }
+
+    /// <summary>Three "words": a low tone, a high tone and a rising chirp, at random pitch offsets, phases, gains and
+    /// onsets, in noise. A classifier must learn spectral shape, not one exact pattern.</summary>
+    public static Clip[] Clips(int perClass, int seed)
+    {
+        var rng = new Random(seed);
+        var clips = new List<Clip>();
+        string[] words = ["low", "high", "rise"];
+        for (int i = 0; i < perClass; i++)
+            foreach (var word in words)
+            {
+                double f0 = word switch { "low" => 400, "high" => 2200, _ => 600 } * (0.85 + 0.3 * rng.NextDouble());
+                double gain = 0.1 + 0.5 * rng.NextDouble(), phase = rng.NextDouble() * 6.28;
+                int onset = rng.Next(0, 400), length = rng.Next(900, 1500);
+                var audio = new float[Samples];
+                for (int t = 0; t < Samples; t++)
+                {
+                    double noise = (rng.NextDouble() * 2 - 1) * 0.02;
+                    double s = 0;
+                    int u = t - onset;
+                    if (u >= 0 && u < length)
+                    {
+                        double time = u / (double)Rate;
+                        double f = word == "rise" ? f0 + 2500 * u / (double)length : f0;
+                        s = gain * Math.Sin(2 * Math.PI * f * time + phase) * Math.Sin(Math.PI * u / length);
+                    }
+                    audio[t] = (float)(s + noise);
+                }
+                clips.Add(new Clip { Audio = audio, Word = word });
+            }
+        return [.. clips];
+    }
+
+    private static IDataView Load(MLContext ml, Clip[] clips)
+    {
+        var definition = SchemaDefinition.Create(typeof(Clip));
+        definition[nameof(Clip.Audio)].AddAnnotation(AudioAnnotationKinds.SampleRate, Rate, NumberDataViewType.Int32);
+        return ml.Data.LoadFromEnumerable(clips, definition);
+    }
+
+    private static MelSpectrogramOptions FrontEnd => new() { FftLength = 256, HopLength = 64, MelBinCount = 32, MaxFrequency = 4000 };
+
+    private static IEstimator<ITransformer> SpectrogramPipeline(MLContext ml, AudioClassificationOptions options)
+        => ml.Transforms.Conversion.MapValueToKey("Label", nameof(Clip.Word))
+            .Append(ml.Transforms.Audio.MelSpectrogramGpu("Features", nameof(Clip.Audio), FrontEnd))
+            .Append(ml.MulticlassClassification.Trainers.AudioClassification(options))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedWord", "PredictedLabel"));
+
+    private static IEstimator<ITransformer> RawAudioPipeline(MLContext ml, AudioClassificationOptions options)
+        => ml.Transforms.Conversion.MapValueToKey("Label", nameof(Clip.Word))
+            .Append(ml.MulticlassClassification.Trainers.AudioClassification(options))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedWord", "PredictedLabel"));
+
+    private static AudioClassificationTransformer Classifier(ITransformer model)
+        => ((IEnumerable<ITransformer>)model).OfType<AudioClassificationTransformer>().Single();
+
+    [TestMethod]
+    public void Fit_OnSpectrograms_Learns_AndEvaluates()
+    {
+        var ml = new MLContext(1);
+        var log = new List<string>();
+        ml.Log += (_, e) => { lock (log) if (e.Message.Contains("] Epoch ")) log.Add(e.Message); };
+        var model = SpectrogramPipeline(ml, new AudioClassificationOptions { Epochs = 12, BatchSize = 16 }).Fit(Load(ml, Clips(20, 1)));
+        var history = Classifier(model).TrainingHistory;
+
+        Assert.HasCount(12, history);
+        Assert.IsLessThan(history[0].Loss, history[^1].Loss, "training loss falls");
+        Assert.HasCount(12, log, "each epoch is logged");
+        StringAssert.Contains(log[0], "Epoch 1/12: loss ");
+        StringAssert.Contains(log[0], "accuracy");
+
+        var test = model.Transform(Load(ml, Clips(10, 99)));
+        var metrics = ml.MulticlassClassification.Evaluate(test);
+        Assert.IsGreaterThan(0.8, metrics.MicroAccuracy, $"accuracy {metrics.MicroAccuracy:P1} on unseen clips (chance: 33%)");
+        var words = ml.Data.CreateEnumerable<Prediction>(test, false).ToArray();
+        CollectionAssert.IsSubsetOf(words.Select(w => w.PredictedWord).Distinct().ToArray(), new[] { "low", "high", "rise" });
+    }
+
+    public sealed class Prediction
+    {
+        public string Word { get; set; } = "";
+        public string PredictedWord { get; set; } = "";
+        public float[] Score { get; set; } = [];
+    }
+
+    [TestMethod]
+    public void Fit_OnRawAudio_WithTrainableFrontEnd_Learns_AndTheFilterbankMoves()
+    {
+        var ml = new MLContext(1);
+        var options = new AudioClassificationOptions { FeatureColumnName = nameof(Clip.Audio), FrontEnd = FrontEnd, TrainFrontEnd = true, Epochs = 12, BatchSize = 16 };
+        var model = RawAudioPipeline(ml, options).Fit(Load(ml, Clips(20, 1)));
+        var classifier = Classifier(model);
+        var learned = Compare.ToArray(classifier.Network.front_end!.mel.Filterbank);
+        var initial = Microsoft.ML.Audio.Gpu.Layers.Functional.melscale_fbanks_array(129, 0, 4000, 32, Rate).Select(v => (float)v).ToArray();
+        Assert.IsTrue(learned.Zip(initial).Any(p => Math.Abs(p.First - p.Second) > 1e-4), "the mel filterbank was trained");
+
+        var metrics = ml.MulticlassClassification.Evaluate(model.Transform(Load(ml, Clips(10, 99))));
+        Assert.IsGreaterThan(0.8, metrics.MicroAccuracy, $"accuracy {metrics.MicroAccuracy:P1} (chance: 33%)");
+    }
+
+    [TestMethod]
+    public void Fit_IsRepeatable_OnCpu_ForTheSameSeed()
+    {
+        float[][] Scores()
+        {
+            var ml = new MLContext(7);
+            var model = SpectrogramPipeline(ml, new AudioClassificationOptions { Epochs = 3, BatchSize = 16 }).Fit(Load(ml, Clips(8, 1)));
+            return ml.Data.CreateEnumerable<Prediction>(model.Transform(Load(ml, Clips(3, 5))), false).Select(p => p.Score).ToArray();
+        }
+        var a = Scores();
+        var b = Scores();
+        for (int i = 0; i < a.Length; i++) CollectionAssert.AreEqual(a[i], b[i], $"row {i}");
+    }
+
+    [TestMethod]
+    public void ValidationSet_KeepsTheBestEpoch_AndReportsValidationAccuracy()
+    {
+        var ml = new MLContext(1);
+        var options = new AudioClassificationOptions { Epochs = 10, BatchSize = 16, EarlyStoppingPatience = 3 };
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label", nameof(Clip.Word))
+            .Append(ml.Transforms.Audio.MelSpectrogramGpu("Features", nameof(Clip.Audio), FrontEnd));
+        var prep = pipeline.Fit(Load(ml, Clips(12, 1)));
+        options.ValidationSet = prep.Transform(Load(ml, Clips(5, 42)));
+        var classifier = ml.MulticlassClassification.Trainers.AudioClassification(options).Fit(prep.Transform(Load(ml, Clips(12, 1))));
+
+        Assert.IsTrue(classifier.TrainingHistory.All(h => h.ValidationAccuracy is not null));
+        var best = classifier.TrainingHistory.Max(h => h.ValidationAccuracy!.Value);
+        Assert.AreEqual(best, classifier.TrainingHistory[classifier.SelectedEpoch - 1].ValidationAccuracy);
+        var metrics = ml.MulticlassClassification.Evaluate(classifier.Transform(options.ValidationSet));
+        Assert.AreEqual(best, metrics.MicroAccuracy, 1e-9, "the kept weights are those of the best validation epoch");
+    }
+
+    [TestMethod]
+    [DataRow(false)]
+    [DataRow(true)]
+    public void SavedModel_LoadsInANewProcess_WithIdenticalScores(bool rawAudio)
+    {
+        var ml = new MLContext(1);
+        var options = rawAudio
+            ? new AudioClassificationOptions { FeatureColumnName = nameof(Clip.Audio), FrontEnd = FrontEnd, TrainFrontEnd = true, Epochs = 2, BatchSize = 16 }
+            : new AudioClassificationOptions { Epochs = 2, BatchSize = 16, NetworkSize = AudioCnnSize.Large };
+        var data = Load(ml, Clips(6, 1));
+        var model = (rawAudio ? RawAudioPipeline(ml, options) : SpectrogramPipeline(ml, options)).Fit(data);
+        var expected = ml.Data.CreateEnumerable<Prediction>(model.Transform(data), false).ToArray();
+
+        var dir = Directory.CreateTempSubdirectory("kapre-classifier-");
+        try
+        {
+            string zip = Path.Combine(dir.FullName, "model.zip"), input = Path.Combine(dir.FullName, "in.idv"), output = Path.Combine(dir.FullName, "out.idv");
+            ml.Model.Save(model, data.Schema, zip);
+            using (var f = File.Create(input)) ml.Data.SaveAsBinary(data, f);
+            var (exit, log) = SecondProcess.Run("transform", zip, input, output);
+            Assert.AreEqual(0, exit, log);
+            var actual = ml.Data.CreateEnumerable<Prediction>(ml.Data.LoadFromBinary(output), false).ToArray();
+            Assert.HasCount(expected.Length, actual);
+            for (int i = 0; i < expected.Length; i++)
+            {
+                CollectionAssert.AreEqual(expected[i].Score, actual[i].Score, $"row {i}");
+                Assert.AreEqual(expected[i].PredictedWord, actual[i].PredictedWord);
+            }
+
+            // In this process too, through a PredictionEngine on a model loaded by a new context (CPU only here).
+            var loaded = new MLContext(5).Model.Load(zip, out _);
+            Assert.AreEqual(TorchSharp.DeviceType.CPU, Classifier(loaded).Device.type);
+            var engine = ml.Model.CreatePredictionEngine<Clip, Prediction>(loaded);
+            CollectionAssert.AreEqual(expected[2].Score, engine.Predict(Clips(6, 1)[2]).Score);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Fit_Throws_NamingTheLabelColumn_WhenItIsNotAKey()
+    {
+        var ml = new MLContext(1);
+        var data = ml.Transforms.Audio.MelSpectrogramGpu("Features", nameof(Clip.Audio), FrontEnd).Fit(Load(ml, Clips(2, 1))).Transform(Load(ml, Clips(2, 1)));
+        var trainer = ml.MulticlassClassification.Trainers.AudioClassification(labelColumnName: nameof(Clip.Word));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Fit(data));
+        StringAssert.Contains(e.Message, "'Word'");
+        StringAssert.Contains(e.Message, "MapValueToKey");
+        var e2 = Assert.Throws<ArgumentOutOfRangeException>(() => trainer.GetOutputSchema(Shapes.From(data.Schema)));
+        StringAssert.Contains(e2.Message, "'Word'");
+    }
+
+    [TestMethod]
+    public void Fit_Throws_NamingTheFeatureColumn_WhenItIsAudioButNoFrontEndIsSet()
+    {
+        var ml = new MLContext(1);
+        var data = ml.Transforms.Conversion.MapValueToKey("Label", nameof(Clip.Word)).Fit(Load(ml, Clips(2, 1))).Transform(Load(ml, Clips(2, 1)));
+        var trainer = ml.MulticlassClassification.Trainers.AudioClassification(featureColumnName: nameof(Clip.Audio));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Fit(data));
+        StringAssert.Contains(e.Message, "'Audio'");
+        StringAssert.Contains(e.Message, "[mels, frames]");
+    }
+
+    [TestMethod]
+    public void Transform_Throws_NamingTheFeatureColumn_WhenItsShapeDiffersFromTraining()
+    {
+        var ml = new MLContext(1);
+        var model = SpectrogramPipeline(ml, new AudioClassificationOptions { Epochs = 1, BatchSize = 16 }).Fit(Load(ml, Clips(4, 1)));
+        var classifier = Classifier(model);
+        var other = ml.Transforms.Conversion.MapValueToKey("Label", nameof(Clip.Word))
+            .Append(ml.Transforms.Audio.MelSpectrogramGpu("Features", nameof(Clip.Audio), new MelSpectrogramOptions { FftLength = 256, HopLength = 64, MelBinCount = 40, MaxFrequency = 4000 }))
+            .Fit(Load(ml, Clips(1, 1))).Transform(Load(ml, Clips(1, 1)));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => classifier.Transform(other));
+        StringAssert.Contains(e.Message, "'Features'");
+        StringAssert.Contains(e.Message, "[32, 32]");
+    }
+}
