@@ -1,0 +1,220 @@
+using System.Globalization;
+using AudioClassification.Consumption;
+using Microsoft.ML;
+using Microsoft.ML.Audio.Gpu.IO;
+using Microsoft.ML.Audio.Gpu.Training;
+using Microsoft.ML.Data;
+
+namespace AudioClassification;
+
+/// <summary>The sample's commands. <c>Run</c> returns the exit code; all output goes to the given writer.</summary>
+public static class Cli
+{
+    public const string Usage = """
+        usage:
+          AudioClassification                       train on the bundled spoken words, evaluate on unseen voices, save, predict
+          AudioClassification train --data DIR --model PATH [--epochs N] [--device cpu|cuda|auto] [--size small|large] [--kapre]
+          AudioClassification evaluate --model PATH --data DIR
+          AudioClassification predict --model PATH FILE...
+          AudioClassification spectrogram --input FILE --output PNG
+
+        DIR holds one folder per class with .wav files (any common sample rate and length: resampled to 16 kHz,
+        padded or cropped to 1 s). Files named <speaker>_<anything>.wav are split by speaker for validation.
+        --kapre puts the log-mel front end inside the network (raw audio in), as Kapre does.
+        """;
+
+    public static string BundledData => Path.Combine(AppContext.BaseDirectory, "Data", "words");
+
+    public static int Run(string[] args, TextWriter output)
+    {
+        try
+        {
+            string command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "demo";
+            var rest = command == "demo" ? args : args[1..];
+            var options = Options.Parse(rest);
+            switch (command)
+            {
+                case "demo": return Demo(options, output);
+                case "train": return Train(options, output);
+                case "evaluate": return Evaluate(options, output);
+                case "predict": return Predict(options, output);
+                case "spectrogram": return Spectrogram(options, output);
+                case "help": output.WriteLine(Usage); return 0;
+                default:
+                    output.WriteLine($"Unknown command '{command}'.");
+                    output.WriteLine(Usage);
+                    return 2;
+            }
+        }
+        catch (UsageException e)
+        {
+            output.WriteLine(e.Message);
+            output.WriteLine(Usage);
+            return 2;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException)
+        {
+            output.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static int Demo(Options o, TextWriter output)
+    {
+        output.WriteLine($"Kapre.MLNet audio classification sample: spoken words in {BundledData}");
+        o.Values.TryAdd("data", BundledData);
+        o.Values.TryAdd("model", Path.GetFullPath("AudioClassifier.zip"));
+        int code = Train(o, output, predictExamples: 6);
+        return code;
+    }
+
+    private static int Train(Options o, TextWriter output) => Train(o, output, predictExamples: 0);
+
+    private static int Train(Options o, TextWriter output, int predictExamples)
+    {
+        string data = o.Required("data"), modelPath = Path.GetFullPath(o.Required("model"));
+        var settings = new ModelTraining.Settings
+        {
+            Epochs = o.Int("epochs") ?? new ModelTraining.Settings().Epochs,
+            FrontEndInNetwork = o.Flag("kapre"),
+            Size = (o.Get("size") ?? "small") switch
+            {
+                "small" => AudioCnnSize.Small,
+                "large" => AudioCnnSize.Large,
+                var s => throw new UsageException($"--size must be small or large, got '{s}'."),
+            },
+        };
+        (settings.GpuDeviceId, settings.FallbackToCpu) = (o.Get("device") ?? "auto") switch
+        {
+            "cpu" => ((int?)null, false),
+            "cuda" => (0, false),
+            "auto" => (0, true),
+            var d => throw new UsageException($"--device must be cpu, cuda or auto, got '{d}'."),
+        };
+
+        var files = Dataset.Load(data);
+        var (train, validation, test) = Dataset.SplitBySpeaker(files);
+        int classes = files.Select(f => f.Label).Distinct().Count();
+        output.WriteLine($"Data: {files.Count} files, {classes} classes, {files.Select(f => f.Speaker).Distinct().Count()} speakers -> " +
+                         $"train {train.Count}, validation {validation.Count}, test {test.Count} (validation and test voices are not in training)");
+        output.WriteLine($"Training: {settings.Size} CNN, up to {settings.Epochs} epochs, front end {(settings.FrontEndInNetwork ? "inside the network (Kapre)" : "in the ML.NET pipeline")}");
+
+        var result = ModelTraining.Train(train, validation, test, settings, output);
+        output.WriteLine($"Trained in {result.Elapsed.TotalSeconds:F1} s; kept epoch {result.Classifier.SelectedEpoch}.");
+        output.WriteLine();
+        output.WriteLine($"Held-out voices ({test.Count} files):");
+        ModelTraining.Evaluate(result.Context, result.Model, result.LabelMap, result.Test, output);
+
+        result.Context.Model.Save(result.Model, Dataset.ToDataView(result.Context, test).Schema, modelPath);
+        output.WriteLine($"Saved the model to {modelPath} ({new FileInfo(modelPath).Length / 1024.0:F0} KiB).");
+
+        if (predictExamples > 0)
+        {
+            output.WriteLine();
+            output.WriteLine("Predictions on held-out files, through the consumption code (Consumption/AudioClassifierModel.cs):");
+            AudioClassifierModel.ModelPath = modelPath;
+            var names = AudioClassifierModel.ClassNames;
+            foreach (var file in test.Where((_, i) => i % Math.Max(1, test.Count / predictExamples) == 0).Take(predictExamples))
+                WritePrediction(output, file.Path, AudioClassifierModel.Predict(new ModelInput { Path = file.Path }), names, file.Label);
+        }
+        return 0;
+    }
+
+    private static int Evaluate(Options o, TextWriter output)
+    {
+        string modelPath = o.Required("model"), data = o.Required("data");
+        var ml = new MLContext(1) { GpuDeviceId = 0, FallbackToCpu = true };
+        var model = ml.Model.Load(modelPath, out _);
+        AudioClassifierModel.ModelPath = Path.GetFullPath(modelPath);
+        var classNames = AudioClassifierModel.ClassNames;
+        var files = Dataset.Load(data);
+        var unknown = files.Select(f => f.Label).Distinct().Except(classNames).ToArray();
+        if (unknown.Length > 0)
+            throw new InvalidDataException($"The data has classes the model does not know: {string.Join(", ", unknown)} (it knows {string.Join(", ", classNames)}).");
+        // Keys in the model's class order.
+        var keys = ml.Data.LoadFromEnumerable(classNames.Select(c => new { Label = c }));
+        var labelMap = ml.Transforms.Conversion.MapValueToKey("Label", "Label", keyData: keys).Fit(Dataset.ToDataView(ml, files));
+        output.WriteLine($"Evaluating {modelPath} on {files.Count} files in {data}:");
+        ModelTraining.Evaluate(ml, model, labelMap, Dataset.ToDataView(ml, files), output);
+        return 0;
+    }
+
+    private static int Predict(Options o, TextWriter output)
+    {
+        AudioClassifierModel.ModelPath = Path.GetFullPath(o.Required("model"));
+        if (o.Positional.Count == 0) throw new UsageException("predict needs at least one FILE.");
+        var names = AudioClassifierModel.ClassNames;
+        int failures = 0;
+        foreach (var file in o.Positional)
+        {
+            try
+            {
+                WritePrediction(output, file, AudioClassifierModel.Predict(new ModelInput { Path = Path.GetFullPath(file) }), names, null);
+            }
+            catch (AudioDecodeException e)
+            {
+                output.WriteLine($"{file}: {e.Message}");
+                failures++;
+            }
+        }
+        return failures == 0 ? 0 : 1;
+    }
+
+    private static void WritePrediction(TextWriter output, string file, ModelOutput prediction, string[] names, string? truth)
+    {
+        var top = prediction.Score.Select((s, i) => (s, name: names[i])).OrderByDescending(p => p.s).Take(3)
+            .Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.name} {p.s:P1}"));
+        string mark = truth is null ? "" : truth == prediction.PredictedLabel ? "  (right)" : $"  (wrong: it is '{truth}')";
+        output.WriteLine($"{Path.GetFileName(file)}: {prediction.PredictedLabel}{mark}   [{string.Join(", ", top)}]");
+    }
+
+    private static int Spectrogram(Options o, TextWriter output)
+    {
+        string input = Path.GetFullPath(o.Required("input")), png = o.Required("output");
+        var ml = new MLContext(1);
+        var files = ml.Data.LoadFromEnumerable(new[] { new ModelInput { Path = input } });
+        var model = ml.Transforms.Audio.LoadAudio("Audio", "Path", ModelTraining.Loading)
+            .Append(ml.Transforms.Audio.MelSpectrogramGpu("LogMel", "Audio", ModelTraining.FrontEnd)).Fit(files);
+        var scored = model.Transform(files);
+        var dims = ((VectorDataViewType)scored.Schema["LogMel"].Type).Dimensions;
+        var values = scored.GetColumn<float[]>("LogMel").First();
+        PngWriter.WriteSpectrogram(png, values, dims[0], dims[1], scale: 4);
+        output.WriteLine($"{Path.GetFileName(input)}: log-mel [{dims[0]} mels x {dims[1]} frames], {values.Min():F1} to {values.Max():F1} dB -> {Path.GetFullPath(png)}");
+        return 0;
+    }
+
+    private sealed class UsageException(string message) : Exception(message);
+
+    /// <summary>--name value pairs, --flags and positional arguments.</summary>
+    private sealed class Options
+    {
+        public Dictionary<string, string> Values { get; } = [];
+        public HashSet<string> Flags { get; } = [];
+        public List<string> Positional { get; } = [];
+        private static readonly HashSet<string> FlagNames = ["kapre"];
+
+        public static Options Parse(string[] args)
+        {
+            var o = new Options();
+            for (int i = 0; i < args.Length; i++)
+            {
+                if (args[i].StartsWith("--"))
+                {
+                    string name = args[i][2..];
+                    if (FlagNames.Contains(name)) o.Flags.Add(name);
+                    else if (i + 1 < args.Length) o.Values[name] = args[++i];
+                    else throw new UsageException($"--{name} needs a value.");
+                }
+                else o.Positional.Add(args[i]);
+            }
+            return o;
+        }
+
+        public string? Get(string name) => Values.GetValueOrDefault(name);
+        public string Required(string name) => Get(name) ?? throw new UsageException($"--{name} is required.");
+        public bool Flag(string name) => Flags.Contains(name);
+        public int? Int(string name) => Get(name) is string s
+            ? int.TryParse(s, out int v) && v > 0 ? v : throw new UsageException($"--{name} must be a positive integer, got '{s}'.")
+            : null;
+    }
+}

@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Audio.Gpu.Layers;
+using Microsoft.ML.Audio.Gpu.Training;
+using Microsoft.ML.Audio.Gpu.Transforms;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+
+namespace AudioClassification;
+
+/// <summary>Training code: the featurizer, the trainer, and the evaluation report.</summary>
+public static class ModelTraining
+{
+    /// <summary>
+    /// Decoding: mono, 16 kHz, exactly 1 s (shorter clips are zero-padded, longer ones cropped). Files at any common
+    /// sample rate are resampled.
+    /// </summary>
+    public static LoadAudioOptions Loading => new() { SampleRate = 16000, DurationSeconds = 1.0 };
+
+    /// <summary>
+    /// The log-mel front end: 25 ms windows, 10 ms hop, 40 Slaney mel bands up to 4 kHz, 80 dB range. Stopping at
+    /// 4 kHz makes 8 kHz and 16 kHz recordings look alike, so a model works on telephone-band and wide-band audio.
+    /// </summary>
+    public static MelSpectrogramOptions FrontEnd => new()
+    {
+        FftLength = 512, WindowLength = 400, HopLength = 160, MelBinCount = 40, MaxFrequency = 4000,
+        MelScale = MelScale.Slaney, MelNorm = MelNorm.Slaney, TopDb = 80,
+    };
+
+    /// <summary>Training settings of the sample (the trainer's defaults, plus early stopping on held-out voices).</summary>
+    public sealed class Settings
+    {
+        public int Epochs { get; set; } = 40;
+        public AudioCnnSize Size { get; set; } = AudioCnnSize.Small;
+        /// <summary>Kapre's way: raw audio into the network, whose first layers compute the log-mel spectrogram.</summary>
+        public bool FrontEndInNetwork { get; set; }
+        public int? GpuDeviceId { get; set; }
+        public bool FallbackToCpu { get; set; } = true;
+        public int Seed { get; set; } = 1;
+    }
+
+    /// <summary>The trained model and what is needed to report on it.</summary>
+    public sealed record Result(MLContext Context, ITransformer Model, AudioClassificationTransformer Classifier, ITransformer LabelMap, IDataView Test, TimeSpan Elapsed);
+
+    /// <summary>Maps the class names to keys in sorted order, so that class order is stable.</summary>
+    public static IEstimator<ITransformer> LabelMap(MLContext ml)
+        => ml.Transforms.Conversion.MapValueToKey("Label", "Label", keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue);
+
+    /// <summary>Trains on <paramref name="train"/>, keeps the epoch best on <paramref name="validation"/>.</summary>
+    public static Result Train(List<LabelledFile> train, List<LabelledFile> validation, List<LabelledFile> test, Settings settings, TextWriter output)
+    {
+        var ml = new MLContext(settings.Seed) { GpuDeviceId = settings.GpuDeviceId, FallbackToCpu = settings.FallbackToCpu };
+        var progress = new ConsoleProgress(output);
+        ml.Log += progress.OnLog;
+        var watch = Stopwatch.StartNew();
+
+        var trainView = Dataset.ToDataView(ml, train);
+        var labelMap = LabelMap(ml).Fit(trainView);
+        var loading = ml.Transforms.Audio.LoadAudio("Audio", "Path", Loading);
+        IEstimator<ITransformer> featurizer = settings.FrontEndInNetwork
+            ? loading
+            : loading.Append(ml.Transforms.Audio.MelSpectrogramGpu("Features", "Audio", FrontEnd));
+        var featurizerModel = featurizer.Fit(trainView);
+        IDataView Prepare(List<LabelledFile> files) => featurizerModel.Transform(labelMap.Transform(Dataset.ToDataView(ml, files)));
+
+        var options = new AudioClassificationOptions
+        {
+            FeatureColumnName = settings.FrontEndInNetwork ? "Audio" : "Features",
+            FrontEnd = settings.FrontEndInNetwork ? FrontEnd : null,
+            NetworkSize = settings.Size,
+            Epochs = settings.Epochs,
+            ValidationSet = validation.Count > 0 ? Prepare(validation) : null,
+        };
+        progress.Epochs = settings.Epochs;
+        var classifier = ml.MulticlassClassification.Trainers.AudioClassification(options).Fit(Prepare(train));
+        var scored = classifier.Transform(Prepare(train.Take(1).ToList()));
+        var toClassName = ml.Transforms.Conversion.MapKeyToValue("PredictedClass", "PredictedLabel").Fit(scored);
+        var model = new TransformerChain<ITransformer>(featurizerModel, classifier, toClassName);
+        watch.Stop();
+        return new Result(ml, model, classifier, labelMap, Dataset.ToDataView(ml, test), watch.Elapsed);
+    }
+
+    /// <summary>Prints ML.NET's multiclass metrics, one per line, then the confusion matrix.</summary>
+    public static MulticlassClassificationMetrics Evaluate(MLContext ml, ITransformer model, ITransformer labelMap, IDataView files, TextWriter output)
+    {
+        var scored = model.Transform(labelMap.Transform(files));
+        var metrics = ml.MulticlassClassification.Evaluate(scored, "Label", "Score", "PredictedLabel");
+        output.WriteLine($"MicroAccuracy: {metrics.MicroAccuracy:F4}");
+        output.WriteLine($"MacroAccuracy: {metrics.MacroAccuracy:F4}");
+        output.WriteLine($"LogLoss: {metrics.LogLoss:F4}");
+        output.WriteLine($"LogLossReduction: {metrics.LogLossReduction:F4}");
+        output.WriteLine($"TopKAccuracy: {metrics.TopKAccuracy:F4}");
+        output.WriteLine();
+        output.WriteLine(metrics.ConfusionMatrix.GetFormattedConfusionTable());
+        return metrics;
+    }
+}
+
+/// <summary>Shows the trainer's epoch log lines (from MLContext.Log) as a progress display.</summary>
+public sealed class ConsoleProgress(TextWriter output)
+{
+    private static readonly System.Text.RegularExpressions.Regex EpochLine = new(@"\] (Epoch (\d+)/(\d+): .*)$");
+    public int Epochs { get; set; }
+
+    public void OnLog(object? sender, LoggingEventArgs e)
+    {
+        if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning) { output.WriteLine($"  warning: {e.Message}"); return; }
+        var m = EpochLine.Match(e.Message);
+        if (m.Success)
+        {
+            int k = int.Parse(m.Groups[2].Value), n = int.Parse(m.Groups[3].Value);
+            int filled = (int)Math.Round(20.0 * k / n);
+            output.WriteLine($"  [{new string('#', filled)}{new string('.', 20 - filled)}] {m.Groups[1].Value}");
+        }
+        else if (e.Message.Contains("running on") || e.Message.Contains("Stopping early") || e.Message.Contains("Restored the weights")
+                 || e.Message.Contains("training examples"))
+        {
+            output.WriteLine("  " + e.Message[(e.Message.IndexOf(']') + 2)..]);
+        }
+    }
+}
