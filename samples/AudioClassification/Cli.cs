@@ -14,6 +14,7 @@ public static class Cli
         usage:
           AudioClassification                       train on the bundled spoken words, evaluate on unseen voices, save, predict
           AudioClassification train --data DIR --model PATH [--epochs N] [--device cpu|cuda|auto] [--size small|large] [--kapre]
+                                    [--batch-size N] [--patience N]
           AudioClassification evaluate --model PATH --data DIR
           AudioClassification predict --model PATH FILE...
           AudioClassification spectrogram --input FILE --output PNG
@@ -76,6 +77,8 @@ public static class Cli
         var settings = new ModelTraining.Settings
         {
             Epochs = o.Int("epochs") ?? new ModelTraining.Settings().Epochs,
+            BatchSize = o.Int("batch-size") ?? new ModelTraining.Settings().BatchSize,
+            Patience = o.Int("patience") ?? new ModelTraining.Settings().Patience,
             FrontEndInNetwork = o.Flag("kapre"),
             Size = (o.Get("size") ?? "small") switch
             {

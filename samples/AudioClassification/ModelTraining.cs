@@ -30,7 +30,9 @@ public static class ModelTraining
     /// <summary>Training settings of the sample (the trainer's defaults, plus early stopping on held-out voices).</summary>
     public sealed class Settings
     {
-        public int Epochs { get; set; } = 40;
+        public int Epochs { get; set; } = 80;
+        public int BatchSize { get; set; } = 16;
+        public int Patience { get; set; } = 20;
         public AudioCnnSize Size { get; set; } = AudioCnnSize.Small;
         /// <summary>Kapre's way: raw audio into the network, whose first layers compute the log-mel spectrogram.</summary>
         public bool FrontEndInNetwork { get; set; }
@@ -69,6 +71,8 @@ public static class ModelTraining
             FrontEnd = settings.FrontEndInNetwork ? FrontEnd : null,
             NetworkSize = settings.Size,
             Epochs = settings.Epochs,
+            BatchSize = settings.BatchSize,
+            EarlyStoppingPatience = settings.Patience,
             ValidationSet = validation.Count > 0 ? Prepare(validation) : null,
         };
         progress.Epochs = settings.Epochs;
@@ -89,7 +93,6 @@ public static class ModelTraining
         output.WriteLine($"MacroAccuracy: {metrics.MacroAccuracy:F4}");
         output.WriteLine($"LogLoss: {metrics.LogLoss:F4}");
         output.WriteLine($"LogLossReduction: {metrics.LogLossReduction:F4}");
-        output.WriteLine($"TopKAccuracy: {metrics.TopKAccuracy:F4}");
         output.WriteLine();
         output.WriteLine(metrics.ConfusionMatrix.GetFormattedConfusionTable());
         return metrics;

@@ -22,8 +22,8 @@ public enum AudioCnnSize
 /// <remarks>
 /// <para>Input: log-mel <c>(batch, mels, frames)</c> or <c>(batch, channels, mels, frames)</c>; with a front end, audio
 /// <c>(batch, samples)</c> or <c>(batch, channels, samples)</c>. Output: logits <c>(batch, classes)</c>.</para>
-/// <para>Layers: [front end] → SpecAugment (training only) → BatchNorm over the input channels (learned input scaling)
-/// → per block: (3×3 conv → BatchNorm → ReLU) × 2 → 2×2 max-pool → dropout → global average pool → dropout → linear.
+/// <para>Layers: [front end] → BatchNorm over the input channels (learned input scaling) → SpecAugment (training
+/// only; masks hold 0, the normalised mean) → per block: (3×3 conv → BatchNorm → ReLU) × 2 → 2×2 max-pool → dropout → global average pool → dropout → linear.
 /// Pooling is skipped along an axis once it is down to 1, so short inputs work.</para>
 /// </remarks>
 public sealed class AudioCnn : nn.Module<Tensor, Tensor>
@@ -87,8 +87,8 @@ public sealed class AudioCnn : nn.Module<Tensor, Tensor>
         if (x.dim() == 3) x = x.unsqueeze(1); // (batch, 1, mels, frames)
         if (x.dim() != 4 || x.shape[1] != _inChannels)
             throw new ArgumentException($"expected (batch, {_inChannels}, mels, frames) after the front end, got [{string.Join(", ", x.shape)}]", nameof(input));
-        x = augment.call(x);
         x = input_norm.call(x);
+        x = augment.call(x); // after normalisation, so masked cells hold the mean (0)
         foreach (var block in blocks) x = block.call(x);
         x = x.mean([2, 3]);
         return head.call(head_dropout.call(x)).MoveToOuterDisposeScope();
