@@ -17,7 +17,7 @@ public static class Cli
                                     [--batch-size N] [--patience N]
           AudioClassification evaluate --model PATH --data DIR
           AudioClassification predict --model PATH FILE...
-          AudioClassification spectrogram --input FILE --output PNG
+          AudioClassification spectrogram [--input FILE] [--output PNG]   (default: the bundled speech.wav, spectrogram.png)
 
         DIR holds one folder per class with .wav files (any common sample rate and length: resampled to 16 kHz,
         padded or cropped to 1 s). Files named <speaker>_<anything>.wav are split by speaker for validation.
@@ -173,7 +173,8 @@ public static class Cli
 
     private static int Spectrogram(Options o, TextWriter output)
     {
-        string input = Path.GetFullPath(o.Required("input")), png = o.Required("output");
+        string input = Path.GetFullPath(o.Get("input") ?? Path.Combine(AppContext.BaseDirectory, "Data", "speech.wav"));
+        string png = o.Get("output") ?? "spectrogram.png";
         var ml = new MLContext(1);
         var files = ml.Data.LoadFromEnumerable(new[] { new ModelInput { Path = input } });
         var model = ml.Transforms.Audio.LoadAudio("Audio", "Path", ModelTraining.Loading)

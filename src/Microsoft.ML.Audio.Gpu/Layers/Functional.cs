@@ -301,13 +301,17 @@ public static class Functional
         Check.Positive(reference);
         if (top_db is double t) Check.NonNegative(t, nameof(top_db));
         using var scope = NewDisposeScope();
-        double offset = multiplier * Math.Log10(Math.Max(amin, reference));
-        var db = x.clamp_min(amin).log10().mul(multiplier).sub(offset);
+        // Scalars are made and disposed explicitly: TorchSharp does not keep implicitly converted ones alive.
+        using var floorValue = amin.ToScalar();
+        using var scale = multiplier.ToScalar();
+        using var offset = (multiplier * Math.Log10(Math.Max(amin, reference))).ToScalar();
+        var db = x.clamp_min(floorValue).log10().mul(scale).sub(offset);
         if (top_db is double range)
         {
             long[] dims = x.dim() >= 3 ? [.. Enumerable.Range(1, (int)x.dim() - 1).Select(i => (long)i)]
                                        : [.. Enumerable.Range(0, (int)x.dim()).Select(i => (long)i)];
-            var floor = db.amax(dims, keepdim: true).sub(range);
+            using var rangeScalar = range.ToScalar();
+            var floor = db.amax(dims, keepdim: true).sub(rangeScalar);
             db = db.maximum(floor);
         }
         return db.MoveToOuterDisposeScope();

@@ -46,34 +46,43 @@ public sealed class SpecAugment : nn.Module<Tensor, Tensor>
         if (!training || (freq_mask_count == 0 && time_mask_count == 0)) return input.alias();
         if (input.dim() < 2)
             throw new ArgumentException($"input must be (..., freq, time), got shape [{string.Join(", ", input.shape)}]", nameof(input));
-        using var scope = NewDisposeScope();
         long examples = input.dim() >= 3 ? input.shape[0] : 1;
         long freq = input.shape[^2], time = input.shape[^1];
-        // keep: (examples, freq, time) booleans, broadcast over channels.
-        var keep = ones(new long[] { examples, freq, 1 }, ScalarType.Bool, input.device)
-            .logical_and(Masks(examples, freq, freq_mask_count, freq_mask_width, input.device).unsqueeze(-1).logical_not());
-        var keepTime = Masks(examples, time, time_mask_count, time_mask_width, input.device).logical_not().unsqueeze(1);
-        var mask = keep.logical_and(keepTime); // (examples, freq, time)
-        var shape = input.dim() >= 3
-            ? (long[])[examples, .. Enumerable.Repeat(1L, (int)input.dim() - 3), freq, time]
+        // The masks are drawn on the host (a few numbers per example) and sent as one boolean tensor: no per-example
+        // kernels, and no temporary scalars, whose early finalisation TorchSharp does not guard against.
+        var masked = new bool[examples * freq * time];
+        int draws = 2 * (freq_mask_count + time_mask_count);
+        float[] u;
+        using (var uniforms = rand(new long[] { examples, Math.Max(1, draws) }))
+            u = uniforms.data<float>().ToArray();
+        for (long e = 0; e < examples; e++)
+        {
+            int k = (int)(e * Math.Max(1, draws));
+            for (int m = 0; m < freq_mask_count; m++, k += 2)
+            {
+                var (from, to) = Span(u[k], u[k + 1], freq, freq_mask_width);
+                for (long f = from; f < to; f++) Array.Fill(masked, true, (int)((e * freq + f) * time), (int)time);
+            }
+            for (int m = 0; m < time_mask_count; m++, k += 2)
+            {
+                var (from, to) = Span(u[k], u[k + 1], time, time_mask_width);
+                for (long f = 0; f < freq; f++) Array.Fill(masked, true, (int)((e * freq + f) * time + from), (int)(to - from));
+            }
+        }
+        long[] shape = input.dim() >= 3
+            ? [examples, .. Enumerable.Repeat(1L, (int)input.dim() - 3), freq, time]
             : [freq, time];
-        var result = input.where(mask.reshape(shape), mask_value);
-        return result.MoveToOuterDisposeScope();
+        using var mask = tensor(masked, shape, device: input.device);
+        using var fill = mask_value.ToScalar();
+        return input.masked_fill(mask, fill);
     }
 
-    /// <summary>(examples, size) booleans: true inside one of <paramref name="count"/> random spans of up to <paramref name="width"/>.</summary>
-    private static Tensor Masks(long examples, long size, int count, int width, Device device)
+    /// <summary>A span <c>[from, to)</c> of width uniform in <c>[0, width]</c> and start uniform over what remains (torchaudio's draw).</summary>
+    private static (long from, long to) Span(float uWidth, float uStart, long size, int width)
     {
-        var masked = zeros(new long[] { examples, size }, ScalarType.Bool, device);
-        if (count == 0 || width == 0) return masked;
-        var positions = arange(size, device: device).unsqueeze(0); // (1, size)
-        for (int k = 0; k < count; k++)
-        {
-            var w = (rand(new long[] { examples, 1 }, device: device) * (Math.Min(width, size) + 1)).floor();
-            var start = (rand(new long[] { examples, 1 }, device: device) * (size - w + 1)).floor();
-            masked = masked.logical_or(positions.ge(start).logical_and(positions.lt(start + w)));
-        }
-        return masked;
+        long w = Math.Min((long)(uWidth * (Math.Min(width, size) + 1)), Math.Min(width, size));
+        long start = Math.Min((long)(uStart * (size - w + 1)), size - w);
+        return (start, start + w);
     }
 }
 

@@ -290,8 +290,10 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             var shape = new long[x.dim()];
             Array.Fill(shape, 1L);
             shape[0] = x.shape[0];
-            var gainDb = rand(shape, device: x.device) * 12 - 6;
-            x = x * pow(10.0, gainDb / 20);
+            // Gains drawn on the host: no temporary TorchSharp scalars in the training loop.
+            var gains = new float[x.shape[0]];
+            for (int i = 0; i < gains.Length; i++) gains[i] = (float)Math.Pow(10, (rng.NextDouble() * 12 - 6) / 20);
+            x = x * tensor(gains, shape, device: x.device);
         }
         return x;
     }
