@@ -80,7 +80,7 @@ public static class Cli
             BatchSize = o.Int("batch-size") ?? new ModelTraining.Settings().BatchSize,
             Patience = o.Int("patience") ?? new ModelTraining.Settings().Patience,
             FrontEndInNetwork = o.Flag("kapre"),
-            Size = (o.Get("size") ?? "small") switch
+            Size = (o.Get("size") ?? "large") switch
             {
                 "small" => AudioCnnSize.Small,
                 "large" => AudioCnnSize.Large,

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML;
+using Microsoft.ML.Audio.Gpu.IO;
 using Microsoft.ML.Audio.Gpu.Layers;
 using Microsoft.ML.Audio.Gpu.Training;
 using Microsoft.ML.Audio.Gpu.Transforms;
@@ -12,10 +13,10 @@ namespace AudioClassification;
 public static class ModelTraining
 {
     /// <summary>
-    /// Decoding: mono, 16 kHz, exactly 1 s (shorter clips are zero-padded, longer ones cropped). Files at any common
-    /// sample rate are resampled.
+    /// Decoding: mono, 16 kHz, exactly 1 s: shorter clips are zero-padded, and from longer ones (recordings of up to a
+    /// few seconds) the loudest second is kept, so the word is not cut off. Files at any common sample rate are resampled.
     /// </summary>
-    public static LoadAudioOptions Loading => new() { SampleRate = 16000, DurationSeconds = 1.0 };
+    public static LoadAudioOptions Loading => new() { SampleRate = 16000, DurationSeconds = 1.0, Crop = CropAlignment.Loudest };
 
     /// <summary>
     /// The log-mel front end: 25 ms windows, 10 ms hop, 40 Slaney mel bands up to 4 kHz, 80 dB range. Stopping at
@@ -33,7 +34,8 @@ public static class ModelTraining
         public int Epochs { get; set; } = 80;
         public int BatchSize { get; set; } = 16;
         public int Patience { get; set; } = 20;
-        public AudioCnnSize Size { get; set; } = AudioCnnSize.Small;
+        /// <summary>Large: 97.5% on held-out voices of the bundled data in about 100 s on 2 CPU cores (Small: 95.0%, 40 s).</summary>
+        public AudioCnnSize Size { get; set; } = AudioCnnSize.Large;
         /// <summary>Kapre's way: raw audio into the network, whose first layers compute the log-mel spectrogram.</summary>
         public bool FrontEndInNetwork { get; set; }
         public int? GpuDeviceId { get; set; }

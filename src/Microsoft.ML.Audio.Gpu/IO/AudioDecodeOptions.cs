@@ -1,5 +1,16 @@
 namespace Microsoft.ML.Audio.Gpu.IO;
 
+/// <summary>Which part of a longer clip a fixed duration keeps.</summary>
+public enum CropAlignment
+{
+    // Saved in models: do not change the values.
+    /// <summary>The beginning (reads only what the duration needs).</summary>
+    Start = 0,
+    /// <summary>The window of the duration with the most energy, searched in the first
+    /// <see cref="AudioDecodeOptions.SearchSeconds"/>: a short word inside a longer recording is kept whole.</summary>
+    Loudest = 1,
+}
+
 /// <summary>What <see cref="AudioDecoder"/> produces: output rate, channel handling and a fixed length.</summary>
 /// <remarks>
 /// The steps run in this order: decode, mix down to mono (when <see cref="Mono"/>), resample (when
@@ -23,9 +34,19 @@ public sealed class AudioDecodeOptions
     /// half-length), so a long file costs no more than a short one.</remarks>
     public double? DurationSeconds { get; init; }
 
+    /// <summary>With <see cref="DurationSeconds"/>, which part of a longer clip to keep. Default <see cref="CropAlignment.Start"/>.</summary>
+    public CropAlignment Crop { get; init; } = CropAlignment.Start;
+
+    /// <summary>With <see cref="CropAlignment.Loudest"/>, how much of the file is searched (and read), in seconds. Default 30.</summary>
+    public double SearchSeconds { get; init; } = 30;
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid property.</summary>
     internal void Validate()
     {
+        if (!Enum.IsDefined(Crop))
+            throw new ArgumentOutOfRangeException(nameof(Crop), Crop, $"Crop must be Start or Loudest, got: {Crop}");
+        if (!(SearchSeconds > 0) || !double.IsFinite(SearchSeconds))
+            throw new ArgumentOutOfRangeException(nameof(SearchSeconds), SearchSeconds, $"SearchSeconds must be a positive finite number, got: {SearchSeconds}");
         if (SampleRate is int rate && rate <= 0)
             throw new ArgumentOutOfRangeException(nameof(SampleRate), rate, $"SampleRate must be positive, got: {rate}");
         if (DurationSeconds is double seconds)

@@ -168,6 +168,51 @@ public static class AudioDecoder
 
     private static AudioBuffer DecodeWav(Stream stream, AudioDecodeOptions options)
     {
+        if (options.Crop == CropAlignment.Loudest && options.DurationSeconds is double seconds && seconds < options.SearchSeconds)
+        {
+            var searched = DecodeWavCore(stream, new AudioDecodeOptions { SampleRate = options.SampleRate, Mono = options.Mono, DurationSeconds = options.SearchSeconds });
+            return LoudestWindow(searched, (int)Math.Round(seconds * searched.SampleRate));
+        }
+        return DecodeWavCore(stream, options);
+    }
+
+    /// <summary>
+    /// The <paramref name="frames"/>-long window of <paramref name="audio"/> with the most energy (all channels summed),
+    /// within its decoded audio; when the audio is shorter, its start (zero-padded).
+    /// </summary>
+    internal static AudioBuffer LoudestWindow(AudioBuffer audio, int frames)
+    {
+        int valid = audio.AudioFrames, channels = audio.Channels;
+        int start = 0;
+        if (valid > frames)
+        {
+            // Running energy over a sliding window: O(valid · channels).
+            double energy = 0, best;
+            for (int c = 0; c < channels; c++)
+            {
+                var ch = audio.GetChannel(c);
+                for (int t = 0; t < frames; t++) energy += (double)ch[t] * ch[t];
+            }
+            best = energy;
+            for (int t = frames; t < valid; t++)
+            {
+                for (int c = 0; c < channels; c++)
+                {
+                    var ch = audio.GetChannel(c);
+                    energy += (double)ch[t] * ch[t] - (double)ch[t - frames] * ch[t - frames];
+                }
+                if (energy > best * (1 + 1e-12)) { best = energy; start = t - frames + 1; }
+            }
+        }
+        var samples = new float[(long)channels * frames];
+        int copy = Math.Min(frames, audio.Frames - start);
+        for (int c = 0; c < channels; c++)
+            audio.GetChannel(c).Slice(start, copy).CopyTo(samples.AsSpan(c * frames, copy));
+        return new AudioBuffer(samples, channels, audio.SampleRate) { AudioFrames = Math.Min(frames, Math.Max(0, valid - start)) };
+    }
+
+    private static AudioBuffer DecodeWavCore(Stream stream, AudioDecodeOptions options)
+    {
         var wav = WavReader.Open(stream);
         int inChannels = wav.Channels;
         int outChannels = options.Mono ? 1 : inChannels;

@@ -28,6 +28,11 @@ public sealed class LoadAudioOptions
     /// networks need). Default null: the whole file, and a column of variable size.</summary>
     public double? DurationSeconds { get; set; }
 
+    /// <summary>With <see cref="DurationSeconds"/>, which part of a longer clip to keep: its start (default, reads only
+    /// what is needed) or its loudest window (<see cref="CropAlignment.Loudest"/>, searched in the first 30 s), so a
+    /// short word anywhere in a longer recording is kept whole.</summary>
+    public CropAlignment Crop { get; set; } = CropAlignment.Start;
+
     /// <summary>Folder that relative paths are resolved against. Default null: the current directory.</summary>
     public string? BaseFolder { get; set; }
 
@@ -43,6 +48,7 @@ public sealed class LoadAudioOptions
     internal void Validate()
     {
         OptionChecks.Positive(SampleRate, nameof(SampleRate));
+        OptionChecks.Defined(Crop, nameof(Crop));
         if (DurationSeconds is double d)
         {
             OptionChecks.Positive(d, nameof(DurationSeconds));
@@ -59,7 +65,7 @@ public sealed class LoadAudioOptions
 
     internal LoadAudioOptions Clone() => (LoadAudioOptions)MemberwiseClone();
 
-    internal AudioDecodeOptions Decoding => new() { SampleRate = SampleRate, Mono = Mono, DurationSeconds = DurationSeconds };
+    internal AudioDecodeOptions Decoding => new() { SampleRate = SampleRate, Mono = Mono, DurationSeconds = DurationSeconds, Crop = Crop };
 }
 
 /// <summary>
@@ -121,6 +127,7 @@ public sealed class LoadAudioTransformer : ITransformer
         // byte: mono (1) or not (0)
         // int: channel count, 0 = none
         // double: duration in seconds, NaN = whole file
+        // int: crop alignment (CropAlignment)
         // string or null: base folder
         string output = ctx.LoadNonEmptyString(), input = ctx.LoadNonEmptyString();
         var options = new LoadAudioOptions { SampleRate = ctx.Reader.ReadInt32() };
@@ -132,6 +139,7 @@ public sealed class LoadAudioTransformer : ITransformer
         options.ChannelCount = channels == 0 ? null : channels;
         double duration = ctx.Reader.ReadDouble();
         options.DurationSeconds = double.IsNaN(duration) ? null : duration;
+        options.Crop = (CropAlignment)ctx.Reader.ReadInt32();
         options.BaseFolder = ctx.LoadStringOrNull();
         try { options.Validate(); }
         catch (ArgumentException e) { throw env.ExceptDecode(e, $"Invalid LoadAudio settings in the model: {e.Message}"); }
@@ -149,6 +157,7 @@ public sealed class LoadAudioTransformer : ITransformer
         ctx.Writer.Write((byte)(_options.Mono ? 1 : 0));
         ctx.Writer.Write(_options.ChannelCount ?? 0);
         ctx.Writer.Write(_options.DurationSeconds ?? double.NaN);
+        ctx.Writer.Write((int)_options.Crop);
         ctx.SaveStringOrNull(_options.BaseFolder);
     }
 

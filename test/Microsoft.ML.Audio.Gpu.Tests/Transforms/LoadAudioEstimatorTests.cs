@@ -28,6 +28,10 @@ public sealed class LoadAudioEstimatorTests
         nan[100, 0] = double.NaN;
         Write("nan.wav", nan, 16000, SampleFormat.Float32);
         File.WriteAllBytes(Path.Combine(_dir.FullName, "nodata.wav"), new WavBuilder { Data = [] }.ToBytes());
+        // 3 s, silent but for a 0.4 s word-like burst at 2.0 s.
+        var late = Signals.Sine(48000, 16000, 700, 0.5);
+        for (int t = 0; t < 48000; t++) if (t < 32000 || t >= 38400) late[t, 0] = 0;
+        Write("late3s.wav", late, 16000, SampleFormat.Pcm16);
     }
 
     [ClassCleanup]
@@ -72,6 +76,21 @@ public sealed class LoadAudioEstimatorTests
         // The 0.5 s file is padded with zeros to 1 s; the 44.1 kHz one is resampled, not cut.
         Assert.IsTrue(rows[2][8000..].All(v => v == 0));
         Assert.IsGreaterThan(0.4f, rows[1][15000..].Max());
+    }
+
+    [TestMethod]
+    public void LoudestCrop_KeepsAWordLateInALongRecording_StartCropDoesNot()
+    {
+        var ml = new MLContext(1);
+        var data = Paths(ml, "late3s.wav", "short16k.wav");
+        float[][] Load(CropAlignment crop) => AudioData.Column(ml.Transforms.Audio.LoadAudio("Audio", "Path",
+            new LoadAudioOptions { DurationSeconds = 1.0, Crop = crop, BaseFolder = _dir.FullName }).Fit(data).Transform(data), "Audio");
+        var start = Load(CropAlignment.Start);
+        var loudest = Load(CropAlignment.Loudest);
+        Assert.AreEqual(0f, start[0].Max(Math.Abs), "the first second of the file is silent");
+        double energy = loudest[0].Sum(v => (double)v * v);
+        Assert.AreEqual(6400 * 0.125, energy, 6400 * 0.125 * 0.01, "the whole 0.4 s burst (RMS 0.354) is in the kept second");
+        CollectionAssert.AreEqual(start[1], loudest[1], "a clip shorter than the duration is padded the same way");
     }
 
     [TestMethod]
@@ -192,8 +211,8 @@ public sealed class LoadAudioEstimatorTests
     public void Pipeline_SavesAndLoadsInANewProcess_AndPredictsFromAPath()
     {
         var ml = new MLContext(1);
-        var data = Paths(ml, "tone16k.wav", "tone44k.wav", "short16k.wav");
-        var model = ml.Transforms.Audio.LoadAudio("Audio", "Path", new LoadAudioOptions { DurationSeconds = 1.0, BaseFolder = _dir.FullName })
+        var data = Paths(ml, "tone16k.wav", "tone44k.wav", "late3s.wav");
+        var model = ml.Transforms.Audio.LoadAudio("Audio", "Path", new LoadAudioOptions { DurationSeconds = 1.0, Crop = CropAlignment.Loudest, BaseFolder = _dir.FullName })
             .Append(ml.Transforms.Audio.MelSpectrogramGpu("Mel", "Audio", new MelSpectrogramOptions { MelBinCount = 32 }))
             .Fit(data);
         var expected = AudioData.Column(model.Transform(data), "Mel");
