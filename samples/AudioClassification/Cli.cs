@@ -167,7 +167,7 @@ public static class Cli
     {
         var top = prediction.Score.Select((s, i) => (s, name: names[i])).OrderByDescending(p => p.s).Take(3)
             .Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.name} {p.s:P1}"));
-        string mark = truth is null ? "" : truth == prediction.PredictedLabel ? "  (right)" : $"  (wrong: it is '{truth}')";
+        string mark = truth is null ? "" : truth == prediction.PredictedLabel ? "  (correct)" : $"  (wrong: it is '{truth}')";
         output.WriteLine($"{Path.GetFileName(file)}: {prediction.PredictedLabel}{mark}   [{string.Join(", ", top)}]");
     }
 
