@@ -223,6 +223,12 @@ internal sealed class WavReader : IWaveProvider
         return dataBytes;
     }
 
+    /// <summary>Lowest sample rate accepted: below this a header is damaged rather than audio.</summary>
+    internal const int MinSampleRate = 100;
+
+    /// <summary>Highest sample rate accepted: twice DXD's 768 kHz.</summary>
+    internal const int MaxSampleRate = 1_536_000;
+
     private void ParseFormat(byte[] fmt)
     {
         ushort tag = BinaryPrimitives.ReadUInt16LittleEndian(fmt);
@@ -237,8 +243,10 @@ internal sealed class WavReader : IWaveProvider
             throw new DecodeFailure($"the header declares {channels} channels; at most {short.MaxValue} are supported");
         if (sampleRate == 0)
             throw new DecodeFailure("the header declares a sample rate of 0 Hz");
-        if (sampleRate > int.MaxValue)
-            throw new DecodeFailure($"the header declares a sample rate of {sampleRate} Hz; at most {int.MaxValue} is supported");
+        // Rates outside audio's range are header damage, and would size the resampler's filter (taps grow with the
+        // rate ratio): found by the fuzzer, a 2^31 Hz header cost 400 MB before this check.
+        if (sampleRate < MinSampleRate || sampleRate > MaxSampleRate)
+            throw new DecodeFailure($"the header declares a sample rate of {sampleRate} Hz; supported rates are {MinSampleRate} to {MaxSampleRate} Hz");
 
         WaveFormatEncoding encoding = SampleEncoding(fmt, tag);
         int[] supportedBits = encoding switch

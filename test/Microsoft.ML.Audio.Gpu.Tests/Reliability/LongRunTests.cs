@@ -31,6 +31,11 @@ public sealed class LongRunTests
         }
     }
 
+    private static void Settle()
+    {
+        for (int i = 0; i < 3; i++) { GC.Collect(); GC.WaitForPendingFinalizers(); }
+    }
+
     [TestMethod]
     public void HundredThousandRows_LeakNoTensors_AndMemoryStaysFlat()
     {
@@ -43,9 +48,8 @@ public sealed class LongRunTests
             .Fit(data);
         var output = model.Transform(data);
 
-        long tensorsBefore = TorchSharp.torch.Tensor.TotalCount;
         var process = Process.GetCurrentProcess();
-        long rssAt20k = 0, rows = 0;
+        long rssAt20k = 0, rows = 0, tensorsBefore = 0;
         double checksum = 0;
         var col = output.Schema["Again"];
         using (var cursor = output.GetRowCursor([col]))
@@ -56,7 +60,13 @@ public sealed class LongRunTests
             {
                 getter(ref v);
                 checksum += v.GetValues()[0];
-                if (++rows == 20_000)
+                if (++rows == 1_000)
+                {
+                    // Warm: the modules exist now. Tensors that earlier tests left to the finaliser are collected first.
+                    Settle();
+                    tensorsBefore = TorchSharp.torch.Tensor.TotalCount;
+                }
+                if (rows == 20_000)
                 {
                     GC.Collect(); GC.WaitForPendingFinalizers();
                     process.Refresh();
@@ -64,14 +74,16 @@ public sealed class LongRunTests
                 }
             }
         }
-        GC.Collect(); GC.WaitForPendingFinalizers();
+        Settle();
         process.Refresh();
         long rssAtEnd = process.WorkingSet64;
         long leaked = TorchSharp.torch.Tensor.TotalCount - tensorsBefore;
         Console.WriteLine($"{rows} rows; resident memory {rssAt20k / 1048576.0:F0} MiB at 20k rows, {rssAtEnd / 1048576.0:F0} MiB at {rows}; " +
                           $"peak working set {process.PeakWorkingSet64 / 1048576.0:F0} MiB; live tensors {leaked:+#;-#;0} (checksum {checksum:F1})");
         Assert.AreEqual(Rows, rows);
-        Assert.AreEqual(0L, leaked, "every tensor made for a batch is disposed");
+        // Not above: every tensor made for a batch after the first 1,000 rows is disposed. (It can end below, when
+        // tensors that other tests' objects held are finalised meanwhile.)
+        Assert.IsLessThanOrEqualTo(0L, leaked, $"{leaked} tensors made while processing rows are still alive");
         Assert.IsLessThan(64L * 1048576, rssAtEnd - rssAt20k, $"resident memory grew by {(rssAtEnd - rssAt20k) / 1048576.0:F0} MiB over 80,000 rows");
     }
 }
