@@ -247,12 +247,24 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable
             v.CopyTo(batch.AsSpan(k * size, size));
         }
         var output = new float[(long)rows.Length * _labels.Length];
-        using (var scope = NewDisposeScope())
-        using (no_grad())
+        long[] dims = [.. _settings.FeatureDimensions.Select(d => (long)d)];
+        try
         {
-            var x = tensor(batch, [rows.Length, .. _settings.FeatureDimensions.Select(d => (long)d)], device: Device);
-            var p = nn.functional.softmax(_network.call(x), 1).cpu().contiguous();
-            p.data<float>().CopyTo(output);
+            DeviceMemory.RunSplitting(rows.Length, (start, n) =>
+            {
+                using var scope = NewDisposeScope();
+                using var _ = no_grad();
+                var x = tensor(batch.AsSpan(start * size, n * size).ToArray(), [n, .. dims], device: Device);
+                var p = nn.functional.softmax(_network.call(x), 1).cpu().contiguous();
+                p.data<float>().CopyTo(output, start * _labels.Length);
+            });
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.Runtime.InteropServices.ExternalException)
+        {
+            foreach (int r in rows)
+                if (results[r].Error is null)
+                    results[r] = RowResult.Failed(new InvalidOperationException($"AudioClassification: cannot score column '{FeatureColumnName}': {e.Message}", e));
+            return;
         }
         for (int k = 0; k < rows.Length; k++)
             if (results[rows[k]].Error is null)

@@ -161,36 +161,39 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
         {
             try
             {
-                int n = rows.Count;
-                var batch = new float[(long)n * length];
-                for (int k = 0; k < n; k++)
+                DeviceMemory.RunSplitting(rows.Count, (start, n) =>
                 {
-                    ref var v = ref inputs[rows[k]];
-                    var dst = batch.AsSpan(k * length, length);
-                    if (v.IsDense) v.GetValues().CopyTo(dst);
-                    else { dst.Clear(); v.CopyTo(dst); }
-                }
-                long[] shape = [n, .. layout.RowShape(length)];
-                float[] output;
-                int perRow;
-                using (var scope = NewDisposeScope())
-                using (no_grad())
-                {
-                    var x = tensor(batch, shape, device: Device);
-                    var y = module.call(x);
-                    if (y.device_type != DeviceType.CPU) y = y.cpu();
-                    y = y.contiguous();
-                    perRow = (int)(y.numel() / n);
-                    output = new float[(long)n * perRow];
-                    y.data<float>().CopyTo(output);
-                }
-                for (int k = 0; k < n; k++)
-                    results[rows[k]] = new RowResult(output, k * perRow, perRow, null);
+                    var batch = new float[(long)n * length];
+                    for (int k = 0; k < n; k++)
+                    {
+                        ref var v = ref inputs[rows[start + k]];
+                        var dst = batch.AsSpan(k * length, length);
+                        if (v.IsDense) v.GetValues().CopyTo(dst);
+                        else { dst.Clear(); v.CopyTo(dst); }
+                    }
+                    long[] shape = [n, .. layout.RowShape(length)];
+                    float[] output;
+                    int perRow;
+                    using (var scope = NewDisposeScope())
+                    using (no_grad())
+                    {
+                        var x = tensor(batch, shape, device: Device);
+                        var y = module.call(x);
+                        if (y.device_type != DeviceType.CPU) y = y.cpu();
+                        y = y.contiguous();
+                        perRow = (int)(y.numel() / n);
+                        output = new float[(long)n * perRow];
+                        y.data<float>().CopyTo(output);
+                    }
+                    for (int k = 0; k < n; k++)
+                        results[rows[start + k]] = new RowResult(output, k * perRow, perRow, null);
+                });
             }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.Runtime.InteropServices.ExternalException)
             {
                 foreach (int i in rows)
-                    results[i] = RowResult.Failed(RowError(positions[i], e.Message, e));
+                    if (results[i].Buffer is null)
+                        results[i] = RowResult.Failed(RowError(positions[i], e.Message, e));
             }
         }
     }
