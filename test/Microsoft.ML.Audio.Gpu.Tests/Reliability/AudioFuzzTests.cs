@@ -25,7 +25,12 @@ public sealed class AudioFuzzTests
         }
         var odd = WavBuilder.For(Signals.Sine(301, 8000, 440, 0.3), 8000, SampleFormat.Pcm8);
         odd.ChunksBeforeData.Add(("LIST", Encoding.ASCII.GetBytes("INFOabc"))); // odd-sized chunk
-        yield return ("pcm8-odd-list", odd.ToBytes());
+        var oddBytes = odd.ToBytes();
+        yield return ("pcm8-odd-list", oddBytes);
+        // The same with the pad byte after the odd-sized chunk missing, as some writers produce.
+        int list = oddBytes.AsSpan().IndexOf("LIST"u8);
+        int padAt = list + 8 + (int)BinaryPrimitives.ReadUInt32LittleEndian(oddBytes.AsSpan(list + 4));
+        yield return ("pcm8-odd-list-nopad", [.. oddBytes[..padAt], .. oddBytes[(padAt + 1)..]]);
         yield return ("rf64", new WavBuilder { Rf64 = true, Data = WavBuilder.Encode(stereo, SampleFormat.Pcm16), Channels = 2 }.ToBytes());
         foreach (var file in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Fixtures", "audio"), "*.wav").Order())
             yield return (Path.GetFileName(file), File.ReadAllBytes(file));
