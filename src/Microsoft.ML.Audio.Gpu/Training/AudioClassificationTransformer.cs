@@ -254,9 +254,8 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable
             {
                 using var scope = NewDisposeScope();
                 using var _ = no_grad();
-                var x = tensor(batch.AsSpan(start * size, n * size).ToArray(), [n, .. dims], device: Device);
-                var p = nn.functional.softmax(_network.call(x), 1).cpu().contiguous();
-                p.data<float>().CopyTo(output, start * _labels.Length);
+                var x = TensorCopy.FromArray(start == 0 && n == rows.Length ? batch : batch.AsSpan(start * size, n * size).ToArray(), [n, .. dims], Device);
+                TensorCopy.CopyTo(nn.functional.softmax(_network.call(x), 1), output, (long)start * _labels.Length);
             });
         }
         catch (Exception e) when (e is InvalidOperationException or System.Runtime.InteropServices.ExternalException)

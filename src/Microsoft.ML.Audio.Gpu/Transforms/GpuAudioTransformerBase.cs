@@ -177,13 +177,10 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
                     using (var scope = NewDisposeScope())
                     using (no_grad())
                     {
-                        var x = tensor(batch, shape, device: Device);
-                        var y = module.call(x);
-                        if (y.device_type != DeviceType.CPU) y = y.cpu();
-                        y = y.contiguous();
+                        var y = module.call(TensorCopy.FromArray(batch, shape, Device));
                         perRow = (int)(y.numel() / n);
                         output = new float[(long)n * perRow];
-                        y.data<float>().CopyTo(output);
+                        TensorCopy.CopyTo(y, output);
                     }
                     for (int k = 0; k < n; k++)
                         results[rows[start + k]] = new RowResult(output, k * perRow, perRow, null);

@@ -1,0 +1,237 @@
+// End-to-end throughput of the mel front end, side by side in one process (issue: "Performance").
+//
+//   dotnet run -c Release --project test/Microsoft.ML.Audio.Gpu.Benchmarks [-- --runs 5] [--out docs/benchmarks-cpu.md] [--gpu 0]
+//
+// Workloads (random audio, fixed seed): periodic Hann, centred with reflect padding, power 2, HTK mel, power to dB with
+// top_db 80. Each candidate computes the same log-mel spectrograms and hands them back in managed memory.
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Microsoft.ML;
+using Microsoft.ML.Audio.Gpu.Layers;
+using Microsoft.ML.Audio.Gpu.Transforms;
+using Microsoft.ML.Data;
+using NWaves.FeatureExtractors;
+using NWaves.FeatureExtractors.Options;
+using NWaves.Filters.Fda;
+using TorchSharp;
+using static TorchSharp.torch;
+
+int runs = 5;
+string? outPath = null;
+int? gpu = null;
+for (int i = 0; i < args.Length; i++)
+{
+    if (args[i] == "--runs") runs = int.Parse(args[++i], CultureInfo.InvariantCulture);
+    else if (args[i] == "--out") outPath = args[++i];
+    else if (args[i] == "--gpu") gpu = int.Parse(args[++i], CultureInfo.InvariantCulture);
+}
+
+var workloads = new[]
+{
+    new Workload("W1", "speech commands", Clips: 64, Seconds: 1.0, Rate: 16000, Fft: 512, Win: 400, Hop: 160, Mels: 64),
+    new Workload("W2", "music", Clips: 1, Seconds: 30.0, Rate: 22050, Fft: 2048, Win: 2048, Hop: 512, Mels: 128),
+    new Workload("W3", "mid-size clips", Clips: 16, Seconds: 4.0, Rate: 16000, Fft: 1024, Win: 1024, Hop: 256, Mels: 128),
+};
+var w4 = new Workload("W4", "one clip per call", Clips: 3000, Seconds: 0.44, Rate: 8000, Fft: 256, Win: 256, Hop: 128, Mels: 40);
+
+var device = gpu is int g && cuda.is_available() ? new Device(DeviceType.CUDA, g) : CPU;
+var report = new StringBuilder();
+report.AppendLine($"Machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, TorchSharp {typeof(torch).Assembly.GetName().Version}, " +
+                  $"libtorch threads {get_num_threads()}, device {device}; median of {runs} runs after a warm-up.");
+report.AppendLine();
+report.AppendLine("| workload | candidate | audio-s per s | ms per run | vs naive TorchSharp | vs NWaves |");
+report.AppendLine("| --- | --- | ---: | ---: | ---: | ---: |");
+Console.WriteLine(report.ToString().TrimEnd());
+
+foreach (var w in workloads)
+{
+    var audio = w.Audio(seed: 1);
+    var results = new List<(string name, double ms)>
+    {
+        ("ML.NET MelSpectrogramGpu (batched cursor)", Time(runs, Pipeline(w, audio, gpu))),
+        ("TorchSharp layers (AudioLayers.MelSpectrogram)", Time(runs, Layers(w, audio, device))),
+        ("naive TorchSharp composition", Time(runs, Naive(w, audio, device))),
+        ("NWaves 0.9.6 (1 thread)", Time(Math.Min(runs, 3), NWavesRun(w, audio))),
+    };
+    Report(w, results);
+}
+
+// W4: latency per clip, one clip per call.
+{
+    var audio = w4.Audio(seed: 4);
+    var results = new List<(string name, double ms)>
+    {
+        ("ML.NET PredictionEngine (per clip)", Time(runs, PredictionEngineRun(w4, audio, gpu))),
+        ("TorchSharp layers (per clip)", Time(runs, PerClip(w4, audio, Layers, device))),
+        ("naive TorchSharp composition (per clip)", Time(runs, PerClip(w4, audio, Naive, device))),
+        ("NWaves 0.9.6 (per clip)", Time(Math.Min(runs, 3), NWavesRun(w4, audio))),
+    };
+    Report(w4, results, perClip: true);
+}
+report.AppendLine();
+report.AppendLine($"Peak working set of the benchmark process: {Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:F0} MiB.");
+Console.WriteLine(report.ToString().Split('\n')[^2]);
+if (outPath is not null) File.WriteAllText(outPath, report.ToString());
+return 0;
+
+void Report(Workload w, List<(string name, double ms)> results, bool perClip = false)
+{
+    double naive = results.First(r => r.name.StartsWith("naive")).ms, nwaves = results.First(r => r.name.StartsWith("NWaves")).ms;
+    foreach (var (name, ms) in results)
+    {
+        double audioPerSecond = w.Clips * w.Seconds / (ms / 1000);
+        string time = perClip ? $"{ms * 1000 / w.Clips:F0} µs per clip" : $"{ms:F1}";
+        string line = $"| {w.Name} ({w.Description}) | {name} | {audioPerSecond:F0} | {time} | {naive / ms:F2}x | {nwaves / ms:F1}x |";
+        report.AppendLine(line);
+        Console.WriteLine(line);
+    }
+}
+
+static double Time(int runs, Action run)
+{
+    run(); // warm-up: JIT, libtorch kernels, allocations
+    var times = new List<double>();
+    for (int r = 0; r < runs; r++)
+    {
+        var sw = Stopwatch.StartNew();
+        run();
+        times.Add(sw.Elapsed.TotalMilliseconds);
+    }
+    times.Sort();
+    return times[times.Count / 2];
+}
+
+static MelSpectrogramOptions Options(Workload w) => new()
+{
+    SampleRate = w.Rate, FftLength = w.Fft, WindowLength = w.Win, HopLength = w.Hop, MelBinCount = w.Mels,
+    TopDb = 80, BatchSize = 64,
+};
+
+static Action Pipeline(Workload w, float[][] audio, int? gpu)
+{
+    var ml = new MLContext(1) { GpuDeviceId = gpu, FallbackToCpu = true };
+    var definition = SchemaDefinition.Create(typeof(Row));
+    definition[nameof(Row.Audio)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, audio[0].Length);
+    definition[nameof(Row.Audio)].AddAnnotation(AudioAnnotationKinds.SampleRate, w.Rate, NumberDataViewType.Int32);
+    var data = ml.Data.LoadFromEnumerable(audio.Select(a => new Row { Audio = a }).ToArray(), definition);
+    var output = ml.Transforms.Audio.MelSpectrogramGpu("Mel", "Audio", Options(w)).Fit(data).Transform(data);
+    var col = output.Schema["Mel"];
+    return () =>
+    {
+        using var cursor = output.GetRowCursor([col]);
+        var getter = cursor.GetGetter<VBuffer<float>>(col);
+        var v = default(VBuffer<float>);
+        while (cursor.MoveNext()) getter(ref v);
+    };
+}
+
+static Action PredictionEngineRun(Workload w, float[][] audio, int? gpu)
+{
+    var ml = new MLContext(1) { GpuDeviceId = gpu, FallbackToCpu = true };
+    var definition = SchemaDefinition.Create(typeof(Row));
+    definition[nameof(Row.Audio)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, audio[0].Length);
+    definition[nameof(Row.Audio)].AddAnnotation(AudioAnnotationKinds.SampleRate, w.Rate, NumberDataViewType.Int32);
+    var data = ml.Data.LoadFromEnumerable(new[] { new Row { Audio = audio[0] } }, definition);
+    var model = ml.Transforms.Audio.MelSpectrogramGpu("Mel", "Audio", Options(w)).Fit(data);
+    var engine = ml.Model.CreatePredictionEngine<Row, MelRow>(model, inputSchemaDefinition: definition);
+    var row = new Row();
+    var result = new MelRow();
+    return () =>
+    {
+        foreach (var a in audio)
+        {
+            row.Audio = a;
+            engine.Predict(row, ref result);
+        }
+    };
+}
+
+static Action Layers(Workload w, float[][] audio, Device device)
+{
+    var layer = AudioLayers.MelSpectrogram(w.Rate, w.Fft, w.Win, w.Hop, n_mels: w.Mels, to_db: true, top_db: 80, device: device);
+    var flat = audio.SelectMany(a => a).ToArray();
+    long length = audio[0].Length;
+    float[]? output = null;
+    return () =>
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var y = layer.call(tensor(flat, [audio.Length, length], device: device)).cpu();
+        output ??= new float[y.numel()];
+        y.data<float>().CopyTo(output);
+    };
+}
+
+static Action Naive(Workload w, float[][] audio, Device device)
+{
+    using var fbCpu = Functional.melscale_fbanks(w.Fft / 2 + 1, 0, null, w.Mels, w.Rate);
+    var fbT = fbCpu.t().contiguous().to(device);
+    var window = hann_window(w.Win, device: device);
+    var flat = audio.SelectMany(a => a).ToArray();
+    long length = audio[0].Length;
+    float[]? output = null;
+    return () =>
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var x = tensor(flat, [audio.Length, length], device: device);
+        var spec = stft(x, w.Fft, w.Hop, w.Win, window, center: true, pad_mode: PaddingModes.Reflect, return_complex: true).abs().pow(2);
+        var mel = matmul(fbT, spec);
+        var db = mel.clamp(min: 1e-10).log10() * 10;
+        var top = db.amax([1, 2], keepdim: true) - 80;
+        var y = db.maximum(top).cpu();
+        output ??= new float[y.numel()];
+        y.data<float>().CopyTo(output);
+    };
+}
+
+static Action PerClip(Workload w, float[][] audio, Func<Workload, float[][], Device, Action> make, Device device)
+{
+    var runs = audio.Select(a => make(w, [a], device)).ToArray();
+    return () => { foreach (var r in runs) r(); };
+}
+
+static Action NWavesRun(Workload w, float[][] audio)
+{
+    // NWaves frames are not centred and its Hann window is symmetric: the closest settings it offers.
+    var bank = FilterBanks.Triangular(w.Fft, w.Rate, FilterBanks.MelBands(w.Mels, w.Rate, 0, w.Rate / 2.0));
+    var options = new FilterbankOptions
+    {
+        SamplingRate = w.Rate, FrameSize = w.Win, HopSize = w.Hop, FftSize = w.Fft, FilterBank = bank,
+        Window = NWaves.Windows.WindowType.Hann, SpectrumType = NWaves.FeatureExtractors.Options.SpectrumType.Power, NonLinearity = NonLinearityType.None,
+    };
+    return () =>
+    {
+        var extractor = new FilterbankExtractor(options);
+        foreach (var a in audio)
+        {
+            var frames = extractor.ComputeFrom(a);
+            float max = float.MinValue;
+            foreach (var f in frames)
+                for (int i = 0; i < f.Length; i++) { f[i] = 10 * MathF.Log10(MathF.Max(f[i], 1e-10f)); max = MathF.Max(max, f[i]); }
+            foreach (var f in frames)
+                for (int i = 0; i < f.Length; i++) f[i] = MathF.Max(f[i], max - 80);
+        }
+    };
+}
+
+internal sealed record Workload(string Name, string Description, int Clips, double Seconds, int Rate, int Fft, int Win, int Hop, int Mels)
+{
+    public float[][] Audio(int seed)
+    {
+        var rng = new Random(seed);
+        int n = (int)Math.Round(Seconds * Rate);
+        return Enumerable.Range(0, Clips).Select(_ => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1) * 0.5f).ToArray()).ToArray();
+    }
+}
+
+internal sealed class Row
+{
+    public float[] Audio { get; set; } = [];
+}
+
+internal sealed class MelRow
+{
+    public float[] Mel { get; set; } = [];
+}
