@@ -11,7 +11,7 @@ namespace Microsoft.ML.Audio.Gpu.Layers;
 /// type of its input; the layers in this namespace hold state and call these.
 /// </summary>
 /// <remarks>Names follow torchaudio.functional so that Python code ports line by line.</remarks>
-public static class Functional
+public static partial class Functional
 {
     /// <summary>
     /// A periodic (DFT-even) analysis window of <paramref name="win_length"/> samples, zero-padded to
