@@ -33,6 +33,8 @@ var workloads = new[]
     new Workload("W2", "music", Clips: 1, Seconds: 30.0, Rate: 22050, Fft: 2048, Win: 2048, Hop: 512, Mels: 128),
     new Workload("W3", "mid-size clips", Clips: 16, Seconds: 4.0, Rate: 16000, Fft: 1024, Win: 1024, Hop: 256, Mels: 128),
 };
+if (gpu is not null)
+    workloads = [.. workloads, new Workload("W1x256", "speech commands, batches of 256", Clips: 256, Seconds: 1.0, Rate: 16000, Fft: 512, Win: 400, Hop: 160, Mels: 64)];
 var w4 = new Workload("W4", "one clip per call", Clips: 3000, Seconds: 0.44, Rate: 8000, Fft: 256, Win: 256, Hop: 128, Mels: 40);
 
 var device = gpu is int g && cuda.is_available() ? new Device(DeviceType.CUDA, g) : CPU;
@@ -105,7 +107,7 @@ static double Time(int runs, Action run)
 static MelSpectrogramOptions Options(Workload w) => new()
 {
     SampleRate = w.Rate, FftLength = w.Fft, WindowLength = w.Win, HopLength = w.Hop, MelBinCount = w.Mels,
-    TopDb = 80, BatchSize = 64,
+    TopDb = 80, BatchSize = Math.Max(64, w.Clips),
 };
 
 static Action Pipeline(Workload w, float[][] audio, int? gpu)
