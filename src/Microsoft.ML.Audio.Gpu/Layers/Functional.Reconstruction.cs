@@ -160,7 +160,7 @@ public static partial class Functional
         // the division by the squared-window sum needs each residue's sum to be non-zero (torch.istft checks the
         // same on the whole output, and the ends only hold fewer of these terms for windows that vanish at their centre).
         double[] w;
-        using (var host = window.detach().to(ScalarType.Float64).cpu()) w = host.data<double>().ToArray();
+        using (NewDisposeScope()) w = window.detach().to(ScalarType.Float64).cpu().data<double>().ToArray();
         for (long r = 0; r < hop_length; r++)
         {
             double sum = 0;
