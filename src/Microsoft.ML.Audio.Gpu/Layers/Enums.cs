@@ -11,6 +11,13 @@ public enum WindowType
     Hamming = 1,
     /// <summary>Rectangular window: all ones (torch.ones, "boxcar").</summary>
     Rectangular = 2,
+    /// <summary>Kaiser window, periodic, β = 12 (torch.kaiser_window's default; <see cref="Functional.kaiser_window"/> takes any β).</summary>
+    Kaiser = 3,
+    /// <summary>Kaiser-Bessel-derived window, β = 4π (AAC's long-block window; <see cref="Functional.kbd_window"/> takes any β).
+    /// Symmetric and power-complementary by definition; its length must be even.</summary>
+    KaiserBesselDerived = 4,
+    /// <summary>Vorbis power-complementary window, <c>sin(π/2 · sin²(π(n + ½)/N))</c> (<see cref="Functional.vorbis_window"/>).</summary>
+    Vorbis = 5,
 }
 
 /// <summary>How the signal is padded before it is cut into frames, and where a short window sits in a frame.</summary>

@@ -40,6 +40,9 @@ public static partial class Functional
         {
             WindowType.Hann => hann_window(win_length, periodic: true, dtype: type, device: device),
             WindowType.Hamming => hamming_window(win_length, periodic: true, alpha: 0.54f, beta: 0.46f, dtype: type, device: device),
+            WindowType.Kaiser => kaiser_window(win_length, periodic: true, beta: 12.0, dtype: type, device: device),
+            WindowType.KaiserBesselDerived => kbd_window(win_length, 4 * Math.PI, dtype: type, device: device),
+            WindowType.Vorbis => vorbis_window(win_length, dtype: type, device: device),
             _ => ones(win_length, dtype: type, device: device),
         };
         long extra = fft - win_length;
@@ -68,8 +71,8 @@ public static partial class Functional
         Check.Positive(hop, "hop_length");
         Check.Positive(win, "win_length");
         Check.Defined(padding);
-        if (padding == FramePadding.Center)
-            return (n_fft / 2, n_fft / 2, 1 + length / hop);
+        if (padding == FramePadding.Center) // n_fft / 2 each side: one sample less than n_fft in all when n_fft is odd
+            return (n_fft / 2, n_fft / 2, 1 + (length + 2 * (n_fft / 2) - n_fft) / hop);
         if (padding == FramePadding.NoCenter)
             return (0, 0, length >= n_fft ? 1 + (length - n_fft) / hop : 0);
 

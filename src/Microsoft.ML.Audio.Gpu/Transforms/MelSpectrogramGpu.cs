@@ -78,7 +78,7 @@ public sealed class MelSpectrogramOptions
         SampleRate = m.SampleRate, FftLength = s.FftLength, WindowLength = s.WindowLength, HopLength = s.HopLength,
         Window = s.Window, Center = s.Center, PadMode = s.PadMode, Framing = s.Framing, Power = s.Power,
         MelBinCount = m.MelBinCount, MinFrequency = m.MinFrequency, MaxFrequency = m.MaxFrequency, MelScale = m.MelScale,
-        MelNorm = m.MelNorm, ToDecibel = d is not null, TopDb = d?.TopDb ?? GpuTransformDefaults.TopDb,
+        MelNorm = m.MelNorm, ToDecibel = d is not null, TopDb = d is null ? GpuTransformDefaults.TopDb : d.TopDb,
         MinAmplitude = d?.MinAmplitude ?? LayerDefaults.Amin, Reference = d?.Reference ?? LayerDefaults.Reference,
         BatchSize = s.BatchSize,
     };

@@ -157,8 +157,21 @@ public sealed class StftTests
     [DataRow(1000L, 512L, 128L, 400L, FramePadding.PadBeginAndEnd, 11L)] // ceil(1384 / 128)
     [DataRow(1000L, 512L, 128L, 400L, FramePadding.Same, 8L)]        // ceil(1000 / 128)
     [DataRow(300L, 512L, 128L, 512L, FramePadding.Valid, 0L)]        // shorter than one window
+    [DataRow(1000L, 511L, 128L, 511L, FramePadding.Center, 8L)]      // odd n_fft: 255 each side, 1 + (1000 + 510 - 511) / 128
+    [DataRow(1024L, 511L, 128L, 511L, FramePadding.Center, 8L)]      // 1 + 1023 / 128 (an even n_fft would give 9)
     public void FrameCount_FollowsEachConvention(long length, long nFft, long hop, long win, FramePadding padding, long expected)
         => Assert.AreEqual(expected, Functional.frame_count(length, nFft, hop, win, padding));
+
+    [TestMethod]
+    [DataRow(1024L)]
+    [DataRow(1000L)]
+    public void Forward_OddFftLength_GivesTorchsFrameCount(long length)
+    {
+        using var scope = NewDisposeScope();
+        using var stft = AudioLayers.Stft(n_fft: 511, hop_length: 128, output: SpectrumType.Power);
+        var y = stft.call(randn(length));
+        Compare.Shape(y, [256, stft.frame_count(length)], "odd n_fft");
+    }
 
     [TestMethod]
     public void Forward_Throws_NamingInput_WhenSignalIsShorterThanOneFrame()
