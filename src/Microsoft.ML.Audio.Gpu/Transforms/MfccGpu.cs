@@ -13,8 +13,9 @@ namespace Microsoft.ML.Audio.Gpu.Transforms;
 /// <summary>
 /// Options of <see cref="MfccGpuEstimator"/> (<c>mlContext.Transforms.Audio.MfccGpu</c>): those of
 /// <see cref="MelSpectrogramOptions"/> (the log-mel spectrogram, always in dB), plus <see cref="CoefficientCount"/> and
-/// <see cref="DctNorm"/>. With the defaults of torchaudio's <c>MFCC</c> for the STFT (<c>FftLength = 400,
-/// HopLength = 200</c>) the output equals <c>torchaudio.transforms.MFCC(log_mels=False)</c>.
+/// <see cref="DctNorm"/>. With torchaudio's STFT defaults (<c>FftLength = 400, HopLength = 200</c>) a row equals
+/// <c>torchaudio.transforms.MFCC(log_mels=False)</c> of that row; the 80 dB range is measured per row (over all its
+/// channels), whereas torchaudio measures it over a whole 3-D <c>(batch, mels, frames)</c> tensor.
 /// </summary>
 public sealed class MfccOptions
 {

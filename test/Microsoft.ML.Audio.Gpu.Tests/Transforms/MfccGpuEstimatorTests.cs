@@ -195,6 +195,27 @@ public sealed class MfccGpuEstimatorTests
     }
 
     [TestMethod]
+    public void Fit_Throws_NamingColumnAndBothRates_WhenSampleRateDiffers()
+    {
+        var ml = new MLContext(1);
+        var data = AudioData.Load(ml, AudioData.NoiseRows(2, 1000), [1000], 16000);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.Audio.MfccGpu("Out", "Audio", new MfccOptions { SampleRate = 22050 }).Fit(data));
+        StringAssert.Contains(e.Message, "'Audio'");
+        StringAssert.Contains(e.Message, "22050");
+        StringAssert.Contains(e.Message, "16000");
+    }
+
+    [TestMethod]
+    public void Fit_Throws_NamingTheOption_WhenSampleRateIsUnknown()
+    {
+        var ml = new MLContext(1);
+        var data = AudioData.Load(ml, AudioData.NoiseRows(2, 1000), [1000], sampleRate: null);
+        var e = Assert.Throws<ArgumentException>(() => ml.Transforms.Audio.MfccGpu("Out", "Audio").Fit(data));
+        StringAssert.Contains(e.Message, "'Audio'");
+        Assert.AreEqual(nameof(MfccOptions.SampleRate), e.ParamName);
+    }
+
+    [TestMethod]
     public void GetOutputSchema_MatchesTheRealOutput()
     {
         var ml = new MLContext(1);
