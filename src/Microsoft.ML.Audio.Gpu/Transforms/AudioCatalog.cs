@@ -76,6 +76,19 @@ public sealed class AudioTransformsCatalog
     /// <param name="options">Settings; null uses the defaults of <see cref="MelSpectrogramOptions"/>.</param>
     public MelSpectrogramGpuEstimator MelSpectrogramGpu(string outputColumnName, string? inputColumnName = null, MelSpectrogramOptions? options = null)
         => new(_env, outputColumnName, inputColumnName, options);
+
+    /// <summary>
+    /// Create a <see cref="MfccGpuEstimator"/>, which computes the mel-frequency cepstral coefficients of an audio
+    /// column in one fused TorchSharp module on the GPU: the log-mel spectrogram of <see cref="MelSpectrogramGpu"/>
+    /// followed by an orthonormal DCT-II (torchaudio's <c>MFCC</c>).
+    /// </summary>
+    /// <param name="outputColumnName">Name of the column to produce: a vector of <see cref="float"/>, <c>[coefficients, frames]</c>
+    /// or <c>[channels, coefficients, frames]</c>, row-major.</param>
+    /// <param name="inputColumnName">Name of the audio column, a vector of <see cref="float"/>. Null means
+    /// <paramref name="outputColumnName"/>.</param>
+    /// <param name="options">Settings; null uses the defaults of <see cref="MfccOptions"/> (40 coefficients of 128 mel bands, 80 dB range).</param>
+    public MfccGpuEstimator MfccGpu(string outputColumnName, string? inputColumnName = null, MfccOptions? options = null)
+        => new(_env, outputColumnName, inputColumnName, options);
 }
 
 /// <summary>Adds <c>Audio</c> to <see cref="TransformsCatalog"/>.</summary>
@@ -83,7 +96,7 @@ public static class AudioCatalogExtensions
 {
     extension(TransformsCatalog catalog)
     {
-        /// <summary>Audio transforms: loading, STFT, mel filterbank, decibels and the fused mel spectrogram.</summary>
+        /// <summary>Audio transforms: loading, STFT, mel filterbank, decibels, the fused mel spectrogram and MFCC.</summary>
         public AudioTransformsCatalog Audio => new(catalog);
     }
 }
