@@ -49,16 +49,28 @@ public sealed class FrequencyAwareConv2d : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"input must be (batch, in_channels = {in_channels}, freq, time) or (in_channels, freq, time), got shape [{string.Join(", ", input.shape)}]", nameof(input));
         using var scope = NewDisposeScope();
         bool unbatched = input.dim() == 3;
-        var x = unbatched ? input.unsqueeze(0) : input;
-        long n = x.shape[0], freq = x.shape[2], time = x.shape[3];
-        var map = Functional.frequency_map(freq, x.dtype, x.device).reshape(1, 1, freq, 1).expand(n, 1, freq, time);
-        var y = conv.call(cat([x, map], 1));
+        var y = conv.call(Functional.concatenate_frequency_map(unbatched ? input.unsqueeze(0) : input));
         return (unbatched ? y.squeeze(0) : y).MoveToOuterDisposeScope();
     }
 }
 
+/// <summary>Appends a −1…1 frequency-coordinate channel (Kapre <c>ConcatenateFrequencyMap</c>, channels first).</summary>
+/// <remarks>Input <c>(batch, channels, freq, time)</c> or <c>(channels, freq, time)</c>; output with one more channel.</remarks>
+public sealed class ConcatenateFrequencyMap : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Creates the layer.</summary>
+    public ConcatenateFrequencyMap(string name = "frequency_map") : base(name) { }
+
+    /// <summary>Appends the map.</summary>
+    public override Tensor forward(Tensor input) => Functional.concatenate_frequency_map(input);
+}
+
 public static partial class AudioLayers
 {
+    /// <summary>Appends a −1…1 frequency-coordinate channel (Kapre <c>ConcatenateFrequencyMap</c>).</summary>
+    /// <param name="name">Module name.</param>
+    public static ConcatenateFrequencyMap ConcatenateFrequencyMap(string name = "frequency_map") => new(name);
+
     /// <summary>Frequency-aware Conv2d: a −1…1 frequency-coordinate channel is appended before the convolution.</summary>
     /// <param name="in_channels">Channels of the input (the map is added to these).</param>
     /// <param name="out_channels">Channels of the output.</param>

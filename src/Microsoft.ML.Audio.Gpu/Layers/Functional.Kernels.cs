@@ -50,4 +50,24 @@ public static partial class Functional
         Check.Positive(n_freq);
         return linspace(-1.0, 1.0, n_freq, dtype: dtype ?? ScalarType.Float32, device: device ?? CPU);
     }
+
+    /// <summary>
+    /// Appends the frequency-coordinate map of <see cref="frequency_map"/> as one more channel (Kapre
+    /// <c>ConcatenateFrequencyMap</c>, channels first).
+    /// </summary>
+    /// <param name="input"><c>(batch, channels, freq, time)</c> or <c>(channels, freq, time)</c>.</param>
+    /// <returns><c>(batch, channels + 1, freq, time)</c>, or without the batch axis for 3-D input.</returns>
+    public static Tensor concatenate_frequency_map(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.dim() is not (3 or 4))
+            throw new ArgumentException($"input must be (batch, channels, freq, time) or (channels, freq, time), got shape [{string.Join(", ", input.shape)}]", nameof(input));
+        using var scope = NewDisposeScope();
+        bool unbatched = input.dim() == 3;
+        var x = unbatched ? input.unsqueeze(0) : input;
+        long n = x.shape[0], freq = x.shape[2], time = x.shape[3];
+        var map = frequency_map(freq, x.dtype, x.device).reshape(1, 1, freq, 1).expand(n, 1, freq, time);
+        var y = cat([x, map], 1);
+        return (unbatched ? y.squeeze(0) : y).MoveToOuterDisposeScope();
+    }
 }
