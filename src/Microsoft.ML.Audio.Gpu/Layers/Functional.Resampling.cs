@@ -31,6 +31,11 @@ public static partial class Functional
     /// "kaiser_best" resampling filter).</summary>
     public const double ResampleKaiserBeta = 14.769656459379492;
 
+    /// <summary>Most weights a resampling kernel may have: 2^26 (256 MB in float32, 512 MB while built in float64).
+    /// Rates with a small common divisor (44100 → 16001 Hz: 16001 phases of 44135 taps) would otherwise exhaust memory
+    /// instead of failing with a message.</summary>
+    public const long MaxResampleKernelWeights = 1L << 26;
+
     /// <summary>
     /// Resamples a signal from <paramref name="orig_freq"/> to <paramref name="new_freq"/> Hz by band-limited sinc
     /// interpolation (torchaudio.functional.resample; Kapre has no resampling layer).
@@ -45,8 +50,8 @@ public static partial class Functional
     /// frequency, so tones just above it are attenuated by only 10 to 20 dB. Raise
     /// <paramref name="lowpass_filter_width"/> and lower <paramref name="rolloff"/> for stronger anti-aliasing.</para>
     /// <para>The kernel has <c>(new / g) · (2 · width + orig / g)</c> weights, <c>width = ⌈lowpass_filter_width ·
-    /// (orig / g) / (rolloff · min(orig, new) / g)⌉</c>: small for related rates (44.1 → 16 kHz: 160 × 475), large
-    /// for rates with a small common divisor.</para>
+    /// (orig / g) / (rolloff · min(orig, new) / g)⌉</c>: small for related rates (44.1 → 16 kHz: 160 × 475), too large
+    /// (more than <see cref="MaxResampleKernelWeights"/>) for rates with a small common divisor.</para>
     /// </remarks>
     /// <param name="waveform">Signal <c>(..., time)</c>, float32 or float64, on any device.</param>
     /// <param name="orig_freq">Sample rate of <paramref name="waveform"/>, in Hz.</param>
@@ -60,13 +65,13 @@ public static partial class Functional
     /// <returns><c>(..., ⌈time · new_freq / orig_freq⌉)</c> in the input's type; the input itself (an alias) when the
     /// rates are equal.</returns>
     /// <exception cref="ArgumentException">The waveform is not floating point or has no dimension, a rate or the
-    /// filter width is not positive, the rolloff is outside (0, 1], or β is given for the Hann method or negative.</exception>
+    /// filter width is not positive, the rolloff is outside (0, 1], β is given for the Hann method or negative, or the
+    /// kernel would exceed <see cref="MaxResampleKernelWeights"/>.</exception>
     public static Tensor resample(Tensor waveform, long orig_freq, long new_freq, long lowpass_filter_width = ResampleLowpassFilterWidth,
         double rolloff = ResampleRolloff, ResamplingMethod resampling_method = ResamplingMethod.SincInterpHann, double? beta = null)
     {
         CheckWaveform(waveform, nameof(waveform));
-        Check.Positive(orig_freq);
-        Check.Positive(new_freq);
+        CheckResampleArguments(orig_freq, new_freq, lowpass_filter_width, rolloff, resampling_method, beta);
         if (orig_freq == new_freq)
             return waveform.alias();
         var (kernel, width) = sinc_resample_kernel(orig_freq, new_freq, lowpass_filter_width, rolloff, resampling_method, beta,
@@ -98,18 +103,7 @@ public static partial class Functional
         ResamplingMethod resampling_method = ResamplingMethod.SincInterpHann, double? beta = null,
         ScalarType? dtype = null, Device? device = null)
     {
-        Check.Positive(orig_freq);
-        Check.Positive(new_freq);
-        Check.Positive(lowpass_filter_width);
-        if (!(rolloff > 0 && rolloff <= 1))
-            throw new ArgumentOutOfRangeException(nameof(rolloff), rolloff, $"rolloff must be in (0, 1], got: {rolloff}");
-        Check.Defined(resampling_method);
-        if (beta is double b)
-        {
-            if (resampling_method != ResamplingMethod.SincInterpKaiser)
-                throw new ArgumentException($"beta applies only to {nameof(ResamplingMethod.SincInterpKaiser)}, got beta {b} with {resampling_method}", nameof(beta));
-            Check.NonNegative(b, nameof(beta));
-        }
+        CheckResampleArguments(orig_freq, new_freq, lowpass_filter_width, rolloff, resampling_method, beta);
         var type = dtype ?? ScalarType.Float32;
         if (type is not (ScalarType.Float32 or ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16))
             throw new ArgumentException($"dtype must be a real floating-point type, got {type}", nameof(dtype));
@@ -122,9 +116,9 @@ public static partial class Functional
         long width = (long)Math.Ceiling(lowpass_filter_width * orig / baseFreq);
         long taps = 2 * width + orig;
         long count = up * taps;
-        if (count > int.MaxValue)
-            throw new ArgumentException($"the resampling kernel for {orig_freq} -> {new_freq} Hz would have {count} weights ({up} phases of {taps}); " +
-                "choose rates with a larger common divisor", nameof(new_freq));
+        if (count > MaxResampleKernelWeights)
+            throw new ArgumentException($"new_freq {new_freq} and orig_freq {orig_freq} have a common divisor of only {g}: the kernel would have " +
+                $"{count} weights ({up} phases of {taps}), more than {MaxResampleKernelWeights}. Choose rates with a larger common divisor", nameof(new_freq));
 
         double lpw = lowpass_filter_width;
         double kaiserBeta = beta ?? ResampleKaiserBeta;
@@ -168,6 +162,23 @@ public static partial class Functional
         var y = phases.transpose(1, 2).reshape(signals, -1).narrow(1, 0, target);    // phase j of block b is sample b · new + j
         long[] shape = [.. waveform.shape[..^1], target];
         return y.reshape(shape).MoveToOuterDisposeScope();
+    }
+
+    private static void CheckResampleArguments(long orig_freq, long new_freq, long lowpass_filter_width, double rolloff,
+        ResamplingMethod resampling_method, double? beta)
+    {
+        Check.Positive(orig_freq);
+        Check.Positive(new_freq);
+        Check.Positive(lowpass_filter_width);
+        if (!(rolloff > 0 && rolloff <= 1))
+            throw new ArgumentOutOfRangeException(nameof(rolloff), rolloff, $"rolloff must be in (0, 1], got: {rolloff}");
+        Check.Defined(resampling_method);
+        if (beta is double b)
+        {
+            if (resampling_method != ResamplingMethod.SincInterpKaiser)
+                throw new ArgumentException($"beta applies only to {nameof(ResamplingMethod.SincInterpKaiser)}, got beta {b} with {resampling_method}", nameof(beta));
+            Check.NonNegative(b, nameof(beta));
+        }
     }
 
     internal static void CheckWaveform(Tensor waveform, string name)

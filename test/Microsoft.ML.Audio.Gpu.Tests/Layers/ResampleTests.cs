@@ -226,6 +226,18 @@ public sealed class ResampleTests
     }
 
     [TestMethod]
+    public void Constructor_Throws_NamingNewFreq_WhenTheRatesShareTooSmallADivisor()
+        // gcd(44100, 16001) = 1: 16001 phases of 2 · 17 + 44100 taps, 706 million weights.
+        => AssertNames("new_freq", () => AudioLayers.Resample(44100, 16001));
+
+    [TestMethod]
+    public void Functional_ChecksItsArguments_EvenWhenTheRatesAreEqual()
+    {
+        AssertNames("rolloff", () => Functional.resample(zeros(10), 16000, 16000, rolloff: 0));
+        AssertNames("beta", () => Functional.resample(zeros(10), 16000, 16000, beta: 5.0));
+    }
+
+    [TestMethod]
     public void Forward_Throws_NamingInput_WhenNotAFloatingPointSignal()
     {
         using var resample = AudioLayers.Resample(44100, 16000);
