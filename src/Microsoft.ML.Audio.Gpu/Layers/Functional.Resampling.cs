@@ -95,7 +95,7 @@ public static partial class Functional
     /// <c>(new / g, 1, 2 · width + orig / g)</c>, one row per output phase, and the zeros to pad before the signal.
     /// </summary>
     /// <remarks>Weight <c>i</c> of phase <c>j</c> is <c>s · sinc(π t) · w(t)</c> with
-    /// <c>t = clamp((i − width) / orig − j / new) · s · orig, ±lowpass_filter_width)</c> in units of the cutoff period and
+    /// <c>t = clamp(((i − width) / orig − j / new) · rolloff · min(orig, new), ±lowpass_filter_width)</c> in units of the cutoff period and
     /// <c>s = rolloff · min(orig, new) / orig</c> (the reduced rates), as torchaudio's <c>_get_sinc_resample_kernel</c>.</remarks>
     /// <returns>The kernel and <c>width</c>; equal rates give the identity kernel <c>(1, 1, 1)</c> and width 0.</returns>
     public static (Tensor kernel, long width) sinc_resample_kernel(long orig_freq, long new_freq,
