@@ -30,6 +30,17 @@ public sealed class AudioTransformsCatalog
         => new(_env, outputColumnName, inputColumnName, options);
 
     /// <summary>
+    /// Create a <see cref="GpuResampleEstimator"/>, which resamples an audio column on the GPU (band-limited sinc, as
+    /// torchaudio): the device counterpart of LoadAudio's CPU resampler, for large batches.
+    /// </summary>
+    /// <param name="outputColumnName">Name of the column to produce: audio at <see cref="GpuResampleOptions.SampleRate"/>.</param>
+    /// <param name="inputColumnName">Name of the audio column (with a SampleRate annotation, e.g. from LoadAudio at the
+    /// files' own rate). Null means <paramref name="outputColumnName"/>.</param>
+    /// <param name="options">Settings; null resamples to 16 kHz with torchaudio's defaults.</param>
+    public GpuResampleEstimator GpuResample(string outputColumnName, string? inputColumnName = null, GpuResampleOptions? options = null)
+        => new(_env, outputColumnName, inputColumnName, options);
+
+    /// <summary>
     /// Create a <see cref="GpuStftEstimator"/>, which computes the short-time Fourier transform (power or magnitude) of
     /// an audio column on the GPU.
     /// </summary>

@@ -105,7 +105,7 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
     }
 
     /// <summary>Output of the layer for one input layout.</summary>
-    /// <param name="Bins">Frequency rows of the output.</param>
+    /// <param name="Bins">Frequency rows of the output; 0 when the output is audio <c>[channels, samples]</c>.</param>
     /// <param name="Frames">Output frames for an input of the given length per channel (samples or frames).</param>
     /// <param name="Annotations">Annotations of the output column.</param>
     private protected sealed record OutputLayout(int Bins, Func<int, int> Frames, IReadOnlyDictionary<string, int> Annotations);
@@ -120,19 +120,17 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
         if (input.IsFixedSize)
         {
             int frames = layout.Frames(input.Length);
+            int[] perChannel = layout.Bins > 0 ? [layout.Bins, frames] : [frames]; // Bins 0: the output is audio
             type = input.HasChannelDimension
-                ? new VectorDataViewType(NumberDataViewType.Single, input.Channels, layout.Bins, frames)
-                : new VectorDataViewType(NumberDataViewType.Single, layout.Bins, frames);
+                ? new VectorDataViewType(NumberDataViewType.Single, (int[])[input.Channels, .. perChannel])
+                : new VectorDataViewType(NumberDataViewType.Single, perChannel);
         }
         else
         {
             type = new VectorDataViewType(NumberDataViewType.Single);
         }
-        var annotations = new Dictionary<string, int>(layout.Annotations)
-        {
-            [AudioAnnotationKinds.ChannelCount] = input.Channels,
-            [AudioAnnotationKinds.BinCount] = layout.Bins,
-        };
+        var annotations = new Dictionary<string, int>(layout.Annotations) { [AudioAnnotationKinds.ChannelCount] = input.Channels };
+        if (layout.Bins > 0) annotations[AudioAnnotationKinds.BinCount] = layout.Bins;
         return new DataViewSchema.DetachedColumn(OutputColumnName, type, SignalColumn.BuildAnnotations(annotations));
     }
 

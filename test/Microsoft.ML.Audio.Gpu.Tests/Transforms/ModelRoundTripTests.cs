@@ -9,7 +9,7 @@ namespace Microsoft.ML.Audio.Gpu.Tests.Transforms;
 [TestClass]
 public sealed class ModelRoundTripTests
 {
-    public static IEnumerable<object[]> Pipelines => [["GpuStft"], ["GpuMel"], ["GpuDecibel"], ["MelSpectrogramGpu"], ["Chain"]];
+    public static IEnumerable<object[]> Pipelines => [["GpuStft"], ["GpuMel"], ["GpuDecibel"], ["MelSpectrogramGpu"], ["Chain"], ["GpuResample"]];
 
     private static IEstimator<ITransformer> Pipeline(MLContext ml, string name)
     {
@@ -19,6 +19,7 @@ public sealed class ModelRoundTripTests
             "GpuStft" => stft,
             "GpuMel" => stft.Append(ml.Transforms.Audio.GpuMel("Out", "Spec", new GpuMelOptions { MelBinCount = 24, MelScale = MelScale.Slaney, MelNorm = MelNorm.Slaney })),
             "GpuDecibel" => stft.Append(ml.Transforms.Audio.GpuDecibel("Out", "Spec", new GpuDecibelOptions { TopDb = 50, Reference = 2 })),
+            "GpuResample" => ml.Transforms.Audio.GpuResample("Out", "Audio", new GpuResampleOptions { SampleRate = 11025, Method = ResamplingMethod.SincInterpKaiser, LowpassFilterWidth = 10 }),
             "MelSpectrogramGpu" => ml.Transforms.Audio.MelSpectrogramGpu("Out", "Audio", new MelSpectrogramOptions
             {
                 FftLength = 256, HopLength = 64, MelBinCount = 30, Framing = FramePadding.Same, Window = WindowType.Hamming,
