@@ -1,6 +1,7 @@
 // End-to-end throughput of the mel front end, side by side in one process (issue: "Performance").
 //
-//   dotnet run -c Release --project test/Microsoft.ML.Audio.Gpu.Benchmarks [-- --runs 5] [--out docs/benchmarks-cpu.md] [--gpu 0]
+//   dotnet run -c Release --project test/Microsoft.ML.Audio.Gpu.Benchmarks [-- --runs 5] [--out FILE] [--gpu 0] [--only W1]
+// (--only runs one workload, so the process's peak working set is that workload's.)
 //
 // Workloads (random audio, fixed seed): periodic Hann, centred with reflect padding, power 2, HTK mel, power to dB with
 // top_db 80. Each candidate computes the same log-mel spectrograms and hands them back in managed memory.
@@ -20,8 +21,10 @@ using static TorchSharp.torch;
 int runs = 5;
 string? outPath = null;
 int? gpu = null;
+string? only = null;
 for (int i = 0; i < args.Length; i++)
 {
+    if (args[i] == "--only") { only = args[++i]; continue; }
     if (args[i] == "--runs") runs = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--out") outPath = args[++i];
     else if (args[i] == "--gpu") gpu = int.Parse(args[++i], CultureInfo.InvariantCulture);
@@ -46,7 +49,7 @@ report.AppendLine("| workload | candidate | audio-s per s | ms per run | vs naiv
 report.AppendLine("| --- | --- | ---: | ---: | ---: | ---: |");
 Console.WriteLine(report.ToString().TrimEnd());
 
-foreach (var w in workloads)
+foreach (var w in workloads.Where(w => only is null || w.Name == only))
 {
     var audio = w.Audio(seed: 1);
     var results = new List<(string name, double ms)>
@@ -60,6 +63,7 @@ foreach (var w in workloads)
 }
 
 // W4: latency per clip, one clip per call.
+if (only is null || only == w4.Name)
 {
     var audio = w4.Audio(seed: 4);
     var results = new List<(string name, double ms)>
