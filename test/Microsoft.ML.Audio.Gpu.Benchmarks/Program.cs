@@ -18,6 +18,13 @@ using NWaves.Filters.Fda;
 using TorchSharp;
 using static TorchSharp.torch;
 
+if (args.Contains("--micro"))
+{
+    // BenchmarkDotNet micro benchmarks of the layer stages, in process (no SDK needed, so it also runs from the GPU bundle).
+    BenchmarkDotNet.Running.BenchmarkRunner.Run<LayerBenchmarks>(args: args.Where(a => a != "--micro").ToArray());
+    return 0;
+}
+
 int runs = 5;
 string? outPath = null;
 int? gpu = null;
@@ -241,3 +248,50 @@ internal sealed class MelRow
 {
     public float[] Mel { get; set; } = [];
 }
+
+/// <summary>The stages of the W1 front end (64 × 1 s at 16 kHz, FFT 512, window 400, hop 160, 64 mels), each alone.</summary>
+[BenchmarkDotNet.Attributes.WarmupCount(3)]
+[BenchmarkDotNet.Attributes.IterationCount(9)]
+[BenchmarkDotNet.Attributes.InProcess]
+[BenchmarkDotNet.Attributes.MemoryDiagnoser(false)]
+public class LayerBenchmarks
+{
+    private Tensor _audio = null!, _complex = null!, _power = null!, _mel = null!, _fbT = null!;
+    private Stft _stft = null!;
+    private MelFilterbank _melLayer = null!;
+    private AmplitudeToDecibel _db = null!;
+    private MelSpectrogram _fused = null!;
+
+    [BenchmarkDotNet.Attributes.GlobalSetup]
+    public void Setup()
+    {
+        _audio = randn(64, 16000) * 0.5;
+        _stft = AudioLayers.Stft(512, 400, 160, output: Microsoft.ML.Audio.Gpu.Layers.SpectrumType.Complex);
+        _melLayer = AudioLayers.MelFilterbank(16000, 512, 64);
+        _db = AudioLayers.AmplitudeToDecibel(top_db: 80);
+        _fused = AudioLayers.MelSpectrogram(16000, 512, 400, 160, n_mels: 64, to_db: true, top_db: 80);
+        using (no_grad())
+        {
+            _complex = _stft.call(_audio);
+            _power = Functional.power(_complex);
+            _mel = _melLayer.call(_power);
+        }
+        _fbT = _melLayer.Filterbank.t().contiguous();
+    }
+
+    private static void Run(Func<Tensor> f)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        f();
+    }
+
+    [BenchmarkDotNet.Attributes.Benchmark(Description = "STFT (complex)")] public void Stft() => Run(() => _stft.call(_audio));
+    [BenchmarkDotNet.Attributes.Benchmark(Description = "power: re² + im²")] public void Power() => Run(() => Functional.power(_complex));
+    [BenchmarkDotNet.Attributes.Benchmark(Description = "power: abs().pow(2) (naive)")] public void PowerNaive() => Run(() => _complex.abs().pow(2));
+    [BenchmarkDotNet.Attributes.Benchmark(Description = "mel filterbank (layer)")] public void Mel() => Run(() => _melLayer.call(_power));
+    [BenchmarkDotNet.Attributes.Benchmark(Description = "mel: matmul with a contiguous transpose (naive)")] public void MelNaive() => Run(() => matmul(_fbT, _power));
+    [BenchmarkDotNet.Attributes.Benchmark(Description = "decibels, top_db 80")] public void Decibel() => Run(() => _db.call(_mel));
+    [BenchmarkDotNet.Attributes.Benchmark(Description = "fused MelSpectrogram layer")] public void Fused() => Run(() => _fused.call(_audio));
+}
+
