@@ -1,3 +1,4 @@
+using Microsoft.ML.Audio.Gpu.Layers;
 using Microsoft.ML.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -21,7 +22,7 @@ internal static class TorchDevices
         if (gpu is null)
         {
             ch.Info($"{component}: running on the CPU (MLContext.GpuDeviceId is not set).");
-            return CPU;
+            return UseCpu(ch, component);
         }
         if (gpu < 0)
             throw new ArgumentOutOfRangeException(nameof(MLContext.GpuDeviceId), gpu, $"MLContext.GpuDeviceId must be a CUDA device index (0 or more), got: {gpu}");
@@ -40,10 +41,21 @@ internal static class TorchDevices
         if (fallback)
         {
             ch.Warning($"{component}: GPU {gpu} was requested but {problem}; falling back to the CPU (MLContext.FallbackToCpu).");
-            return CPU;
+            return UseCpu(ch, component);
         }
         throw new InvalidOperationException(
             $"{component}: GPU {gpu} was requested (MLContext.GpuDeviceId) but {problem}. " +
             "Set MLContext.FallbackToCpu = true to run on the CPU instead, or clear GpuDeviceId.");
+    }
+
+    /// <summary>The CPU device, with the allocator policy of <see cref="CpuAllocator"/> unless it is turned off.</summary>
+    private static Device UseCpu(IChannel ch, string component)
+    {
+        if (CpuAllocator.AutomaticConfiguration)
+        {
+            CpuAllocator.Configure(out bool first);
+            if (first) ch.Info($"{component}: {CpuAllocator.Describe()} (CpuAllocator; KAPRE_CPU_ALLOCATOR=off leaves it alone).");
+        }
+        return CPU;
     }
 }
