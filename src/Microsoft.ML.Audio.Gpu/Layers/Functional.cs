@@ -271,6 +271,15 @@ public static partial class Functional
     /// <param name="spectrum">Real spectrum <c>(..., n_freqs, time)</c>.</param>
     /// <param name="filterbank">Filterbank <c>(n_freqs, n_filters)</c>, e.g. from <see cref="melscale_fbanks"/>.</param>
     /// <returns><c>(..., n_filters, time)</c>.</returns>
+    /// <remarks>
+    /// On the CPU, when each filter is non-zero over a narrow span of bins (mel and log-frequency filterbanks: each bin
+    /// feeds at most two filters) and there are enough frames, the filters are applied in groups of
+    /// <see cref="FiltersPerBand"/>, each group multiplying only the bins where it is non-zero: a quarter or less of the
+    /// dense product's work (measured: 3-5x faster on 64-128 mels, <c>docs/benchmarks.md</c>). The spans are read from
+    /// the filterbank's values at every call, so a filterbank that was loaded or trained in place is never applied with
+    /// stale spans. The result equals the dense product up to the order of float additions. A filterbank that requires
+    /// gradients (while autograd records) always takes the dense product, so that every entry gets its gradient.
+    /// </remarks>
     public static Tensor apply_filterbank(Tensor spectrum, Tensor filterbank)
     {
         ArgumentNullException.ThrowIfNull(spectrum);
@@ -282,8 +291,96 @@ public static partial class Functional
         using var scope = NewDisposeScope();
         var fb = filterbank.dtype == spectrum.dtype && filterbank.device == spectrum.device
             ? filterbank : filterbank.to(spectrum.dtype, spectrum.device);
+        if (UseBands(spectrum, fb) && filterbank_bands(fb) is { } bands)
+            return apply_filterbank_banded(spectrum, fb, bands).MoveToOuterDisposeScope();
         // (n_filters, n_freqs) @ (..., n_freqs, time) broadcasts over the leading dimensions: no transposes of the data.
         return matmul(fb.t(), spectrum).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Filters per group of the banded filterbank product (measured best at 4-16 on 64-128 mels).</summary>
+    internal const int FiltersPerBand = 8;
+
+    /// <summary>Fewer spectrum columns (frames times batch) than this take the dense product: one call beats several.</summary>
+    internal const long MinBandedColumns = 512;
+
+    /// <summary>A group of consecutive filters and the bins outside which all of them are zero.</summary>
+    internal readonly record struct FilterbankBand(long FirstFilter, long FilterCount, long FirstBin, long BinCount);
+
+    private static bool UseBands(Tensor spectrum, Tensor fb)
+        => spectrum.device_type == DeviceType.CPU && fb.is_contiguous()
+           && fb.dtype is ScalarType.Float32 or ScalarType.Float64
+           && !(fb.requires_grad && is_grad_enabled())
+           && spectrum.numel() / spectrum.shape[^2] >= MinBandedColumns;
+
+    /// <summary>
+    /// Groups the filters of a CPU filterbank <c>(n_freqs, n_filters)</c> in runs of <see cref="FiltersPerBand"/> and
+    /// finds, for each group, the span of bins outside which all its filters are zero.
+    /// </summary>
+    /// <returns>The groups, or null when they would save less than half of the dense product's work.</returns>
+    internal static FilterbankBand[]? filterbank_bands(Tensor filterbank)
+    {
+        if (filterbank.device_type != DeviceType.CPU || !filterbank.is_contiguous() || filterbank.dim() != 2) return null;
+        long bins = filterbank.shape[0], filters = filterbank.shape[1];
+        if (bins == 0 || filters == 0) return null;
+        return filterbank.dtype switch
+        {
+            // Compared as bit patterns (vectorised; floats compare element by element): only +0.0 counts as zero.
+            ScalarType.Float32 => filterbank_bands(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(filterbank.bytes), bins, filters),
+            ScalarType.Float64 => filterbank_bands(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(filterbank.bytes), bins, filters),
+            _ => null,
+        };
+    }
+
+    private static FilterbankBand[]? filterbank_bands<T>(ReadOnlySpan<T> values, long bins, long filters) where T : unmanaged, IEquatable<T>
+    {
+        int groups = (int)((filters + FiltersPerBand - 1) / FiltersPerBand);
+        var first = new long[groups];
+        var last = new long[groups];
+        Array.Fill(first, long.MaxValue);
+        Array.Fill(last, -1);
+        for (long k = 0; k < bins; k++)
+        {
+            // Filters in which bin k is non-zero lie in [lo, hi]; -0.0 and NaN count as non-zero (kept in the band).
+            var row = values.Slice((int)(k * filters), (int)filters);
+            int lo = row.IndexOfAnyExcept(default(T));
+            if (lo < 0) continue;
+            int hi = row.LastIndexOfAnyExcept(default(T));
+            for (int g = lo / FiltersPerBand; g <= hi / FiltersPerBand; g++)
+            {
+                first[g] = Math.Min(first[g], k);
+                last[g] = k;
+            }
+        }
+        var bands = new FilterbankBand[groups];
+        long work = 0;
+        for (int g = 0; g < groups; g++)
+        {
+            long start = g * (long)FiltersPerBand, count = Math.Min(FiltersPerBand, filters - start);
+            long binCount = last[g] < 0 ? 0 : last[g] - first[g] + 1;
+            bands[g] = new FilterbankBand(start, count, binCount == 0 ? 0 : first[g], binCount);
+            work += binCount * count;
+        }
+        return 2 * work <= bins * filters ? bands : null;
+    }
+
+    /// <summary>The filterbank product computed group by group over each group's span of bins.</summary>
+    internal static Tensor apply_filterbank_banded(Tensor spectrum, Tensor filterbank, IReadOnlyList<FilterbankBand> bands)
+    {
+        using var scope = NewDisposeScope();
+        var parts = new Tensor[bands.Count];
+        for (int i = 0; i < bands.Count; i++)
+        {
+            var b = bands[i];
+            if (b.BinCount == 0)
+            {
+                long[] shape = [.. spectrum.shape[..^2], b.FilterCount, spectrum.shape[^1]];
+                parts[i] = zeros(shape, spectrum.dtype, spectrum.device);
+                continue;
+            }
+            var weights = filterbank.narrow(0, b.FirstBin, b.BinCount).narrow(1, b.FirstFilter, b.FilterCount).t().contiguous();
+            parts[i] = matmul(weights, spectrum.narrow(-2, b.FirstBin, b.BinCount));
+        }
+        return cat(parts, -2).MoveToOuterDisposeScope();
     }
 
     /// <summary>
