@@ -21,9 +21,57 @@ internal readonly record struct RowResult(float[]? Buffer, int Offset, int Lengt
 
 /// <summary>
 /// Computes one output column for a batch of rows: <c>inputs[0..count)</c> are the input column's values (rows whose
-/// result already holds an error, raised upstream, are skipped); every other row's result must be set.
+/// result already holds an error, raised upstream, are skipped); every other row's result must be set. Result arrays
+/// may come from <paramref name="buffers"/>, which hands the previous batch's arrays back once its rows are read.
 /// </summary>
-internal delegate void BatchCompute<TIn>(TIn[] inputs, long[] positions, int count, RowResult[] results);
+internal delegate void BatchCompute<TIn>(TIn[] inputs, long[] positions, int count, RowResult[] results, BatchBuffers buffers);
+
+/// <summary>
+/// Result arrays of one cursor, reused from batch to batch. A batch's results are only read through getters that copy
+/// them out, and a cursor computes its next batch only after the previous one's rows were handed out, so the arrays
+/// rented for a batch can serve the next one. Reuse matters for large batches: a fresh 1.6 MB array per batch of 64
+/// log-mel spectrograms cost 0.6 ms in page faults of new GC memory (a tenth of the batch).
+/// </summary>
+internal sealed class BatchBuffers
+{
+    private const int MaxSpare = 4;
+    private readonly List<float[]> _spare = [];
+    private readonly List<float[]> _rented = [];
+
+    /// <summary>Buffers that are never reused (a single row per call, as the PredictionEngine path computes).</summary>
+    public static BatchBuffers Fresh { get; } = new(reuse: false);
+
+    private readonly bool _reuse;
+
+    public BatchBuffers(bool reuse = true) => _reuse = reuse;
+
+    /// <summary>An array of at least <paramref name="length"/> values, not cleared: the caller writes what it uses.</summary>
+    public float[] Rent(int length)
+    {
+        if (!_reuse) return GC.AllocateUninitializedArray<float>(length);
+        int best = -1;
+        for (int i = 0; i < _spare.Count; i++)
+            if (_spare[i].Length >= length && (best < 0 || _spare[i].Length < _spare[best].Length)) best = i;
+        float[] array;
+        if (best >= 0)
+        {
+            array = _spare[best];
+            _spare.RemoveAt(best);
+        }
+        else array = GC.AllocateUninitializedArray<float>(length);
+        _rented.Add(array);
+        return array;
+    }
+
+    /// <summary>Called before a new batch is computed: the previous batch's arrays become free for reuse.</summary>
+    public void NextBatch()
+    {
+        if (!_reuse) return;
+        _spare.AddRange(_rented);
+        _rented.Clear();
+        if (_spare.Count > MaxSpare) _spare.RemoveRange(0, _spare.Count - MaxSpare);
+    }
+}
 
 /// <summary>A further output column computed from a row's <see cref="RowResult"/> (e.g. the predicted label from the
 /// scores): <c>MakeGetter(current)</c> returns a <c>ValueGetter</c> of the column's type.</summary>
@@ -103,6 +151,7 @@ internal sealed class BatchingDataView<TIn> : IDataView
         private readonly TypedCache<TIn>? _inputCache;
         private readonly ValueGetter<DataViewRowId> _idGetter;
         private readonly RowResult[] _results;
+        private readonly BatchBuffers _buffers = new();
         private readonly DataViewRowId[] _ids;
         private readonly long[] _positions;
         private readonly long[] _batches;
@@ -226,7 +275,8 @@ internal sealed class BatchingDataView<TIn> : IDataView
                 // row is read, and compute the others.
                 _results[k] = _inputCache.Error(k) is Exception e ? RowResult.Failed(e) : default;
             }
-            _view._compute(_inputCache.Values, _positions, _count, _results);
+            _buffers.NextBatch(); // the previous batch's rows have all been handed out
+            _view._compute(_inputCache.Values, _positions, _count, _results, _buffers);
         }
 
         protected override void Dispose(bool disposing)

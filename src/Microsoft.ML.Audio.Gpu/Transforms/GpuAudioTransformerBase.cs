@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using TorchSharp;
@@ -135,10 +136,27 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
     }
 
     /// <summary>
+    /// Input samples per call of the layer on the CPU (2^18: 16 one-second clips at 16 kHz). A whole batch of 64 such
+    /// clips makes 13 MB frame and spectrum tensors that go through main memory between the steps; in chunks of this
+    /// size they stay in cache (measured on 2 cores: 64 clips 4.2 ms whole, 3.4 ms in chunks of 16; 16 four-second
+    /// clips 8.0 ms whole, 4.3 ms in chunks of 4). A GPU gets the whole batch in one call.
+    /// </summary>
+    internal const int CpuChunkSamples = 1 << 18;
+
+    /// <summary>Rows per CPU chunk: at most <see cref="CpuChunkSamples"/> samples each, in near-equal chunks (50 rows
+    /// of 16,000 samples: 4 chunks of 13 or 12, not 16, 16, 16 and 2).</summary>
+    internal static int ChunkRows(int rows, int length)
+    {
+        int most = Math.Max(1, CpuChunkSamples / Math.Max(length, 1));
+        int chunks = (rows + most - 1) / most;
+        return (rows + chunks - 1) / chunks;
+    }
+
+    /// <summary>
     /// Runs the layer over <paramref name="count"/> rows. Rows of equal length go through the device together;
     /// a failure is recorded on the rows it concerns.
     /// </summary>
-    internal void Compute(SignalColumn layout, VBuffer<float>[] inputs, long[] positions, int count, RowResult[] results)
+    internal void Compute(SignalColumn layout, VBuffer<float>[] inputs, long[] positions, int count, RowResult[] results, BatchBuffers buffers)
     {
         var groups = new Dictionary<int, List<int>>();
         for (int i = 0; i < count; i++)
@@ -161,7 +179,10 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
             {
                 DeviceMemory.RunSplitting(rows.Count, (start, n) =>
                 {
-                    var batch = new float[(long)n * length];
+                    // Pooled: a fresh array per batch (4 MB for 64 one-second clips) cost 1.2 ms in allocation and page
+                    // faults against 0.3 ms for the copy itself. Returned once the layer's output has been copied out.
+                    long count = (long)n * length;
+                    var batch = ArrayPool<float>.Shared.Rent(checked((int)count));
                     for (int k = 0; k < n; k++)
                     {
                         ref var v = ref inputs[rows[start + k]];
@@ -169,19 +190,37 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
                         if (v.IsDense) v.GetValues().CopyTo(dst);
                         else { dst.Clear(); v.CopyTo(dst); }
                     }
-                    long[] shape = [n, .. layout.RowShape(length)];
-                    float[] output;
-                    int perRow;
-                    using (var scope = NewDisposeScope())
-                    using (no_grad())
+                    long[] rowShape = layout.RowShape(length);
+                    float[]? output = null;
+                    int perRow = 0;
+                    try
                     {
-                        var y = module.call(TensorCopy.FromArray(batch, shape, Device));
-                        perRow = (int)(y.numel() / n);
-                        output = new float[(long)n * perRow];
-                        TensorCopy.CopyTo(y, output);
+                        // On the CPU the batch goes through the layer in near-equal chunks whose intermediate tensors
+                        // stay in cache; a GPU takes it whole.
+                        int chunk = Device.type == DeviceType.CPU ? ChunkRows(n, length) : n;
+                        for (int c = 0; c < n; c += chunk)
+                        {
+                            int m = Math.Min(chunk, n - c);
+                            using var scope = NewDisposeScope();
+                            using var _ = no_grad();
+                            var y = module.call(TensorCopy.FromArray(batch, (long)c * length, (long)m * length, [m, .. rowShape], Device));
+                            if (output is null)
+                            {
+                                perRow = checked((int)(y.numel() / m));
+                                output = buffers.Rent(checked(n * perRow));
+                            }
+                            else if (y.numel() != (long)m * perRow)
+                                throw new InvalidOperationException($"the layer returned {y.numel() / m} values per row for a chunk, {perRow} for the first");
+                            TensorCopy.CopyTo(y, output, (long)c * perRow);
+                        }
+                    }
+                    finally
+                    {
+                        // Each chunk's scope has disposed its tensors: none still views the array.
+                        ArrayPool<float>.Shared.Return(batch);
                     }
                     for (int k = 0; k < n; k++)
-                        results[rows[start + k]] = new RowResult(output, k * perRow, perRow, null);
+                        results[rows[start + k]] = new RowResult(output!, k * perRow, perRow, null);
                 });
             }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.Runtime.InteropServices.ExternalException)
@@ -209,7 +248,7 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
         Host.CheckValue(input, nameof(input));
         var layout = DescribeInput(input.Schema);
         return new BatchingDataView<VBuffer<float>>(input, InputColumnName, OutputColumn(layout), BatchSize,
-            (inputs, positions, count, results) => Compute(layout, inputs, positions, count, results));
+            (inputs, positions, count, results, buffers) => Compute(layout, inputs, positions, count, results, buffers));
     }
 
     bool ITransformer.IsRowToRowMapper => true;
@@ -280,7 +319,7 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
                     results[0] = default;
                     positions[0] = input.Position;
                     source(ref inputs[0]);
-                    _parent.Compute(_layout, inputs, positions, 1, results);
+                    _parent.Compute(_layout, inputs, positions, 1, results, BatchBuffers.Fresh);
                     cached = input.Position;
                 }
                 results[0].CopyTo(ref dst);

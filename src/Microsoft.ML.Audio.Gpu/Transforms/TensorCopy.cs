@@ -13,8 +13,17 @@ internal static class TensorCopy
 {
     /// <summary>A tensor of <paramref name="data"/> on <paramref name="device"/>: on the CPU it wraps the array (no copy;
     /// keep the array unchanged while the tensor lives), elsewhere one host-to-device copy.</summary>
-    public static Tensor FromArray(float[] data, long[] shape, Device device)
-        => device.type == DeviceType.CPU ? from_array(data).reshape(shape) : tensor(data, shape, device: device);
+    public static Tensor FromArray(float[] data, long[] shape, Device device) => FromArray(data, 0, data.LongLength, shape, device);
+
+    /// <summary>As <see cref="FromArray(float[], long[], Device)"/> over <paramref name="count"/> values of
+    /// <paramref name="data"/> from <paramref name="offset"/> (a pooled array may be longer than the batch).</summary>
+    public static Tensor FromArray(float[] data, long offset, long count, long[] shape, Device device)
+    {
+        var t = from_array(data);
+        if (offset != 0 || count != data.LongLength) t = t.narrow(0, offset, count);
+        t = t.reshape(shape);
+        return device.type == DeviceType.CPU ? t : t.to(device);
+    }
 
     /// <summary>Copies a tensor's values into <paramref name="destination"/> at <paramref name="offset"/>, moving it to the
     /// CPU and making it contiguous first if needed.</summary>
