@@ -16,8 +16,29 @@ public sealed class CpuAllocatorTests
         Assert.IsTrue(CpuAllocator.IsConfigured);
         StringAssert.Contains(CpuAllocator.Describe(), "mmap threshold 32 MiB");
 
-        // 20 tensors of 16 MiB made, written and freed in turn. glibc's defaults map each afresh (4,096 page faults each,
-        // about 80,000 in all); with the policy the first one's pages serve every later one.
+        long faults = FaultsOf20ReusedTensors();
+        Assert.IsLessThan(2 * 4096L, faults, $"main thread: {faults} page faults for 20 reused 16 MiB tensors");
+    }
+
+    [TestMethod]
+    public void Configure_OnLinuxWithGlibc_KeepsFreedTensorMemoryForReuse_OnOtherThreads()
+    {
+        // Other threads allocate from per-thread arenas whose heaps glibc deletes when empty (the top pad keeps them):
+        // ML.NET cursors and PredictionEngines often run on thread-pool threads.
+        if (!OperatingSystem.IsLinux()) Assert.Inconclusive("glibc's allocator is Linux-only");
+        Assert.IsTrue(CpuAllocator.Configure());
+        long faults = Task.Run(FaultsOf20ReusedTensors).Result;
+        Assert.IsLessThan(2 * 4096L, faults, $"thread-pool thread: {faults} page faults for 20 reused 16 MiB tensors");
+    }
+
+    /// <summary>
+    /// Page faults while 20 tensors of 16 MiB are made, written and freed in turn (after one to warm up). glibc's
+    /// defaults map each afresh: 4,096 faults each, about 80,000 in all. With the policy the first one's pages serve
+    /// every later one (measured: 4,100 faults on a fresh thread-pool thread, the first tensor's; with glibc's defaults
+    /// about 80,000). The count is the process's, so other threads' faults are included; the bound allows two tensors.
+    /// </summary>
+    private static long FaultsOf20ReusedTensors()
+    {
         using (var warm = empty(4L << 20)) warm.fill_(1);
         long before = MinorFaults();
         for (int i = 0; i < 20; i++)
@@ -25,8 +46,7 @@ public sealed class CpuAllocatorTests
             using var t = empty(4L << 20);
             t.fill_(1);
         }
-        long faults = MinorFaults() - before;
-        Assert.IsLessThan(4096L, faults, $"{faults} page faults for 20 reused 16 MiB tensors");
+        return MinorFaults() - before;
     }
 
     [TestMethod]
