@@ -25,17 +25,25 @@ if (args.Contains("--micro"))
     return 0;
 }
 
+if (args.Contains("--kapre")) return KapreExperiment.Run(args);
+
 int runs = 5;
-string? outPath = null;
+string? outPath = null, jsonPath = null;
 int? gpu = null;
-string? only = null;
+string? only = null, candidate = null;
+bool plainProcess = false, baseline = true;
 for (int i = 0; i < args.Length; i++)
 {
-    if (args[i] == "--only") { only = args[++i]; continue; }
-    if (args[i] == "--runs") runs = int.Parse(args[++i], CultureInfo.InvariantCulture);
+    if (args[i] == "--only") only = args[++i];
+    else if (args[i] == "--runs") runs = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--out") outPath = args[++i];
     else if (args[i] == "--gpu") gpu = int.Parse(args[++i], CultureInfo.InvariantCulture);
+    else if (args[i] == "--json") jsonPath = args[++i];
+    else if (args[i] == "--plain-process") plainProcess = true; // the child: the C allocator as a user's process has it
+    else if (args[i] == "--no-baseline") baseline = false;
+    else if (args[i] == "--candidate") candidate = args[++i]; // pipeline, layers, naive or nwaves: that one alone
 }
+if (plainProcess) CpuAllocator.AutomaticConfiguration = false;
 
 var workloads = new[]
 {
@@ -48,24 +56,42 @@ if (gpu is not null)
 var w4 = new Workload("W4", "one clip per call", Clips: 3000, Seconds: 0.44, Rate: 8000, Fft: 256, Win: 256, Hop: 128, Mels: 40);
 
 var device = gpu is int g && cuda.is_available() ? new Device(DeviceType.CUDA, g) : CPU;
+
+// The naive composition as it runs in a user's process: a fresh child process per workload that runs it alone and
+// never changes the C allocator (glibc's thresholds adapt to what a process did before, so a shared process would
+// measure its history). The ML.NET pipeline gets the same treatment with CpuAllocator off, to show what the allocator
+// policy is worth on its own. This process then runs every candidate with the transforms' CPU settings in place, which
+// the naive composition in the same process also enjoys: both baselines are reported.
+Dictionary<string, double>? plain = null;
+if (baseline && !plainProcess && device.type == DeviceType.CPU)
+{
+    Console.WriteLine("Baselines: the naive composition, and the pipeline without CpuAllocator, each workload in a fresh process ...");
+    plain = [];
+    foreach (var name in new[] { "W1", "W2", "W3", "W4" }.Where(n => only is null || n == only))
+        foreach (var c in new[] { "naive", "pipeline" })
+            foreach (var (key, ms) in RunPlainProcess(runs, name, c)) plain[key] = ms;
+}
+
 var report = new StringBuilder();
 report.AppendLine($"Machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, TorchSharp {typeof(torch).Assembly.GetName().Version}, " +
-                  $"libtorch threads {get_num_threads()}, device {device}; median of {runs} runs after a warm-up.");
+                  $"libtorch threads {get_num_threads()}, device {device}; median of {runs} runs after a warm-up" +
+                  (plainProcess ? "; C allocator left at its defaults (plain process)." : "."));
 report.AppendLine();
-report.AppendLine("| workload | candidate | audio-s per s | ms per run | vs naive TorchSharp | vs NWaves |");
-report.AppendLine("| --- | --- | ---: | ---: | ---: | ---: |");
+report.AppendLine(plain is null
+    ? "| workload | candidate | audio-s per s | ms per run | vs naive TorchSharp | vs NWaves |"
+    : "| workload | candidate | audio-s per s | ms per run | vs naive, same process | vs naive, plain process | vs NWaves |");
+report.AppendLine(plain is null ? "| --- | --- | ---: | ---: | ---: | ---: |" : "| --- | --- | ---: | ---: | ---: | ---: | ---: |");
 Console.WriteLine(report.ToString().TrimEnd());
+var measured = new Dictionary<string, double>();
 
 foreach (var w in workloads.Where(w => only is null || w.Name == only))
 {
     var audio = w.Audio(seed: 1);
-    var results = new List<(string name, double ms)>
-    {
-        ("ML.NET MelSpectrogramGpu (batched cursor)", Time(runs, Pipeline(w, audio, gpu))),
-        ("TorchSharp layers (AudioLayers.MelSpectrogram)", Time(runs, Layers(w, audio, device))),
-        ("naive TorchSharp composition", Time(runs, Naive(w, audio, device))),
-        ("NWaves 0.9.6 (1 thread)", Time(Math.Min(runs, 3), NWavesRun(w, audio))),
-    };
+    var results = new List<(string name, double ms)>();
+    if (Runs("pipeline")) results.Add(("ML.NET MelSpectrogramGpu (batched cursor)", Time(runs, Pipeline(w, audio, gpu))));
+    if (Runs("layers")) results.Add(("TorchSharp layers (AudioLayers.MelSpectrogram)", Time(runs, Layers(w, audio, device))));
+    if (Runs("naive")) results.Add(("naive TorchSharp composition", Time(runs, Naive(w, audio, device))));
+    if (Runs("nwaves")) results.Add(("NWaves 0.9.6 (1 thread)", Time(Math.Min(runs, 3), NWavesRun(w, audio))));
     Report(w, results);
 }
 
@@ -73,32 +99,68 @@ foreach (var w in workloads.Where(w => only is null || w.Name == only))
 if (only is null || only == w4.Name)
 {
     var audio = w4.Audio(seed: 4);
-    var results = new List<(string name, double ms)>
-    {
-        ("ML.NET PredictionEngine (per clip)", Time(runs, PredictionEngineRun(w4, audio, gpu))),
-        ("TorchSharp layers (per clip)", Time(runs, PerClip(w4, audio, Layers, device))),
-        ("naive TorchSharp composition (per clip)", Time(runs, PerClip(w4, audio, Naive, device))),
-        ("NWaves 0.9.6 (per clip)", Time(Math.Min(runs, 3), NWavesRun(w4, audio))),
-    };
+    var results = new List<(string name, double ms)>();
+    if (Runs("pipeline")) results.Add(("ML.NET PredictionEngine (per clip)", Time(runs, PredictionEngineRun(w4, audio, gpu))));
+    if (Runs("layers")) results.Add(("TorchSharp layers (per clip)", Time(runs, PerClip(w4, audio, Layers, device))));
+    if (Runs("naive")) results.Add(("naive TorchSharp composition (per clip)", Time(runs, PerClip(w4, audio, Naive, device))));
+    if (Runs("nwaves")) results.Add(("NWaves 0.9.6 (per clip)", Time(Math.Min(runs, 3), NWavesRun(w4, audio))));
     Report(w4, results, perClip: true);
 }
+int footer = report.Length;
 report.AppendLine();
 report.AppendLine($"Peak working set of the benchmark process: {Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:F0} MiB.");
-Console.WriteLine(report.ToString().Split('\n')[^2]);
+report.AppendLine($"C allocator: {CpuAllocator.Describe()}.");
+if (plain is not null)
+{
+    report.AppendLine();
+    report.AppendLine("Fresh processes with the C allocator's defaults (one per workload and candidate, same run):");
+    report.AppendLine();
+    report.AppendLine("| workload | candidate | ms per run |");
+    report.AppendLine("| --- | --- | ---: |");
+    foreach (var (key, ms) in plain)
+        report.AppendLine($"| {key.Split('|')[0]} | {key.Split('|')[1]} | {ms:F2} |");
+}
+Console.WriteLine(report.ToString()[footer..].TrimEnd());
 if (outPath is not null) File.WriteAllText(outPath, report.ToString());
+if (jsonPath is not null) File.WriteAllText(jsonPath, System.Text.Json.JsonSerializer.Serialize(measured));
 return 0;
+
+bool Runs(string name) => candidate is null || candidate == name;
 
 void Report(Workload w, List<(string name, double ms)> results, bool perClip = false)
 {
+    foreach (var (name, ms) in results) measured[$"{w.Name}|{name}"] = ms;
+    if (candidate is not null) return; // a child measuring one candidate: the parent reports
     double naive = results.First(r => r.name.StartsWith("naive")).ms, nwaves = results.First(r => r.name.StartsWith("NWaves")).ms;
+    double? plainNaive = plain?.GetValueOrDefault($"{w.Name}|{results.First(r => r.name.StartsWith("naive")).name}");
     foreach (var (name, ms) in results)
     {
         double audioPerSecond = w.Clips * w.Seconds / (ms / 1000);
         string time = perClip ? $"{ms * 1000 / w.Clips:F0} µs per clip" : $"{ms:F1}";
-        string line = $"| {w.Name} ({w.Description}) | {name} | {audioPerSecond:F0} | {time} | {naive / ms:F2}x | {nwaves / ms:F1}x |";
+        string plainRatio = plain is null ? "" : plainNaive is double p ? $" {p / ms:F2}x |" : " |";
+        string line = $"| {w.Name} ({w.Description}) | {name} | {audioPerSecond:F0} | {time} | {naive / ms:F2}x |{plainRatio} {nwaves / ms:F1}x |";
         report.AppendLine(line);
         Console.WriteLine(line);
     }
+}
+
+static Dictionary<string, double> RunPlainProcess(int runs, string workload, string candidate)
+{
+    string json = Path.Combine(Path.GetTempPath(), $"kapre-bench-{Environment.ProcessId}.json");
+    string self = typeof(Workload).Assembly.Location;
+    var start = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
+    if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") start.ArgumentList.Add(self);
+    foreach (var a in new[] { "--plain-process", "--runs", runs.ToString(CultureInfo.InvariantCulture), "--json", json, "--only", workload, "--candidate", candidate })
+        start.ArgumentList.Add(a);
+    start.RedirectStandardOutput = true; // its table is the parent's to print
+    start.Environment["KAPRE_CPU_ALLOCATOR"] = "off";
+    using var child = Process.Start(start)!;
+    child.StandardOutput.ReadToEnd();
+    child.WaitForExit();
+    if (child.ExitCode != 0) throw new InvalidOperationException($"the plain-process baseline failed with exit code {child.ExitCode}");
+    var result = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, double>>(File.ReadAllText(json))!;
+    File.Delete(json);
+    return result;
 }
 
 static double Time(int runs, Action run)
@@ -265,6 +327,7 @@ public class LayerBenchmarks
     [BenchmarkDotNet.Attributes.GlobalSetup]
     public void Setup()
     {
+        CpuAllocator.Configure(); // as the transforms do on the CPU
         _audio = randn(64, 16000) * 0.5;
         _stft = AudioLayers.Stft(512, 400, 160, output: Microsoft.ML.Audio.Gpu.Layers.SpectrumType.Complex);
         _melLayer = AudioLayers.MelFilterbank(16000, 512, 64);
@@ -289,7 +352,7 @@ public class LayerBenchmarks
     [BenchmarkDotNet.Attributes.Benchmark(Description = "STFT (complex)")] public void Stft() => Run(() => _stft.call(_audio));
     [BenchmarkDotNet.Attributes.Benchmark(Description = "power: re² + im²")] public void Power() => Run(() => Functional.power(_complex));
     [BenchmarkDotNet.Attributes.Benchmark(Description = "power: abs().pow(2) (naive)")] public void PowerNaive() => Run(() => _complex.abs().pow(2));
-    [BenchmarkDotNet.Attributes.Benchmark(Description = "mel filterbank (layer)")] public void Mel() => Run(() => _melLayer.call(_power));
+    [BenchmarkDotNet.Attributes.Benchmark(Description = "mel filterbank (layer: banded on the CPU)")] public void Mel() => Run(() => _melLayer.call(_power));
     [BenchmarkDotNet.Attributes.Benchmark(Description = "mel: matmul with a contiguous transpose (naive)")] public void MelNaive() => Run(() => matmul(_fbT, _power));
     [BenchmarkDotNet.Attributes.Benchmark(Description = "decibels, top_db 80")] public void Decibel() => Run(() => _db.call(_mel));
     [BenchmarkDotNet.Attributes.Benchmark(Description = "fused MelSpectrogram layer")] public void Fused() => Run(() => _fused.call(_audio));
