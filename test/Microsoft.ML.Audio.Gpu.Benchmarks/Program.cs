@@ -42,6 +42,7 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--plain-process") plainProcess = true; // the child: the C allocator as a user's process has it
     else if (args[i] == "--no-baseline") baseline = false;
     else if (args[i] == "--candidate") candidate = args[++i]; // pipeline, layers, naive or nwaves: that one alone
+    else if (args[i] == "--threads") set_num_threads(int.Parse(args[++i], CultureInfo.InvariantCulture)); // libtorch intra-op threads
 }
 if (plainProcess) CpuAllocator.AutomaticConfiguration = false;
 
@@ -74,7 +75,7 @@ if (baseline && !plainProcess && device.type == DeviceType.CPU)
 
 var report = new StringBuilder();
 report.AppendLine($"Machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, TorchSharp {typeof(torch).Assembly.GetName().Version}, " +
-                  $"libtorch threads {get_num_threads()}, device {device}; median of {runs} runs after a warm-up" +
+                  $"libtorch threads {get_num_threads()}, device {device}; median of {runs} rounds after a warm-up, candidates taking turns in each round" +
                   (plainProcess ? "; C allocator left at its defaults (plain process)." : "."));
 report.AppendLine();
 report.AppendLine(plain is null
@@ -87,24 +88,24 @@ var measured = new Dictionary<string, double>();
 foreach (var w in workloads.Where(w => only is null || w.Name == only))
 {
     var audio = w.Audio(seed: 1);
-    var results = new List<(string name, double ms)>();
-    if (Runs("pipeline")) results.Add(("ML.NET MelSpectrogramGpu (batched cursor)", Time(runs, Pipeline(w, audio, gpu))));
-    if (Runs("layers")) results.Add(("TorchSharp layers (AudioLayers.MelSpectrogram)", Time(runs, Layers(w, audio, device))));
-    if (Runs("naive")) results.Add(("naive TorchSharp composition", Time(runs, Naive(w, audio, device))));
-    if (Runs("nwaves")) results.Add(("NWaves 0.9.6 (1 thread)", Time(Math.Min(runs, 3), NWavesRun(w, audio))));
-    Report(w, results);
+    var candidates = new List<(string name, Action run)>();
+    if (Runs("pipeline")) candidates.Add(("ML.NET MelSpectrogramGpu (batched cursor)", Pipeline(w, audio, gpu)));
+    if (Runs("layers")) candidates.Add(("TorchSharp layers (AudioLayers.MelSpectrogram)", Layers(w, audio, device)));
+    if (Runs("naive")) candidates.Add(("naive TorchSharp composition", Naive(w, audio, device)));
+    if (Runs("nwaves")) candidates.Add(("NWaves 0.9.6 (1 thread)", NWavesRun(w, audio)));
+    Report(w, TimeInterleaved(runs, candidates));
 }
 
 // W4: latency per clip, one clip per call.
 if (only is null || only == w4.Name)
 {
     var audio = w4.Audio(seed: 4);
-    var results = new List<(string name, double ms)>();
-    if (Runs("pipeline")) results.Add(("ML.NET PredictionEngine (per clip)", Time(runs, PredictionEngineRun(w4, audio, gpu))));
-    if (Runs("layers")) results.Add(("TorchSharp layers (per clip)", Time(runs, PerClip(w4, audio, Layers, device))));
-    if (Runs("naive")) results.Add(("naive TorchSharp composition (per clip)", Time(runs, PerClip(w4, audio, Naive, device))));
-    if (Runs("nwaves")) results.Add(("NWaves 0.9.6 (per clip)", Time(Math.Min(runs, 3), NWavesRun(w4, audio))));
-    Report(w4, results, perClip: true);
+    var candidates = new List<(string name, Action run)>();
+    if (Runs("pipeline")) candidates.Add(("ML.NET PredictionEngine (per clip)", PredictionEngineRun(w4, audio, gpu)));
+    if (Runs("layers")) candidates.Add(("TorchSharp layers (per clip)", PerClip(w4, audio, Layers, device)));
+    if (Runs("naive")) candidates.Add(("naive TorchSharp composition (per clip)", PerClip(w4, audio, Naive, device)));
+    if (Runs("nwaves")) candidates.Add(("NWaves 0.9.6 (per clip)", NWavesRun(w4, audio)));
+    Report(w4, TimeInterleaved(runs, candidates), perClip: true);
 }
 int footer = report.Length;
 report.AppendLine();
@@ -163,18 +164,22 @@ static Dictionary<string, double> RunPlainProcess(int runs, string workload, str
     return result;
 }
 
-static double Time(int runs, Action run)
+/// <summary>
+/// Median time of each candidate over <paramref name="runs"/> rounds, the candidates taking turns within a round: on a
+/// shared 2-core machine a slow spell then lands on every candidate alike instead of on one, and the ratios hold.
+/// </summary>
+static List<(string name, double ms)> TimeInterleaved(int runs, List<(string name, Action run)> candidates)
 {
-    run(); // warm-up: JIT, libtorch kernels, allocations
-    var times = new List<double>();
+    foreach (var (_, run) in candidates) run(); // warm-up: JIT, libtorch kernels, allocations
+    var times = candidates.Select(_ => new List<double>()).ToArray();
     for (int r = 0; r < runs; r++)
-    {
-        var sw = Stopwatch.StartNew();
-        run();
-        times.Add(sw.Elapsed.TotalMilliseconds);
-    }
-    times.Sort();
-    return times[times.Count / 2];
+        for (int c = 0; c < candidates.Count; c++)
+        {
+            var sw = Stopwatch.StartNew();
+            candidates[c].run();
+            times[c].Add(sw.Elapsed.TotalMilliseconds);
+        }
+    return [.. candidates.Select((c, i) => (c.name, times[i].Order().ElementAt(runs / 2)))];
 }
 
 static MelSpectrogramOptions Options(Workload w) => new()
