@@ -31,7 +31,7 @@ internal static class KapreExperiment
         string cache = Path.Combine(Path.GetTempPath(), $"kapre-experiment-{Environment.ProcessId}");
         Directory.CreateDirectory(cache);
         var report = new StringBuilder();
-        report.AppendLine($"Machine: {Environment.ProcessorCount} cores, {(gpu is null ? "CPU" : $"CUDA device {gpu}")}; {train.Count} training and {validation.Count} validation clips of 1 s; " +
+        report.AppendLine($"Machine: {Environment.ProcessorCount} cores, {(gpu is int g && TorchSharp.torch.cuda.is_available() ? $"CUDA device {g}" : "CPU")}; {train.Count} training and {validation.Count} validation clips of 1 s; " +
                           $"{epochs} epochs, mean of epochs 2-{epochs} (each includes the validation pass).");
         report.AppendLine();
         report.AppendLine("| network | log-mel precomputed, cached on disk (ML.NET binary) | front end in the network | cost of the on-device front end | one-off: featurise + save + load |");
