@@ -63,4 +63,32 @@ public sealed class CpuChunkingTests
             Assert.IsLessThanOrEqualTo(1e-3, worst, $"row {i}: max |diff| = {worst} dB");
         }
     }
+
+    /// <summary>
+    /// Rows of three lengths mixed in every batch: each batch rents one result array per length and hands them back for
+    /// the next batch, whose mix differs. Every row must still equal the row computed alone.
+    /// </summary>
+    [TestMethod]
+    public void ReusedResultArrays_WithLengthsMixedAcrossBatches_GiveEachRowItsOwnValues()
+    {
+        var ml = new MLContext(1);
+        int[] lengths = [3000, 5200, 1700];
+        var rows = Enumerable.Range(0, 40).Select(i => new AudioRow { Id = i, Audio = AudioData.Noise(lengths[(i * i + i / 3) % 3], seed: 100 + i) }).ToArray();
+        var data = ml.Data.Cache(AudioData.Load(ml, rows, dimensions: null, sampleRate: 16000));
+        ITransformer model = ml.Transforms.Audio.GpuStft("Out", "Audio", new GpuStftOptions { FftLength = 256, BatchSize = 7 }).Fit(data);
+        var batched = AudioData.Column(model.Transform(data), "Out");
+        Assert.HasCount(rows.Length, batched);
+
+        var mapper = model.GetRowToRowMapper(data.Schema);
+        var outCol = mapper.OutputSchema["Out"];
+        using var cursor = data.GetRowCursor(mapper.GetDependencies([outCol]));
+        using var row = mapper.GetRow(cursor, [outCol]);
+        var getter = row.GetGetter<VBuffer<float>>(outCol);
+        var v = default(VBuffer<float>);
+        for (int i = 0; cursor.MoveNext(); i++)
+        {
+            getter(ref v);
+            CollectionAssert.AreEqual(v.DenseValues().ToArray(), batched[i], $"row {i} ({rows[i].Audio.Length} samples)");
+        }
+    }
 }
