@@ -410,14 +410,17 @@ public static partial class Functional
         using var floorValue = amin.ToScalar();
         using var scale = multiplier.ToScalar();
         using var offset = (multiplier * Math.Log10(Math.Max(amin, reference))).ToScalar();
-        var db = x.clamp_min(floorValue).log10().mul(scale).sub(offset);
+        // Without autograd the steps after the first work in place on its result: one new tensor instead of five.
+        bool inPlace = !(x.requires_grad && is_grad_enabled());
+        var db = x.clamp_min(floorValue);
+        db = inPlace ? db.log10_().mul_(scale).sub_(offset) : db.log10().mul(scale).sub(offset);
         if (top_db is double range)
         {
             long[] dims = x.dim() >= 3 ? [.. Enumerable.Range(1, (int)x.dim() - 1).Select(i => (long)i)]
                                        : [.. Enumerable.Range(0, (int)x.dim()).Select(i => (long)i)];
             using var rangeScalar = range.ToScalar();
-            var floor = db.amax(dims, keepdim: true).sub(rangeScalar);
-            db = db.maximum(floor);
+            var peak = db.amax(dims, keepdim: true);
+            db = inPlace ? db.clamp_(min: peak.sub_(rangeScalar)) : db.maximum(peak.sub(rangeScalar));
         }
         return db.MoveToOuterDisposeScope();
     }
