@@ -44,7 +44,7 @@ public sealed class AdditiveNoise : nn.Module<Tensor, Tensor>
             long[] gainShape = input.dim() >= 2 ? [input.shape[0], .. Enumerable.Repeat(1L, (int)input.dim() - 1)] : [1];
             noise = noise.mul_(rand(gainShape, dtype: input.dtype, device: input.device));
         }
-        return input.add(noise).MoveToOuterDisposeScope();
+        return input.add(noise, HeldScalars.One).MoveToOuterDisposeScope();
     }
 }
 

@@ -114,7 +114,7 @@ public sealed class ConvStft : nn.Module<Tensor, Tensor>
         }
         else
         {
-            result = re.square().add(im.square());
+            result = re.pow(HeldScalars.Two).add(im.pow(HeldScalars.Two), HeldScalars.One);
             if (output == SpectrumType.Magnitude)
             {
                 using var floor = MagnitudeFloor.ToScalar();

@@ -60,7 +60,7 @@ public static partial class Functional
         using var scope = NewDisposeScope();
         var frames = frame(input, frame_length, hop_length, pad_end, pad_value);
         using var scale = (ref_duration * sample_rate / frame_length).ToScalar();
-        return frames.square().sum(-1).mul(scale).MoveToOuterDisposeScope();
+        return frames.pow(HeldScalars.Two).sum(-1).mul(scale).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -84,7 +84,7 @@ public static partial class Functional
         using var two = 2.0.ToScalar();
         using var logMu = tensor(mu, x.dtype, x.device).log1p();
         var companded = x.sign().mul(x.abs().mul(muScalar).log1p()).div(logMu);
-        return companded.add(one).div(two).mul(muScalar).add(half).to(ScalarType.Int64).MoveToOuterDisposeScope();
+        return companded.add(one, HeldScalars.One).div(two).mul(muScalar).add(half, HeldScalars.One).to(ScalarType.Int64).MoveToOuterDisposeScope();
     }
 
     /// <summary>

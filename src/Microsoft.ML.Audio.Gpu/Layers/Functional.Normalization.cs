@@ -45,7 +45,7 @@ public static partial class Functional
         long[] dims = [.. Enumerable.Range(0, 4).Select(i => (long)i).Where(i => i != keep)];
         var mean = x.mean(dims, keepdim: true);
         using var epsScalar = eps.ToScalar();
-        var std = x.std(dims, unbiased: false, keepdim: true).add(epsScalar);
+        var std = x.std(dims, unbiased: false, keepdim: true).add(epsScalar, HeldScalars.One);
         return x.sub(mean).div(std).reshape(input.shape).MoveToOuterDisposeScope();
     }
 }

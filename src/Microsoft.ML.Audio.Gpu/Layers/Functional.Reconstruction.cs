@@ -111,7 +111,7 @@ public static partial class Functional
                 var rebuilt = torch.stft(inverse, n_fft, hop_length, n_fft, w, center: true, pad_mode: PaddingModes.Reflect,
                     normalized: false, onesided: true, return_complex: true);
                 var next = previous is null || m == 0 ? rebuilt : rebuilt.sub(previous.mul(mScalar));
-                next = next.div(next.abs().add(tiny));
+                next = next.div(next.abs().add(tiny, HeldScalars.One));
                 next.DetachFromDisposeScope();
                 rebuilt.DetachFromDisposeScope();
                 angles.Dispose();

@@ -164,7 +164,7 @@ public static partial class Functional
         // re² + im² on strided views: about 4x faster on the CPU than abs().pow(2) and 20x faster than summing
         // view_as_real(x).square() over its last dimension of 2 (measured with libtorch 2.10, 2 cores).
         var parts = view_as_real(complex);
-        return parts.select(-1, 0).square().add_(parts.select(-1, 1).square()).MoveToOuterDisposeScope();
+        return parts.select(-1, 0).pow(HeldScalars.Two).add_(parts.select(-1, 1).pow(HeldScalars.Two), HeldScalars.One).MoveToOuterDisposeScope();
     }
 
     /// <summary>The angle of a complex spectrum in radians, in (-π, π] (Kapre <c>Phase</c>, torch.angle).</summary>
