@@ -79,7 +79,7 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         int selected = o.Epochs;
         try
         {
-            using var optimizer = optim.AdamW(network.parameters(), lr: o.LearningRate, weight_decay: o.WeightDecay);
+            using var optimizer = new HeldScalarAdamW(network.parameters(), o.LearningRate, o.WeightDecay);
             var schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, o.Epochs);
             Dictionary<string, Tensor>? best = null;
             double bestAccuracy = -1, bestLoss = double.MaxValue;

@@ -1,6 +1,7 @@
 using Microsoft.ML.Audio.Gpu.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
+using BatchNorm = Microsoft.ML.Audio.Gpu.Layers.BatchNorm;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Training;
@@ -31,7 +32,7 @@ public sealed class AudioCnn : nn.Module<Tensor, Tensor>
     /// <summary>The front end, or null when the input is already a spectrogram.</summary>
     public readonly MelSpectrogram? front_end;
     private readonly SpecAugment augment;
-    private readonly BatchNorm2d input_norm;
+    private readonly BatchNorm input_norm;
     private readonly ModuleList<nn.Module<Tensor, Tensor>> blocks;
     private readonly Dropout head_dropout;
     private readonly Linear head;
@@ -57,7 +58,7 @@ public sealed class AudioCnn : nn.Module<Tensor, Tensor>
         _inChannels = inputChannels;
         front_end = frontEnd;
         this.augment = augment ?? AudioLayers.SpecAugment(0, 0, 0, 0);
-        input_norm = nn.BatchNorm2d(inputChannels);
+        input_norm = AudioLayers.BatchNorm(inputChannels);
         var list = new List<nn.Module<Tensor, Tensor>>();
         int inCh = inputChannels;
         foreach (int w in Widths(size))
@@ -97,15 +98,15 @@ public sealed class AudioCnn : nn.Module<Tensor, Tensor>
     private sealed class ConvBlock : nn.Module<Tensor, Tensor>
     {
         private readonly Conv2d conv1, conv2;
-        private readonly BatchNorm2d bn1, bn2;
+        private readonly BatchNorm bn1, bn2;
         private readonly Dropout drop;
 
         public ConvBlock(string name, int inChannels, int outChannels, double dropout) : base(name)
         {
             conv1 = nn.Conv2d(inChannels, outChannels, 3, padding: 1, bias: false);
-            bn1 = nn.BatchNorm2d(outChannels);
+            bn1 = AudioLayers.BatchNorm(outChannels);
             conv2 = nn.Conv2d(outChannels, outChannels, 3, padding: 1, bias: false);
-            bn2 = nn.BatchNorm2d(outChannels);
+            bn2 = AudioLayers.BatchNorm(outChannels);
             drop = nn.Dropout(dropout);
             RegisterComponents();
         }
