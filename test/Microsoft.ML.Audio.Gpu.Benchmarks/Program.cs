@@ -256,10 +256,10 @@ static Action Naive(Workload w, float[][] audio, Device device)
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var x = tensor(flat, [audio.Length, length], device: device);
-        var spec = stft(x, w.Fft, w.Hop, w.Win, window, center: true, pad_mode: PaddingModes.Reflect, return_complex: true).abs().pow(2);
+        var spec = stft(x, w.Fft, w.Hop, w.Win, window, center: true, pad_mode: PaddingModes.Reflect, return_complex: true).abs().pow(Held.Two);
         var mel = matmul(fbT, spec);
-        var db = mel.clamp(min: 1e-10).log10() * 10;
-        var top = db.amax([1, 2], keepdim: true) - 80;
+        var db = mel.clamp(min: Held.Amin).log10().mul(Held.Ten);
+        var top = db.amax([1, 2], keepdim: true).sub(Held.TopDb);
         var y = db.maximum(top).cpu();
         output ??= new float[y.numel()];
         y.data<float>().CopyTo(output);
@@ -333,7 +333,7 @@ public class LayerBenchmarks
     public void Setup()
     {
         CpuAllocator.Configure(); // as the transforms do on the CPU
-        _audio = randn(64, 16000) * 0.5;
+        _audio = randn(64, 16000).mul(Held.Half);
         _stft = AudioLayers.Stft(512, 400, 160, output: Microsoft.ML.Audio.Gpu.Layers.SpectrumType.Complex);
         _melLayer = AudioLayers.MelFilterbank(16000, 512, 64);
         _db = AudioLayers.AmplitudeToDecibel(top_db: 80);
@@ -356,10 +356,22 @@ public class LayerBenchmarks
 
     [BenchmarkDotNet.Attributes.Benchmark(Description = "STFT (complex)")] public void Stft() => Run(() => _stft.call(_audio));
     [BenchmarkDotNet.Attributes.Benchmark(Description = "power: re² + im²")] public void Power() => Run(() => Functional.power(_complex));
-    [BenchmarkDotNet.Attributes.Benchmark(Description = "power: abs().pow(2) (naive)")] public void PowerNaive() => Run(() => _complex.abs().pow(2));
+    [BenchmarkDotNet.Attributes.Benchmark(Description = "power: abs().pow(2) (naive)")] public void PowerNaive() => Run(() => _complex.abs().pow(Held.Two));
     [BenchmarkDotNet.Attributes.Benchmark(Description = "mel filterbank (layer: banded on the CPU)")] public void Mel() => Run(() => _melLayer.call(_power));
     [BenchmarkDotNet.Attributes.Benchmark(Description = "mel: matmul with a contiguous transpose (naive)")] public void MelNaive() => Run(() => matmul(_fbT, _power));
     [BenchmarkDotNet.Attributes.Benchmark(Description = "decibels, top_db 80")] public void Decibel() => Run(() => _db.call(_mel));
     [BenchmarkDotNet.Attributes.Benchmark(Description = "fused MelSpectrogram layer")] public void Fused() => Run(() => _fused.call(_audio));
 }
 
+/// <summary>
+/// The naive candidates' constants, held for the process: TorchSharp frees an implicitly converted Scalar when a
+/// garbage collection meets it mid-call (the project's ScalarLifetimeTests check this code too).
+/// </summary>
+internal static class Held
+{
+    public static readonly Scalar Half = 0.5.ToScalar();
+    public static readonly Scalar Two = 2.ToScalar();
+    public static readonly Scalar Ten = 10.ToScalar();
+    public static readonly Scalar TopDb = 80.ToScalar();
+    public static readonly Scalar Amin = 1e-10.ToScalar();
+}

@@ -47,12 +47,12 @@ public sealed class CpuAllocatorTests
     /// </summary>
     private static long FaultsOf20ReusedTensors()
     {
-        using (var warm = empty(4L << 20)) warm.fill_(1);
+        using (var warm = empty(4L << 20)) warm.fill_(HeldScalars.One);
         long before = MinorFaults();
         for (int i = 0; i < 20; i++)
         {
             using var t = empty(4L << 20);
-            t.fill_(1);
+            t.fill_(HeldScalars.One);
         }
         return MinorFaults() - before;
     }

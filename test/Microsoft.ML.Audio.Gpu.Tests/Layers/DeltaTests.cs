@@ -33,7 +33,10 @@ public sealed class DeltaTests
     {
         using var scope = NewDisposeScope();
         using var delta = AudioLayers.Delta(5, mode);
-        var ramp = arange(0, 50, 1, ScalarType.Float32).mul(0.5); // slope 0.5 per frame
+        using var start = 0.ToScalar();
+        using var stop = 50.ToScalar();
+        using var half = 0.5.ToScalar();
+        var ramp = arange(start, stop, HeldScalars.One, ScalarType.Float32).mul(half); // slope 0.5 per frame
         foreach (long[] shape in new[] { new long[] { 50 }, new long[] { 4, 50 }, new long[] { 2, 3, 4, 50 } })
         {
             var y = delta.call(ramp.expand(shape).contiguous());
@@ -51,7 +54,7 @@ public sealed class DeltaTests
         using var delta = AudioLayers.Delta();
         Assert.AreEqual(0, delta.parameters().Count());
         var x = randn(new long[] { 2, 8, 30 }, generator: new Generator(seed: 1)).requires_grad_();
-        delta.call(x).square().sum().backward();
+        delta.call(x).pow(HeldScalars.Two).sum().backward();
         Assert.IsGreaterThan(0.0, x.grad!.abs().sum().item<float>(), "no gradient reached the input");
     }
 

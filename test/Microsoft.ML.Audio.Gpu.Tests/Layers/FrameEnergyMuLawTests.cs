@@ -109,7 +109,9 @@ public sealed class FrameEnergyMuLawTests
         long q = c.Long("quantization_channels");
         using var scope = NewDisposeScope();
         using var decode = AudioLayers.MuLawDecoding(q);
-        var x = decode.call(arange(q, ScalarType.Int64));
+        using var stop = q.ToScalar();
+        using var zero = 0.ToScalar();
+        var x = decode.call(arange(zero, stop, HeldScalars.One, ScalarType.Int64));
         Assert.AreEqual(ScalarType.Float32, x.dtype, "integer codes decode to float32");
         Compare.Absolute(x, expected, MuLawDecodeAbs, name);
     }
@@ -118,7 +120,9 @@ public sealed class FrameEnergyMuLawTests
     public void MuLaw_RoundTrip_KeepsShape_AndErrorWithinHalfAStep()
     {
         using var scope = NewDisposeScope();
-        var x = rand(new long[] { 2, 3, 1000 }, generator: new Generator(seed: 4)).mul(1.8).sub(0.9);
+        using var scale = 1.8.ToScalar();
+        using var offset = 0.9.ToScalar();
+        var x = rand(new long[] { 2, 3, 1000 }, generator: new Generator(seed: 4)).mul(scale).sub(offset);
         var codes = AudioLayers.MuLawEncoding().call(x);
         Compare.Shape(codes, [2, 3, 1000], "codes");
         var y = AudioLayers.MuLawDecoding().call(codes);

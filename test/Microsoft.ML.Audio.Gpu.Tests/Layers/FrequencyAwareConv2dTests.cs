@@ -72,7 +72,7 @@ public sealed class FrequencyAwareConv2dTests
         using var layer = AudioLayers.FrequencyAwareConv2d(2, 3, 3);
         Assert.AreEqual(2, layer.parameters().Count(), "weight and bias");
         Compare.Shape(layer.conv.weight!, [3, 3, 3, 3], "weight: in_channels + 1 inputs");
-        layer.call(randn(2, 2, 10, 10)).square().sum().backward();
+        layer.call(randn(2, 2, 10, 10)).pow(HeldScalars.Two).sum().backward();
         var g = layer.conv.weight!.grad!;
         Assert.IsGreaterThan(0.0, g.select(1, 2).abs().sum().item<float>(), "no gradient on the frequency channel's weights");
     }

@@ -39,7 +39,7 @@ public sealed class GriffinLimTests
     {
         using var scope = NewDisposeScope();
         var rebuilt = magnitude.call(y);
-        return (rebuilt - target).square().sum().sqrt().item<float>() / target.square().sum().sqrt().item<float>();
+        return (rebuilt - target).pow(HeldScalars.Two).sum().sqrt().item<float>() / target.pow(HeldScalars.Two).sum().sqrt().item<float>();
     }
 
     [TestMethod]

@@ -30,7 +30,8 @@ public sealed class MelSpectrogramTests
     public void Forward_WithDecibels_EqualsTheLayersOneByOne()
     {
         using var scope = NewDisposeScope();
-        var x = randn(new long[] { 2, 2, 8000 }, generator: new Generator(seed: 5)) * 0.1;
+        using var tenth = 0.1.ToScalar();
+        var x = randn(new long[] { 2, 2, 8000 }, generator: new Generator(seed: 5)).mul(tenth);
         using var fused = AudioLayers.MelSpectrogram(16000, n_fft: 512, win_length: 400, hop_length: 160, n_mels: 64, to_db: true, top_db: 80);
         using var stft = AudioLayers.Stft(512, 400, 160, output: SpectrumType.Power);
         using var mel = AudioLayers.MelFilterbank(16000, 512, 64);

@@ -45,7 +45,7 @@ public sealed class Normalization2DTests
         using var one = 1.0.ToScalar();
         foreach (var shape in new long[][] { [40, 30], [4, 40, 30], [4, 2, 40, 30] })
         {
-            var x = randn(shape, dtype: ScalarType.Float64, generator: new Generator(seed: 9)).mul(three).add(five);
+            var x = randn(shape, dtype: ScalarType.Float64, generator: new Generator(seed: 9)).mul(three).add(five, HeldScalars.One);
             var y = layer.call(x);
             Compare.Shape(y, shape, "normalised");
             var perExample = shape.Length == 2 ? y.reshape(1, -1) : y.reshape(shape[0], -1);

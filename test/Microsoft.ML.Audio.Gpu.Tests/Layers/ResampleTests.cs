@@ -152,14 +152,16 @@ public sealed class ResampleTests
         using var scope = NewDisposeScope();
         using var resample = AudioLayers.Resample(22050, 16000);
         var x = randn(new long[] { 2, 1000 }, generator: new Generator(seed: 4)).requires_grad_();
-        resample.call(x).square().sum().backward();
+        resample.call(x).pow(HeldScalars.Two).sum().backward();
         Assert.IsNotNull(x.grad);
         Assert.IsGreaterThan(0.0, x.grad.abs().sum().item<float>(), "no gradient reached the input");
     }
 
     private static Tensor Sine(int rate, double frequency, double amplitude, int samples)
     {
-        var n = arange(samples, dtype: ScalarType.Float64);
+        using var zero = 0.ToScalar();
+        using var stop = samples.ToScalar();
+        var n = arange(zero, stop, HeldScalars.One, dtype: ScalarType.Float64);
         using var w = (2 * Math.PI * frequency / rate).ToScalar();
         using var a = amplitude.ToScalar();
         return n.mul(w).sin().mul(a);
@@ -177,11 +179,11 @@ public sealed class ResampleTests
         var exact = Sine(to, 1000, amplitude, (int)y.shape[0]);
         var middle = y.narrow(0, skip, y.shape[0] - 2 * skip);
         var reference = exact.narrow(0, skip, y.shape[0] - 2 * skip);
-        double snr = 10 * Math.Log10(reference.square().sum().item<double>() / (middle - reference).square().sum().item<double>());
+        double snr = 10 * Math.Log10(reference.pow(HeldScalars.Two).sum().item<double>() / (middle - reference).pow(HeldScalars.Two).sum().item<double>());
 
         var alias = resample.call(Sine(from, 9000, amplitude, from).to(ScalarType.Float32)).to(ScalarType.Float64);
         var aliasMiddle = alias.narrow(0, skip, alias.shape[0] - 2 * skip);
-        double residual = 20 * Math.Log10(Math.Sqrt(aliasMiddle.square().mean().item<double>()) / (amplitude / Math.Sqrt(2)));
+        double residual = 20 * Math.Log10(Math.Sqrt(aliasMiddle.pow(HeldScalars.Two).mean().item<double>()) / (amplitude / Math.Sqrt(2)));
         Console.WriteLine($"{method}, 44.1 -> 16 kHz: 1 kHz sine SNR {snr:F1} dB, 9 kHz residual {residual:F1} dB");
         return (snr, residual);
     }

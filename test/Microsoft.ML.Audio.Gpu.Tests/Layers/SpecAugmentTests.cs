@@ -1,5 +1,6 @@
 using Microsoft.ML.Audio.Gpu.Layers;
 using Microsoft.ML.Audio.Gpu.Tests.Infrastructure;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Tests.Layers;
@@ -27,7 +28,8 @@ public sealed class SpecAugmentTests
         var x = ones(16, 2, 40, 100);
         var y = layer.call(x);
         Compare.Shape(y, [16, 2, 40, 100], "masked");
-        var masked = y.eq(-5);
+        using var maskValue = (-5).ToScalar();
+        var masked = y.eq(maskValue);
         for (long e = 0; e < 16; e++)
         {
             // Channels share the example's mask; masked cells form full rows (frequency) and full columns (time).

@@ -64,7 +64,7 @@ public sealed class WindowTests
         using var scope = NewDisposeScope();
         var w = kind == "kbd" ? Functional.kbd_window(n, 4 * Math.PI) : Functional.vorbis_window(n);
         Compare.Shape(w, [n], kind);
-        var sum = w.narrow(0, 0, n / 2).square().add(w.narrow(0, n / 2, n / 2).square());
+        var sum = w.narrow(0, 0, n / 2).pow(HeldScalars.Two).add(w.narrow(0, n / 2, n / 2).pow(HeldScalars.Two), HeldScalars.One);
         double worst = sum.sub(ones(n / 2)).abs().max().item<float>();
         Assert.IsLessThanOrEqualTo(ComplementarityAbs, worst, $"{kind} {n}: max |w[n]² + w[n + N/2]² − 1| = {worst:G3}");
     }

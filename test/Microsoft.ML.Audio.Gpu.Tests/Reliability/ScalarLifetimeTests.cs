@@ -1,0 +1,120 @@
+using Microsoft.ML.Audio.Gpu.Layers;
+using Microsoft.ML.Audio.Gpu.Tests.Infrastructure;
+using Mono.Cecil;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Audio.Gpu.Tests.Reliability;
+
+/// <summary>
+/// Static guard against the TorchSharp Scalar-lifetime crash: no code of the library, the sample, the benchmarks or
+/// these tests hands libtorch a Scalar that a garbage collection can free mid-call (see
+/// <see cref="ScalarLifetimeAnalyzer"/>), and the check itself finds each known way of doing so.
+/// </summary>
+[TestClass]
+public sealed class ScalarLifetimeTests
+{
+    private static string Dir => Path.GetDirectoryName(typeof(ScalarLifetimeTests).Assembly.Location)!;
+
+    /// <summary>The benchmark app, built beside the tests (the test project references it for this check).</summary>
+    private static string Benchmarks => Path.GetFullPath(Path.Combine(Dir, "..", "..", "..", "..", "Microsoft.ML.Audio.Gpu.Benchmarks",
+        "bin", Path.GetFileName(Path.GetDirectoryName(Dir))!, Path.GetFileName(Dir), "Microsoft.ML.Audio.Gpu.Benchmarks.dll"));
+
+    [TestMethod]
+    public void LibrarySampleAndBenchmarks_HoldEveryScalar()
+    {
+        Assert.IsTrue(File.Exists(Benchmarks), $"the benchmark app is not built at {Benchmarks}");
+        var findings = new ScalarLifetimeAnalyzer().Check(
+            Path.Combine(Dir, "Microsoft.ML.Audio.Gpu.dll"),
+            Path.Combine(Dir, "AudioClassification.dll"),
+            Benchmarks);
+        Assert.AreEqual(0, findings.Count, $"{findings.Count} unheld Scalars:\n" + string.Join("\n", findings));
+    }
+
+    [TestMethod]
+    public void Tests_HoldEveryScalar()
+    {
+        var findings = new ScalarLifetimeAnalyzer().Check(typeof(ScalarLifetimeTests).Assembly.Location)
+            .Where(f => !f.Method.Contains(nameof(KnownUnsafe), StringComparison.Ordinal) &&
+                        !f.Method.Contains(nameof(TorchSharpReference), StringComparison.Ordinal)).ToList();
+        Assert.AreEqual(0, findings.Count, $"{findings.Count} unheld Scalars:\n" + string.Join("\n", findings));
+    }
+
+    [TestMethod]
+    [DataRow(nameof(KnownUnsafe.ImplicitDouble))]
+    [DataRow(nameof(KnownUnsafe.ImplicitInt))]
+    [DataRow(nameof(KnownUnsafe.HiddenAlphaOnHeldScalar))]
+    [DataRow(nameof(KnownUnsafe.HiddenAlphaOnTensor))]
+    [DataRow(nameof(KnownUnsafe.TensorPlusTensor))]
+    [DataRow(nameof(KnownUnsafe.TensorTimesDouble))]
+    [DataRow(nameof(KnownUnsafe.Square))]
+    [DataRow(nameof(KnownUnsafe.ScalarInALocalNotDisposed))]
+    [DataRow(nameof(KnownUnsafe.TorchSharpBatchNorm))]
+    [DataRow(nameof(KnownUnsafe.TorchSharpAdamW))]
+    [DataRow(nameof(KnownUnsafe.TorchSharpAdam))]
+    public void Check_FindsEachKnownUnsafePattern(string method)
+    {
+        Assert.AreNotEqual(0, Findings(typeof(KnownUnsafe), method).Count, $"{method} was not flagged");
+    }
+
+    [TestMethod]
+    [DataRow(nameof(KnownSafe.UsingLocal))]
+    [DataRow(nameof(KnownSafe.StaticField))]
+    [DataRow(nameof(KnownSafe.ExplicitAlpha))]
+    [DataRow(nameof(KnownSafe.TensorOperators))]
+    [DataRow(nameof(KnownSafe.ProjectBatchNorm))]
+    public void Check_AcceptsHeldScalars(string method)
+    {
+        var findings = Findings(typeof(KnownSafe), method);
+        Assert.AreEqual(0, findings.Count, string.Join("\n", findings));
+    }
+
+    private static List<ScalarLifetimeAnalyzer.Finding> Findings(Type type, string method)
+    {
+        var path = type.Assembly.Location;
+        var resolver = new DefaultAssemblyResolver();
+        resolver.AddSearchDirectory(Dir);
+        using var assembly = AssemblyDefinition.ReadAssembly(path, new ReaderParameters { AssemblyResolver = resolver });
+        var definition = assembly.MainModule.GetType(type.FullName!.Replace('+', '/')).Methods.Single(m => m.Name == method);
+        return new ScalarLifetimeAnalyzer().CheckMethod(definition).ToList();
+    }
+
+    /// <summary>Each method hands libtorch an unheld Scalar in one known way; never called, only read by the check.</summary>
+    internal static class KnownUnsafe
+    {
+        public static Tensor ImplicitDouble(Tensor t) => t.mul_(0.5);
+        public static Tensor ImplicitInt(Tensor t) => t.add_(1, HeldScalars.One);
+        public static Tensor HiddenAlphaOnHeldScalar(Tensor t, Scalar s) => t.add_(s);
+        public static Tensor HiddenAlphaOnTensor(Tensor t, Tensor u) => t.add_(u);
+        public static Tensor TensorPlusTensor(Tensor t, Tensor u) => t + u;
+        public static Tensor TensorTimesDouble(Tensor t) => t * 0.5;
+        public static Tensor Square(Tensor t) => t.square();
+
+        public static Tensor ScalarInALocalNotDisposed(Tensor t)
+        {
+            var s = 0.5.ToScalar();
+            return t.mul(s);
+        }
+
+        public static nn.Module<Tensor, Tensor> TorchSharpBatchNorm() => nn.BatchNorm2d(4);
+        public static optim.Optimizer TorchSharpAdamW(nn.Module m) => optim.AdamW(m.parameters());
+        public static optim.Optimizer TorchSharpAdam(nn.Module m) => optim.Adam(m.parameters());
+    }
+
+    /// <summary>Each method holds its Scalars; never called, only read by the check.</summary>
+    internal static class KnownSafe
+    {
+        private static readonly Scalar Half = 0.5.ToScalar();
+
+        public static Tensor UsingLocal(Tensor t, double v)
+        {
+            using var s = v.ToScalar();
+            return t.mul(s).add(s, HeldScalars.One);
+        }
+
+        public static Tensor StaticField(Tensor t) => t.mul_(Half);
+        public static Tensor ExplicitAlpha(Tensor t, Tensor u) => t.add_(u, HeldScalars.One).sub_(u);
+        public static Tensor TensorOperators(Tensor t, Tensor u) => (t - u) * u / t;
+        public static nn.Module<Tensor, Tensor> ProjectBatchNorm() => AudioLayers.BatchNorm(4);
+    }
+}
