@@ -22,26 +22,32 @@ public static class SecondProcess
             ml.Data.SaveAsBinary(model.Transform(data), file, keepHidden: false);
             return 0;
         }
-        Console.Error.WriteLine("usage: transform <model.zip> <input.idv> <output.idv>");
+        if (args.Length == 3 && args[0] == ScalarStress.Command)
+            return ScalarStress.Run(args[1], args[2]);
+        Console.Error.WriteLine($"usage: transform <model.zip> <input.idv> <output.idv> | {ScalarStress.Command} calm|stress <output>");
         return 2;
     }
 
     /// <summary>Runs <see cref="Main"/> in a new process; returns its exit code and output.</summary>
-    public static (int exitCode, string output) Run(params string[] args)
+    public static (int exitCode, string output) Run(params string[] args) => Run(new Dictionary<string, string>(), TimeSpan.FromMinutes(2), args);
+
+    /// <summary>Runs <see cref="Main"/> in a new process with extra environment variables and a time limit.</summary>
+    public static (int exitCode, string output) Run(IReadOnlyDictionary<string, string> environment, TimeSpan limit, params string[] args)
     {
         var self = typeof(SecondProcess).Assembly.Location;
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (name, value) in environment) start.Environment[name] = value;
         start.ArgumentList.Add("exec");
         start.ArgumentList.Add(self);
         foreach (var a in args) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEnd();
-        if (!process.WaitForExit(120_000))
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(limit))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException("The second process did not finish within 2 minutes.");
+            throw new TimeoutException($"The second process did not finish within {limit.TotalSeconds:F0} s.");
         }
-        return (process.ExitCode, stdout.Result + stderr);
+        return (process.ExitCode, stdout.Result + stderr.Result);
     }
 }
