@@ -26,13 +26,33 @@ public static class Cli
 
     public static string BundledData => Path.Combine(AppContext.BaseDirectory, "Data", "words");
 
+    // Before Commands, which reads it during static initialisation.
+    private static readonly string[] TrainOptions = ["data", "model", "epochs", "device", "size", "kapre", "batch-size", "patience"];
+
+    /// <summary>The options each command accepts; anything else is refused, so a misspelt option never runs the defaults.</summary>
+    private static readonly Dictionary<string, (string[] options, bool files)> Commands = new()
+    {
+        ["demo"] = (TrainOptions, false),
+        ["train"] = (TrainOptions, false),
+        ["evaluate"] = (["model", "data"], false),
+        ["predict"] = (["model"], true),
+        ["spectrogram"] = (["input", "output"], false),
+        ["help"] = ([], false),
+    };
+
     public static int Run(string[] args, TextWriter output)
     {
         try
         {
             string command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "demo";
             var rest = command == "demo" ? args : args[1..];
-            var options = Options.Parse(rest);
+            if (!Commands.TryGetValue(command, out var accepted))
+            {
+                output.WriteLine($"Unknown command '{command}'.");
+                output.WriteLine(Usage);
+                return 2;
+            }
+            var options = Options.Parse(rest, command, accepted);
             switch (command)
             {
                 case "demo": return Demo(options, output);
@@ -40,11 +60,7 @@ public static class Cli
                 case "evaluate": return Evaluate(options, output);
                 case "predict": return Predict(options, output);
                 case "spectrogram": return Spectrogram(options, output);
-                case "help": output.WriteLine(Usage); return 0;
-                default:
-                    output.WriteLine($"Unknown command '{command}'.");
-                    output.WriteLine(Usage);
-                    return 2;
+                default: output.WriteLine(Usage); return 0;
             }
         }
         catch (UsageException e)
@@ -197,19 +213,28 @@ public static class Cli
         public List<string> Positional { get; } = [];
         private static readonly HashSet<string> FlagNames = ["kapre"];
 
-        public static Options Parse(string[] args)
+        public static Options Parse(string[] args, string command, (string[] options, bool files) accepted)
         {
             var o = new Options();
             for (int i = 0; i < args.Length; i++)
             {
-                if (args[i].StartsWith("--"))
+                if (args[i].StartsWith('-'))
                 {
-                    string name = args[i][2..];
+                    string name = args[i].TrimStart('-');
+                    if (!accepted.options.Contains(name))
+                        throw new UsageException(accepted.options.Length == 0
+                            ? $"'{command}' takes no options; got '{args[i]}'."
+                            : $"Unknown option '{args[i]}' for '{command}'; it takes {string.Join(", ", accepted.options.Select(n => "--" + n))}.");
+                    if (!args[i].StartsWith("--"))
+                        throw new UsageException($"Options start with two dashes: '--{name}', not '{args[i]}'.");
+                    if (o.Values.ContainsKey(name) || o.Flags.Contains(name))
+                        throw new UsageException($"--{name} is given twice.");
                     if (FlagNames.Contains(name)) o.Flags.Add(name);
                     else if (i + 1 < args.Length) o.Values[name] = args[++i];
                     else throw new UsageException($"--{name} needs a value.");
                 }
-                else o.Positional.Add(args[i]);
+                else if (accepted.files) o.Positional.Add(args[i]);
+                else throw new UsageException($"'{command}' takes no file arguments; got '{args[i]}'.");
             }
             return o;
         }

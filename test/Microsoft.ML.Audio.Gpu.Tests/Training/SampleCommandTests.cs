@@ -81,6 +81,12 @@ public sealed class SampleCommandTests
     [DataRow(new[] { "train", "--data" }, "--data needs a value")]
     [DataRow(new[] { "train", "--model", "m.zip" }, "--data is required")]
     [DataRow(new[] { "frobnicate" }, "Unknown command")]
+    [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--backbone", "x" }, "Unknown option '--backbone' for 'train'")]
+    [DataRow(new[] { "--epoch", "3" }, "Unknown option '--epoch' for 'demo'")]
+    [DataRow(new[] { "train", "-epochs", "3" }, "two dashes: '--epochs'")]
+    [DataRow(new[] { "train", "--epochs", "3", "--epochs", "4" }, "--epochs is given twice")]
+    [DataRow(new[] { "evaluate", "--model", "m.zip", "--data", "d", "extra.wav" }, "takes no file arguments")]
+    [DataRow(new[] { "spectrogram", "--size", "large" }, "Unknown option '--size' for 'spectrogram'")]
     [DataRow(new[] { "train", "--data", "/nonexistent-kapre", "--model", "m.zip" }, "does not exist")]
     public void BadArguments_PrintWhatIsWrong(string[] args, string message)
     {
