@@ -21,4 +21,8 @@ internal static class Tolerances
 
     /// <summary>float64 input through the same code: limited by the float32 storage of the reference (6e-8).</summary>
     public const double Float64Rel = 1e-6;
+
+    /// <summary>The speech embedding (float32 convolutions, libtorch's and ONNX Runtime's summation orders) against
+    /// openWakeWord's ONNX files in ONNX Runtime, relative to the largest value.</summary>
+    public const double SpeechEmbeddingRel = 1e-5;
 }

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Audio.Gpu.Training;
+namespace Microsoft.ML.Audio.Gpu.Layers;
 
 /// <summary>
 /// Writes and reads a module's parameters and buffers as raw tensors (no pickle, nothing that executes code), checking
