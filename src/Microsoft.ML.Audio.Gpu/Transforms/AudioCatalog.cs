@@ -100,6 +100,28 @@ public sealed class AudioTransformsCatalog
     /// <param name="options">Settings; null uses the defaults of <see cref="MfccOptions"/> (40 coefficients of 128 mel bands, 80 dB range).</param>
     public MfccGpuEstimator MfccGpu(string outputColumnName, string? inputColumnName = null, MfccOptions? options = null)
         => new(_env, outputColumnName, inputColumnName, options);
+
+    /// <summary>
+    /// Create a <see cref="SpeechEmbeddingEstimator"/>, which turns 16 kHz mono audio into embeddings of Google's pretrained
+    /// speech embedding model (openWakeWord's conversion), computed on the GPU when <see cref="MLContext.GpuDeviceId"/> is set:
+    /// features on which any ML.NET trainer learns spoken words from a few clips per class.
+    /// </summary>
+    /// <param name="outputColumnName">Name of the column to produce: a vector of <see cref="float"/>, <c>[192]</c> (mean and
+    /// max of the 80 ms windows' embeddings, the default), <c>[96]</c> (mean or max) or <c>[96, windows]</c> (no pooling).</param>
+    /// <param name="inputColumnName">Name of the audio column: a vector of <see cref="float"/>, 16 kHz mono (LoadAudio with
+    /// SampleRate 16000). Null means <paramref name="outputColumnName"/>.</param>
+    /// <param name="options">Settings; null uses the defaults of <see cref="SpeechEmbeddingOptions"/> (mean and max, clips
+    /// padded to 1.2 s).</param>
+    /// <example>
+    /// <code language="csharp">
+    /// var pipeline = ml.Transforms.Audio.LoadAudio("Audio", "Path", new LoadAudioOptions { SampleRate = 16000, DurationSeconds = 1 })
+    ///     .Append(ml.Transforms.Audio.SpeechEmbedding("Features", "Audio"))
+    ///     .Append(ml.Transforms.Conversion.MapValueToKey("Label", "Word"))
+    ///     .Append(ml.MulticlassClassification.Trainers.SdcaMaximumEntropy());
+    /// </code>
+    /// </example>
+    public SpeechEmbeddingEstimator SpeechEmbedding(string outputColumnName, string? inputColumnName = null, SpeechEmbeddingOptions? options = null)
+        => new(_env, outputColumnName, inputColumnName, options);
 }
 
 /// <summary>Adds <c>Audio</c> to <see cref="TransformsCatalog"/>.</summary>

@@ -1,0 +1,217 @@
+using Microsoft.ML;
+using Microsoft.ML.Audio.Gpu.Layers;
+using Microsoft.ML.Audio.Gpu.Transforms;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+[assembly: LoadableClass(typeof(SpeechEmbeddingTransformer), null, typeof(SignatureLoadModel), SpeechEmbeddingTransformer.UserName, SpeechEmbeddingTransformer.LoaderSignature)]
+
+namespace Microsoft.ML.Audio.Gpu.Transforms;
+
+/// <summary>Options of <see cref="SpeechEmbeddingEstimator"/> (<c>mlContext.Transforms.Audio.SpeechEmbedding</c>).</summary>
+public sealed class SpeechEmbeddingOptions
+{
+    /// <summary>How the 96-value embeddings of a clip's 760 ms windows (one every 80 ms) are combined: mean and max
+    /// (192 values, the default), mean or max (96), or none (<c>[96, windows]</c>, laid out as a spectrogram).</summary>
+    public EmbeddingPooling Pooling { get; set; } = EmbeddingPooling.MeanMax;
+
+    /// <summary>Clips shorter than this are padded with silence at the end. Default 1.2 s: a one-second word then gives 6
+    /// windows instead of 4, and its end is seen by more of them. At least 0.782 s (one window).</summary>
+    public double MinimumDurationSeconds { get; set; } = DefaultMinimumDurationSeconds;
+
+    /// <summary>Rows read ahead and computed together on the device. Default 64.</summary>
+    public int BatchSize { get; set; } = GpuTransformDefaults.BatchSize;
+
+    /// <summary>The default of <see cref="MinimumDurationSeconds"/>.</summary>
+    public const double DefaultMinimumDurationSeconds = 1.2;
+
+    internal long MinimumSamples => (long)Math.Round(MinimumDurationSeconds * SpeechEmbeddingFrontEnd.SampleRate);
+
+    internal void Validate()
+    {
+        if (!Enum.IsDefined(Pooling))
+            throw new ArgumentOutOfRangeException(nameof(Pooling), Pooling, $"Pooling must be one of {string.Join(", ", Enum.GetNames<EmbeddingPooling>())}, got: {Pooling}");
+        double least = SpeechEmbedding.WindowSamples / (double)SpeechEmbeddingFrontEnd.SampleRate;
+        if (!(MinimumDurationSeconds >= least - 1e-9) || MinimumDurationSeconds > 3600)
+            throw new ArgumentOutOfRangeException(nameof(MinimumDurationSeconds), MinimumDurationSeconds,
+                $"MinimumDurationSeconds must be from {least:F3} (one window) to 3600, got: {MinimumDurationSeconds}");
+        OptionChecks.Positive(BatchSize, nameof(BatchSize));
+    }
+
+    internal SpeechEmbedding CreateLayer() => SpeechEmbedding.Pretrained(Pooling, Math.Max(MinimumSamples, SpeechEmbedding.WindowSamples));
+
+    // *** Binary format of the speech-embedding settings ***
+    // int: pooling (EmbeddingPooling)
+    // double: minimum duration in seconds
+    internal void Save(BinaryWriter writer)
+    {
+        writer.Write((int)Pooling);
+        writer.Write(MinimumDurationSeconds);
+    }
+
+    internal static SpeechEmbeddingOptions Load(IExceptionContext ectx, BinaryReader reader)
+    {
+        var o = new SpeechEmbeddingOptions { Pooling = (EmbeddingPooling)reader.ReadInt32(), MinimumDurationSeconds = reader.ReadDouble() };
+        try { o.Validate(); }
+        catch (ArgumentException e) { throw ectx.ExceptDecode(e, $"Invalid speech-embedding settings in the model: {e.Message}"); }
+        return o;
+    }
+
+    internal SpeechEmbeddingOptions Clone() => (SpeechEmbeddingOptions)MemberwiseClone();
+}
+
+/// <summary>
+/// 16 kHz mono audio to embeddings of Google's pretrained speech embedding model (<see cref="SpeechEmbedding"/>), on the
+/// GPU when <see cref="MLContext.GpuDeviceId"/> is set: features for any ML.NET trainer (SDCA, LightGBM, k-means) that
+/// separate spoken words from a few examples per class.
+/// </summary>
+public sealed class SpeechEmbeddingTransformer : GpuAudioTransformerBase
+{
+    internal const string UserName = "Speech Embedding Transform";
+    internal const string LoaderSignature = "SpeechEmbeddingTransform";
+
+    private static VersionInfo GetVersionInfo() => new(
+        modelSignature: "SPEECHEM",
+        verWrittenCur: 0x00010001, // Initial
+        verReadableCur: 0x00010001,
+        verWeCanReadBack: 0x00010001,
+        loaderSignature: LoaderSignature,
+        loaderAssemblyName: typeof(SpeechEmbeddingTransformer).Assembly.FullName);
+
+    private readonly SpeechEmbeddingOptions _options;
+
+    /// <summary>The settings (a copy).</summary>
+    public SpeechEmbeddingOptions Options => _options.Clone();
+
+    internal SpeechEmbeddingTransformer(IHostEnvironment env, string outputColumnName, string inputColumnName, SpeechEmbeddingOptions options)
+        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(SpeechEmbeddingTransformer)), outputColumnName, inputColumnName, options.BatchSize)
+    {
+        _options = options.Clone();
+    }
+
+    // Factory method for SignatureLoadModel.
+    private static SpeechEmbeddingTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        Contracts.CheckValue(env, nameof(env));
+        ctx.CheckAtModel(GetVersionInfo());
+        return new SpeechEmbeddingTransformer(env.Register(nameof(SpeechEmbeddingTransformer)), ctx);
+    }
+
+    // *** Binary format ***
+    // <base: columns and batch size>
+    // <speech-embedding settings>
+    // The weights are the pretrained ones shipped in the assembly: not stored in the model.
+    private SpeechEmbeddingTransformer(IHost host, ModelLoadContext ctx) : base(host, ctx)
+    {
+        _options = SpeechEmbeddingOptions.Load(host, ctx.Reader);
+        _options.BatchSize = BatchSize;
+    }
+
+    private protected override void SaveModel(ModelSaveContext ctx)
+    {
+        ctx.SetVersionInfo(GetVersionInfo());
+        SaveCommon(ctx);
+        _options.Save(ctx.Writer);
+    }
+
+    private protected override string ComponentName => "SpeechEmbedding";
+
+    private protected override bool InputIsSpectrum => false;
+
+    private protected override OutputLayout GetOutputLayout(SignalColumn input)
+    {
+        CheckInput(Host, input, InputColumnName);
+        int size = _options.Pooling == EmbeddingPooling.MeanMax ? 2 * SpeechEmbeddingNetwork.EmbeddingSize : SpeechEmbeddingNetwork.EmbeddingSize;
+        if (_options.Pooling != EmbeddingPooling.None)
+            return new OutputLayout(0, _ => size, new Dictionary<string, int>());
+        // [96, windows], as a spectrogram is [bins, frames].
+        long minimum = Math.Max(_options.MinimumSamples, SpeechEmbedding.WindowSamples);
+        return new OutputLayout(SpeechEmbeddingNetwork.EmbeddingSize, samples =>
+        {
+            long frames = SpeechEmbeddingFrontEnd.frame_count(Math.Max(samples, minimum));
+            return (int)(1 + (frames - SpeechEmbeddingNetwork.WindowFrames) / SpeechEmbedding.WindowStep);
+        }, new Dictionary<string, int>());
+    }
+
+    internal static void CheckInput(IExceptionContext ectx, SignalColumn input, string columnName)
+    {
+        if (input.Channels != 1)
+            throw ectx.ExceptSchemaMismatch("inputSchema", "input", columnName, "mono audio (LoadAudio with Mono = true)", $"{input.Channels} channels");
+        if (input.SampleRate is int rate && rate != SpeechEmbeddingFrontEnd.SampleRate)
+            throw ectx.ExceptSchemaMismatch("inputSchema", "input", columnName, $"audio at {SpeechEmbeddingFrontEnd.SampleRate} Hz (the model's rate; LoadAudio's SampleRate)",
+                $"audio at {rate} Hz (its {AudioAnnotationKinds.SampleRate} annotation)");
+    }
+
+    private protected override nn.Module<Tensor, Tensor> CreateModule() => new PerRow(_options.CreateLayer());
+
+    /// <summary>(batch, 1, samples) rows to (batch, ...) embeddings; without pooling, (batch, 96, windows).</summary>
+    private sealed class PerRow : nn.Module<Tensor, Tensor>
+    {
+        private readonly SpeechEmbedding embedding;
+
+        public PerRow(SpeechEmbedding embedding) : base("speech_embedding_rows")
+        {
+            this.embedding = embedding;
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor input)
+        {
+            using var scope = NewDisposeScope();
+            var y = embedding.call(input.reshape(input.shape[0], input.shape[^1]));
+            if (embedding.pooling == EmbeddingPooling.None) y = y.transpose(1, 2);
+            return y.contiguous().MoveToOuterDisposeScope();
+        }
+    }
+}
+
+/// <summary>Estimator of <see cref="SpeechEmbeddingTransformer"/>: 16 kHz audio to pretrained speech embeddings.</summary>
+/// <remarks>
+/// <format type="text/markdown"><![CDATA[
+/// ###  Estimator Characteristics
+/// |  |  |
+/// | -- | -- |
+/// | Does this estimator need to look at the data to train its parameters? | No (pretrained) |
+/// | Input column data type | Vector of <xref:System.Single>: 16 kHz mono samples (LoadAudio with SampleRate 16000) |
+/// | Output column data type | Vector of <xref:System.Single>: [192] (mean and max), [96] (mean or max) or [96, windows] (no pooling) |
+/// | Runs on GPU | Yes, when MLContext.GpuDeviceId is set (CPU otherwise) |
+/// | Required NuGet in addition to Microsoft.ML | Kapre.MLNet, TorchSharp and a libtorch backend |
+/// | Exportable to ONNX | No |
+///
+/// The model is Google's speech embedding as converted by openWakeWord (Apache-2.0); its weights ship in the Kapre.MLNet
+/// assembly. Pooled embeddings suit any ML.NET trainer: `ml.MulticlassClassification.Trainers.SdcaMaximumEntropy` on
+/// them learns spoken words from ten clips per class.
+/// ]]></format>
+/// </remarks>
+public sealed class SpeechEmbeddingEstimator : IEstimator<SpeechEmbeddingTransformer>
+{
+    private readonly IHostEnvironment _env;
+    private readonly string _output, _input;
+    private readonly SpeechEmbeddingOptions _options;
+
+    internal SpeechEmbeddingEstimator(IHostEnvironment env, string outputColumnName, string? inputColumnName, SpeechEmbeddingOptions? options)
+    {
+        _env = Contracts.CheckRef(env, nameof(env));
+        _output = outputColumnName;
+        _input = inputColumnName ?? outputColumnName;
+        _options = (options ?? new SpeechEmbeddingOptions()).Clone();
+        _options.Validate();
+    }
+
+    /// <summary>Checks the audio column (mono, 16 kHz) and returns the transformer.</summary>
+    public SpeechEmbeddingTransformer Fit(IDataView input)
+    {
+        var column = SignalColumn.Describe(_env, input.Schema, _input, spectrum: false);
+        SpeechEmbeddingTransformer.CheckInput(_env, column, _input);
+        var transformer = new SpeechEmbeddingTransformer(_env, _output, _input, _options);
+        transformer.GetOutputSchema(input.Schema);
+        return transformer;
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+        => OptionChecks.AudioOutputShape(_env, inputSchema, _input, _output, spectrum: false,
+            _options.Pooling == EmbeddingPooling.None ? [AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.BinCount] : [AudioAnnotationKinds.ChannelCount]);
+}
