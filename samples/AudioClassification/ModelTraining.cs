@@ -38,6 +38,10 @@ public static class ModelTraining
         public AudioCnnSize Size { get; set; } = AudioCnnSize.Large;
         /// <summary>Kapre's way: raw audio into the network, whose first layers compute the log-mel spectrogram.</summary>
         public bool FrontEndInNetwork { get; set; }
+        /// <summary>The network: the CNN from scratch, or the pretrained speech embedding with a new head.</summary>
+        public AudioBackbone Backbone { get; set; } = AudioBackbone.Cnn;
+        /// <summary>Train the pretrained embedding too (at a tenth of the learning rate).</summary>
+        public bool FineTune { get; set; }
         public int? GpuDeviceId { get; set; }
         public bool FallbackToCpu { get; set; } = true;
         public int Seed { get; set; } = 1;
@@ -61,7 +65,8 @@ public static class ModelTraining
         var trainView = Dataset.ToDataView(ml, train);
         var labelMap = LabelMap(ml).Fit(trainView);
         var loading = ml.Transforms.Audio.LoadAudio("Audio", "Path", Loading);
-        IEstimator<ITransformer> featurizer = settings.FrontEndInNetwork
+        bool rawAudio = settings.FrontEndInNetwork || settings.Backbone == AudioBackbone.SpeechEmbedding;
+        IEstimator<ITransformer> featurizer = rawAudio
             ? loading
             : loading.Append(ml.Transforms.Audio.MelSpectrogramGpu("Features", "Audio", FrontEnd));
         var featurizerModel = featurizer.Fit(trainView);
@@ -69,8 +74,10 @@ public static class ModelTraining
 
         var options = new AudioClassificationOptions
         {
-            FeatureColumnName = settings.FrontEndInNetwork ? "Audio" : "Features",
+            FeatureColumnName = rawAudio ? "Audio" : "Features",
             FrontEnd = settings.FrontEndInNetwork ? FrontEnd : null,
+            Backbone = settings.Backbone,
+            FineTuneBackbone = settings.FineTune,
             NetworkSize = settings.Size,
             Epochs = settings.Epochs,
             BatchSize = settings.BatchSize,

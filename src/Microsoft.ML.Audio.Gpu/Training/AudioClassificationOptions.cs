@@ -46,6 +46,16 @@ public sealed class AudioClassificationOptions
     /// <summary>Peak learning rate of AdamW, annealed to 0 along a cosine over the epochs. Default 0.003.</summary>
     public double LearningRate { get; set; } = 3e-3;
 
+    /// <summary>The network: a CNN trained from scratch (<see cref="AudioBackbone.Cnn"/>, the default), or Google's pretrained
+    /// speech embedding with a new head (<see cref="AudioBackbone.SpeechEmbedding"/>), which needs 16 kHz mono audio as
+    /// the feature column (LoadAudio with SampleRate 16000) and learns spoken words from a few clips per class.</summary>
+    public AudioBackbone Backbone { get; set; } = AudioBackbone.Cnn;
+
+    /// <summary>With the speech-embedding backbone: train the embedding too, at a tenth of <see cref="LearningRate"/>, with
+    /// augmentation. Default false: the embedding stays frozen, each clip is embedded once, and only the head is trained
+    /// (seconds on a CPU).</summary>
+    public bool FineTuneBackbone { get; set; }
+
     /// <summary>AdamW's decoupled weight decay. Default 0.01.</summary>
     public double WeightDecay { get; set; } = 1e-2;
 
@@ -81,6 +91,11 @@ public sealed class AudioClassificationOptions
         if (EarlyStoppingPatience < 0) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, $"EarlyStoppingPatience must not be negative, got: {EarlyStoppingPatience}");
         if (TrainFrontEnd && FrontEnd is null) throw new ArgumentException("TrainFrontEnd needs a FrontEnd: set FrontEnd to train on raw audio.", nameof(TrainFrontEnd));
         FrontEnd?.Validate();
+        OptionChecks.Defined(Backbone, nameof(Backbone));
+        if (Backbone == AudioBackbone.SpeechEmbedding && FrontEnd is not null)
+            throw new ArgumentException("FrontEnd is for the Cnn backbone: the speech embedding has its own front end and takes 16 kHz audio.", nameof(FrontEnd));
+        if (FineTuneBackbone && Backbone != AudioBackbone.SpeechEmbedding)
+            throw new ArgumentException("FineTuneBackbone applies to a pretrained backbone (AudioBackbone.SpeechEmbedding).", nameof(FineTuneBackbone));
     }
 
     internal AudioClassificationOptions Clone()

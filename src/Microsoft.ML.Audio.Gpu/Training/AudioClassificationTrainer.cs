@@ -3,6 +3,7 @@ using Microsoft.ML.Audio.Gpu.Transforms;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Training;
@@ -79,7 +80,32 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         int selected = o.Epochs;
         try
         {
-            using var optimizer = new HeldScalarAdamW(network.parameters(), o.LearningRate, o.WeightDecay);
+            // What is trained, on what: the whole network on the rows, or, with a frozen pretrained backbone, its head on
+            // embeddings computed once (seconds instead of a backbone pass per example per epoch).
+            var trainable = network;
+            var inputDims = dims;
+            bool augmentAudio = o.FrontEnd is not null || settings.Backbone == AudioBackbone.SpeechEmbedding;
+            bool augment = o.Augment;
+            if (network is SpeechEmbeddingClassifier classifier)
+            {
+                if (!o.FineTuneBackbone)
+                {
+                    var watch = Stopwatch.StartNew();
+                    train = Embed(classifier.Backbone, train, dims, device);
+                    if (valid is not null) valid = Embed(classifier.Backbone, valid, dims, device);
+                    ch.Info($"AudioClassification: embedded {train.Count + (valid?.Count ?? 0)} clips with the frozen speech embedding in {watch.Elapsed.TotalSeconds:F1} s; training its head.");
+                    trainable = classifier.Classifier;
+                    inputDims = [train.Size];
+                    augment = false;
+                }
+                foreach (var p in classifier.Backbone.parameters()) p.requires_grad_(o.FineTuneBackbone);
+            }
+            using var optimizer = network is SpeechEmbeddingClassifier fine && o.FineTuneBackbone
+                ? new HeldScalarAdamW([
+                      new AdamW.ParamGroup(fine.Backbone.parameters(), lr: o.LearningRate * FineTuneLearningRateScale, weight_decay: o.WeightDecay),
+                      new AdamW.ParamGroup(fine.Classifier.parameters(), lr: o.LearningRate, weight_decay: o.WeightDecay)],
+                      o.LearningRate, o.WeightDecay)
+                : new HeldScalarAdamW(trainable.parameters(), o.LearningRate, o.WeightDecay);
             var schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, o.Epochs);
             Dictionary<string, Tensor>? best = null;
             double bestAccuracy = -1, bestLoss = double.MaxValue;
@@ -94,12 +120,12 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             for (epoch = 1; epoch <= o.Epochs; epoch++)
             {
                 var watch = Stopwatch.StartNew();
-                var (loss, accuracy) = TrainEpoch(network, optimizer, train, dims, device, rng);
+                var (loss, accuracy) = TrainEpoch(trainable, optimizer, train, inputDims, device, rng, augment, augmentAudio);
                 schedule.step();
                 double? vAcc = null, vLoss = null;
                 if (valid is not null)
                 {
-                    (vLoss, vAcc) = Evaluate(network, valid, dims, device);
+                    (vLoss, vAcc) = Evaluate(trainable, valid, inputDims, device);
                 }
                 watch.Stop();
                 var metrics = new EpochMetrics(epoch, loss, accuracy, vAcc, vLoss, watch.Elapsed.TotalSeconds);
@@ -116,7 +142,7 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
                     selected = epoch;
                     sinceBest = 0;
                     DisposeAll(best);
-                    best = network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().clone());
+                    best = trainable.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().clone());
                 }
                 else if (o.EarlyStoppingPatience > 0 && ++sinceBest >= o.EarlyStoppingPatience)
                 {
@@ -124,10 +150,11 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
                     break;
                 }
             }
+            foreach (var p in network.parameters()) p.requires_grad_(true);
             if (best is not null)
             {
                 using (no_grad())
-                    foreach (var (name, value) in network.state_dict()) value.copy_(best[name]);
+                    foreach (var (name, value) in trainable.state_dict()) value.copy_(best[name]);
                 DisposeAll(best);
                 if (selected != history.Count) ch.Info($"Restored the weights of epoch {selected}, the best on the validation set ({bestAccuracy:P1}).");
             }
@@ -154,6 +181,14 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
     private AudioClassificationTransformer.NetworkSettings NetworkSettingsFor(int classes, int[] dims, DataViewSchema schema)
     {
         var o = _options;
+        if (o.Backbone == AudioBackbone.SpeechEmbedding)
+        {
+            var column = SignalColumn.Describe(_host, schema, o.FeatureColumnName, spectrum: false);
+            if (column.SampleRate is int rate && rate != Layers.SpeechEmbeddingFrontEnd.SampleRate)
+                throw _host.ExceptSchemaMismatch(nameof(schema), "feature", o.FeatureColumnName,
+                    $"audio at {Layers.SpeechEmbeddingFrontEnd.SampleRate} Hz for the speech embedding (LoadAudio's SampleRate)", $"audio at {rate} Hz");
+            return new(classes, dims, o.NetworkSize, o.Dropout, o.Augment, null, null, null, false, AudioBackbone.SpeechEmbedding, o.FineTuneBackbone);
+        }
         if (o.FrontEnd is null)
             return new(classes, dims, o.NetworkSize, o.Dropout, o.Augment, null, null, null, false);
         var audio = SignalColumn.Describe(_host, schema, o.FeatureColumnName, spectrum: false);
@@ -177,13 +212,15 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         var labels = KeyNames(label, (int)key.Count);
 
         var features = schema.GetColumnOrNull(o.FeatureColumnName) ?? throw _host.ExceptSchemaMismatch(nameof(schema), "feature", o.FeatureColumnName);
-        string expected = o.FrontEnd is null
+        string expected = o.Backbone == AudioBackbone.SpeechEmbedding
+            ? "known-size vector of Single with dimensions [samples]: 16 kHz mono audio (LoadAudio with SampleRate 16000 and DurationSeconds)"
+            : o.FrontEnd is null
             ? "known-size vector of Single with dimensions [mels, frames] or [channels, mels, frames] (e.g. from MelSpectrogramGpu)"
             : "known-size vector of Single with dimensions [samples] or [channels, samples] (e.g. from LoadAudio with DurationSeconds)";
         if (features.Type is not VectorDataViewType vt || vt.ItemType != NumberDataViewType.Single || !vt.IsKnownSize)
             throw _host.ExceptSchemaMismatch(nameof(schema), "feature", o.FeatureColumnName, expected, features.Type.ToString());
         var dims = vt.Dimensions.ToArray();
-        bool ok = o.FrontEnd is null ? dims.Length is 2 or 3 : dims.Length is 1 or 2;
+        bool ok = o.Backbone == AudioBackbone.SpeechEmbedding ? dims.Length == 1 : o.FrontEnd is null ? dims.Length is 2 or 3 : dims.Length is 1 or 2;
         if (!ok)
             throw _host.ExceptSchemaMismatch(nameof(schema), "feature", o.FeatureColumnName, expected, $"{vt} with dimensions [{string.Join(", ", dims)}]");
         return (labels, dims);
@@ -242,7 +279,7 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         return new Examples(all, [.. labels], size);
     }
 
-    private Tensor Batch(Examples data, int[] rows, int[] dims, Device device)
+    private static Tensor Batch(Examples data, int[] rows, int[] dims, Device device)
     {
         var buffer = new float[(long)rows.Length * data.Size];
         for (int k = 0; k < rows.Length; k++)
@@ -250,7 +287,29 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         return tensor(buffer, [rows.Length, .. dims.Select(d => (long)d)], device: device);
     }
 
-    private (double loss, double accuracy) TrainEpoch(AudioCnn network, optim.Optimizer optimizer, Examples data, int[] dims, Device device, Random rng)
+    /// <summary>Learning rate of a fine-tuned pretrained backbone, relative to the head's.</summary>
+    private const double FineTuneLearningRateScale = 0.1;
+
+    /// <summary>Each example's pooled embedding, computed once with the frozen backbone (batches of 64, no gradient).</summary>
+    private static Examples Embed(Layers.SpeechEmbedding backbone, Examples audio, int[] dims, Device device)
+    {
+        backbone.eval();
+        int size = backbone.output_size;
+        var features = new float[(long)audio.Count * size];
+        using var _ = no_grad();
+        for (int start = 0; start < audio.Count; start += 64)
+        {
+            int n = Math.Min(64, audio.Count - start);
+            using var scope = NewDisposeScope();
+            var x = Batch(audio, [.. Enumerable.Range(start, n)], dims, device);
+            var y = backbone.call(x.reshape(n, x.shape[^1]));
+            TensorCopy.CopyTo(y, features, (long)start * size);
+        }
+        return new Examples(features, audio.Labels, size);
+    }
+
+    private (double loss, double accuracy) TrainEpoch(nn.Module<Tensor, Tensor> network, optim.Optimizer optimizer, Examples data, int[] dims, Device device,
+        Random rng, bool augment, bool augmentAudio)
     {
         var o = _options;
         network.train();
@@ -265,7 +324,7 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             if (rows.Length < 2 && order.Length >= 2) continue; // BatchNorm needs two examples; the row is seen next epoch
             using var scope = NewDisposeScope();
             var x = Batch(data, rows, dims, device);
-            if (o.Augment) x = AugmentBatch(x, o.FrontEnd is not null, rng);
+            if (augment) x = AugmentBatch(x, augmentAudio, rng);
             var y = tensor(rows.Select(r => data.Labels[r]).ToArray(), device: device);
             optimizer.zero_grad();
             var logits = network.call(x);
@@ -298,7 +357,7 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         return x;
     }
 
-    private (double loss, double accuracy) Evaluate(AudioCnn network, Examples data, int[] dims, Device device)
+    private (double loss, double accuracy) Evaluate(nn.Module<Tensor, Tensor> network, Examples data, int[] dims, Device device)
     {
         network.eval();
         double lossSum = 0;

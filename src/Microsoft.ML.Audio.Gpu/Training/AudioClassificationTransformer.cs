@@ -26,14 +26,15 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable
 
     private static VersionInfo GetVersionInfo() => new(
         modelSignature: "AUDCLASS",
-        verWrittenCur: 0x00010001, // Initial
+        // verWrittenCur: 0x00010001, // Initial
+        verWrittenCur: 0x00010002, // Backbone (speech embedding) and fine-tuning flag after the selected epoch
         verReadableCur: 0x00010001,
         verWeCanReadBack: 0x00010001,
         loaderSignature: LoaderSignature,
         loaderAssemblyName: typeof(AudioClassificationTransformer).Assembly.FullName);
 
     private readonly IHost _host;
-    private readonly AudioCnn _network;
+    private readonly nn.Module<Tensor, Tensor> _network;
     private readonly NetworkSettings _settings;
     private readonly string[] _labels;
     private bool _disposed;
@@ -59,18 +60,34 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable
     /// <summary>The epoch whose weights the model holds (the best validation epoch, or the last one).</summary>
     public int SelectedEpoch { get; }
 
-    /// <summary>The network (in evaluation mode, on <see cref="Device"/>); for inspection, e.g. of a learned filterbank.</summary>
-    public AudioCnn Network => _network;
+    /// <summary>The convolutional network (in evaluation mode, on <see cref="Device"/>); for inspection, e.g. of a learned
+    /// filterbank. Only for models of the <see cref="AudioBackbone.Cnn"/> backbone; <see cref="Module"/> is any model's.</summary>
+    public AudioCnn Network => _network as AudioCnn
+        ?? throw new InvalidOperationException($"This model's backbone is {_settings.Backbone}, not a CNN: use Module.");
+
+    /// <summary>The whole network, audio or spectrogram to logits (in evaluation mode, on <see cref="Device"/>).</summary>
+    public nn.Module<Tensor, Tensor> Module => _network;
+
+    /// <summary>The network the model was built on.</summary>
+    public AudioBackbone Backbone => _settings.Backbone;
 
     /// <summary>What is needed to rebuild the network: saved with the model.</summary>
     internal sealed record NetworkSettings(int Classes, int[] FeatureDimensions, AudioCnnSize Size, double Dropout, bool Augment,
-        GpuStftOptions? Stft, GpuMelOptions? Mel, GpuDecibelOptions? Decibel, bool TrainFrontEnd)
+        GpuStftOptions? Stft, GpuMelOptions? Mel, GpuDecibelOptions? Decibel, bool TrainFrontEnd,
+        AudioBackbone Backbone = AudioBackbone.Cnn, bool FineTuneBackbone = false)
     {
+        /// <summary>Clips for the speech embedding are padded with silence to 1.2 s (6 windows for a one-second word).</summary>
+        public const long SpeechEmbeddingMinSamples = 19200;
+
+        public nn.Module<Tensor, Tensor> Build() => Backbone == AudioBackbone.SpeechEmbedding
+            ? new SpeechEmbeddingClassifier("speech_classifier", Classes, Dropout, SpeechEmbeddingMinSamples)
+            : BuildCnn();
+
         public bool HasFrontEnd => Stft is not null;
         public int InputChannels => HasFrontEnd ? (FeatureDimensions.Length == 2 ? FeatureDimensions[0] : 1)
                                                 : (FeatureDimensions.Length == 3 ? FeatureDimensions[0] : 1);
 
-        public AudioCnn Build()
+        private AudioCnn BuildCnn()
         {
             MelSpectrogram? frontEnd = null;
             if (HasFrontEnd)
@@ -87,7 +104,7 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable
             : FeatureDimensions[^1];
     }
 
-    internal AudioClassificationTransformer(IHost host, AudioCnn network, NetworkSettings settings, string[] labels, string featureColumnName,
+    internal AudioClassificationTransformer(IHost host, nn.Module<Tensor, Tensor> network, NetworkSettings settings, string[] labels, string featureColumnName,
         string scoreColumnName, string predictedLabelColumnName, Device device, IReadOnlyList<EpochMetrics> history, int selectedEpoch)
     {
         _host = host;
@@ -117,6 +134,7 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable
         // int: network size (AudioCnnSize), double: dropout, byte: augmentation layer present
         // byte: front end present; if so <STFT settings> <mel settings> byte: dB present [<decibel settings>] byte: trainable filterbank
         // int: selected epoch
+        // since 0x00010002: int: backbone (AudioBackbone), byte: backbone fine-tuned
         // stream Weights.bin: <ModelWeights>
         string features = ctx.LoadNonEmptyString(), score = ctx.LoadNonEmptyString(), predicted = ctx.LoadNonEmptyString();
         int classes = ctx.Reader.ReadInt32();
@@ -146,13 +164,20 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable
             trainFrontEnd = ctx.Reader.ReadByte() == 1;
             host.CheckDecode(dims.Length is 1 or 2, "A model with a front end needs audio features [samples] or [channels, samples].");
         }
-        else
-        {
-            host.CheckDecode(dims.Length is 2 or 3, "A model without a front end needs spectrogram features [mels, frames] or [channels, mels, frames].");
-        }
         int selected = ctx.Reader.ReadInt32();
+        var backbone = AudioBackbone.Cnn;
+        bool fineTune = false;
+        if (ctx.Header.ModelVerWritten >= 0x00010002)
+        {
+            backbone = (AudioBackbone)ctx.Reader.ReadInt32();
+            host.CheckDecode(Enum.IsDefined(backbone), "The model declares an unknown backbone.");
+            fineTune = ctx.Reader.ReadByte() == 1;
+            host.CheckDecode(backbone == AudioBackbone.Cnn || (stft is null && dims.Length == 1), "A speech-embedding model needs audio features [samples] and no front end.");
+        }
+        if (backbone == AudioBackbone.Cnn && stft is null)
+            host.CheckDecode(dims.Length is 2 or 3, "A model without a front end needs spectrogram features [mels, frames] or [channels, mels, frames].");
 
-        var settings = new NetworkSettings(classes, dims, size, dropout, augment, stft, mel, db, trainFrontEnd);
+        var settings = new NetworkSettings(classes, dims, size, dropout, augment, stft, mel, db, trainFrontEnd, backbone, fineTune);
         var network = settings.Build();
         try
         {
@@ -194,6 +219,8 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable
             ctx.Writer.Write((byte)(_settings.TrainFrontEnd ? 1 : 0));
         }
         ctx.Writer.Write(SelectedEpoch);
+        ctx.Writer.Write((int)_settings.Backbone);
+        ctx.Writer.Write((byte)(_settings.FineTuneBackbone ? 1 : 0));
         ctx.SaveBinaryStream(WeightsStream, w => ModelWeights.Save(w, _network));
     }
 
@@ -204,6 +231,9 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable
         string expected = $"vector of Single [{string.Join(", ", _settings.FeatureDimensions)}]";
         if (col.Type is not VectorDataViewType vt || vt.ItemType != NumberDataViewType.Single || vt.Size != _settings.FeatureDimensions.Aggregate(1, (a, b) => a * b))
             throw _host.ExceptSchemaMismatch(nameof(schema), "feature", FeatureColumnName, expected, col.Type.ToString());
+        if (_settings.Backbone == AudioBackbone.SpeechEmbedding && SignalColumn.Describe(_host, schema, FeatureColumnName, spectrum: false).SampleRate is int sr
+            && sr != SpeechEmbeddingFrontEnd.SampleRate)
+            throw _host.ExceptSchemaMismatch(nameof(schema), "feature", FeatureColumnName, $"audio at {SpeechEmbeddingFrontEnd.SampleRate} Hz", $"audio at {sr} Hz");
         if (_settings.HasFrontEnd && SignalColumn.Describe(_host, schema, FeatureColumnName, spectrum: false).SampleRate is int rate && rate != _settings.Mel!.SampleRate)
             throw _host.ExceptSchemaMismatch(nameof(schema), "feature", FeatureColumnName, $"audio at {_settings.Mel.SampleRate} Hz", $"audio at {rate} Hz");
         return col.Index;

@@ -1,7 +1,6 @@
 using Microsoft.ML.Audio.Gpu.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
-using BatchNorm = Microsoft.ML.Audio.Gpu.Layers.BatchNorm;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Training;
@@ -32,7 +31,7 @@ public sealed class AudioCnn : nn.Module<Tensor, Tensor>
     /// <summary>The front end, or null when the input is already a spectrogram.</summary>
     public readonly MelSpectrogram? front_end;
     private readonly SpecAugment augment;
-    private readonly BatchNorm input_norm;
+    private readonly BatchNormalization input_norm;
     private readonly ModuleList<nn.Module<Tensor, Tensor>> blocks;
     private readonly Dropout head_dropout;
     private readonly Linear head;
@@ -98,7 +97,7 @@ public sealed class AudioCnn : nn.Module<Tensor, Tensor>
     private sealed class ConvBlock : nn.Module<Tensor, Tensor>
     {
         private readonly Conv2d conv1, conv2;
-        private readonly BatchNorm bn1, bn2;
+        private readonly BatchNormalization bn1, bn2;
         private readonly Dropout drop;
 
         public ConvBlock(string name, int inChannels, int outChannels, double dropout) : base(name)

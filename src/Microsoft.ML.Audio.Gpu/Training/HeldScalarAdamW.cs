@@ -20,6 +20,12 @@ internal sealed class HeldScalarAdamW : AdamW
     {
     }
 
+    /// <summary>Parameter groups with their own learning rates (a fine-tuned backbone and a new head).</summary>
+    public HeldScalarAdamW(IEnumerable<ParamGroup> groups, double lr, double weight_decay)
+        : base(groups, lr: lr, weight_decay: weight_decay)
+    {
+    }
+
     /// <inheritdoc/>
     public override Tensor step(Func<Tensor>? closure = null)
     {

@@ -6,11 +6,11 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Audio.Gpu.Tests.Layers;
 
 /// <summary>
-/// <see cref="BatchNorm"/> is TorchSharp's BatchNorm2d without its temporary Scalar: the same outputs, gradients,
+/// <see cref="BatchNormalization"/> is TorchSharp's BatchNorm2d without its temporary Scalar: the same outputs, gradients,
 /// running statistics and state names, bit for bit.
 /// </summary>
 [TestClass]
-public sealed class BatchNormTests
+public sealed class BatchNormalizationTests
 {
     [TestMethod]
     public void TrainingAndEvaluation_EqualTorchSharpsBatchNorm2d_BitForBit()

@@ -16,7 +16,7 @@ namespace Microsoft.ML.Audio.Gpu.Layers;
 /// dictionary reads back into either. The numbers are TorchSharp's: the same <c>batch_norm</c> call with the same
 /// arguments (running statistics updated with <c>momentum</c>, biased variance to normalise, unbiased to track).</para>
 /// </remarks>
-public sealed class BatchNorm : nn.Module<Tensor, Tensor>
+public sealed class BatchNormalization : nn.Module<Tensor, Tensor>
 {
     /// <summary>Channels (<c>C</c> of <c>(N, C, ...)</c>).</summary>
     public readonly long num_features;
@@ -33,7 +33,7 @@ public sealed class BatchNorm : nn.Module<Tensor, Tensor>
     private Tensor num_batches_tracked;
 
     /// <summary>Creates the layer: weight 1, bias 0, running mean 0 and variance 1.</summary>
-    public BatchNorm(string name, long num_features, double eps = 1e-5, double momentum = 0.1) : base(name)
+    public BatchNormalization(string name, long num_features, double eps = 1e-5, double momentum = 0.1) : base(name)
     {
         this.num_features = Check.Positive(num_features);
         this.eps = Check.Positive(eps);
@@ -78,6 +78,6 @@ public static partial class AudioLayers
     /// <param name="eps">Added to the variance. Default 1e-5 (PyTorch).</param>
     /// <param name="momentum">Running-statistics momentum. Default 0.1 (PyTorch).</param>
     /// <param name="name">Module name.</param>
-    public static BatchNorm BatchNorm(long num_features, double eps = 1e-5, double momentum = 0.1, string name = "batch_norm")
+    public static BatchNormalization BatchNorm(long num_features, double eps = 1e-5, double momentum = 0.1, string name = "batch_norm")
         => new(name, num_features, eps, momentum);
 }
