@@ -23,7 +23,7 @@ public static class Cli
         padded or cropped to 1 s). Files named <speaker>_<anything>.wav are split by speaker for validation.
         --kapre puts the log-mel front end inside the network (raw audio in), as Kapre does.
         --backbone speech-embedding trains a head on Google's pretrained speech embedding (frozen; --fine-tune trains it
-        too): far better than the CNN from a few clips per class of speech.
+        too): the better choice with about 10 clips per class of speech; with many clips the CNN can be better.
         """;
 
     public static string BundledData => Path.Combine(AppContext.BaseDirectory, "Data", "words");

@@ -85,6 +85,8 @@ public sealed class SpeechEmbeddingNetwork : nn.Module<Tensor, Tensor>
     public const int WindowFrames = 76, EmbeddingSize = 96;
 
     private static readonly Scalar Floor = (-0.4).ToScalar();
+    // nn.functional.leaky_relu converts its double slope to a temporary Scalar: the tensor method takes a held one.
+    private static readonly Scalar Slope = 0.2.ToScalar();
 
     /// <summary>Each convolution: output and input channels, kernel height (time) and width (mels), padding of the width.</summary>
     internal static readonly (int output, int input, int height, int width, int pad)[] Convolutions =
@@ -130,7 +132,7 @@ public sealed class SpeechEmbeddingNetwork : nn.Module<Tensor, Tensor>
         {
             x = convs[i].call(x);
             if (i == convs.Count - 1) break;
-            x = nn.functional.leaky_relu(x, 0.2).clamp_min(Floor);
+            x = x.leaky_relu(Slope).clamp_min(Floor);
             if (Pools.TryGetValue(i, out var pool)) x = nn.functional.max_pool2d(x, [pool.Item1, pool.Item2]);
         }
         return x.reshape(x.shape[0], EmbeddingSize).MoveToOuterDisposeScope();

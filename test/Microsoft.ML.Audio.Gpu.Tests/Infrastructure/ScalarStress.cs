@@ -141,6 +141,7 @@ public static class ScalarStress
             ("griffinlim", () => AudioLayers.GriffinLim(256, hop_length: 64, n_iter: 8, rand_init: true), () => Spectrum(), false),
             ("resample", () => AudioLayers.Resample(16000, 8000), () => Signal(2, 4000), false),
             ("batchnorm", () => AudioLayers.BatchNorm(1), () => Spectrum().unsqueeze(1), true),
+            ("speechembedding", () => AudioLayers.SpeechEmbedding(EmbeddingPooling.MeanMax), () => Signal(2, 13000), false),
         };
         foreach (var (name, make, input, train) in cases)
         {
