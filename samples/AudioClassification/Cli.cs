@@ -124,11 +124,12 @@ public static class Cli
             var d => throw new UsageException($"--device must be cpu, cuda or auto, got '{d}'."),
         };
 
-        var files = Dataset.Load(data);
-        var (train, validation, test) = Dataset.SplitBySpeaker(files);
-        int classes = files.Select(f => f.Label).Distinct().Count();
-        output.WriteLine($"Data: {files.Count} files, {classes} classes, {files.Select(f => f.Speaker).Distinct().Count()} speakers -> " +
-                         $"train {train.Count}, validation {validation.Count}, test {test.Count} (validation and test voices are not in training)");
+        var dataset = Dataset.Load(data);
+        var split = Dataset.Split(dataset, settings.Seed);
+        var (train, validation, test) = (split.Train, split.Validation, split.Test);
+        output.WriteLine($"Data: {dataset.Files.Count} files, {dataset.Files.Select(f => f.Label).Distinct().Count()} classes, " +
+                         (dataset.SpeakerSource is null ? "speakers unknown" : $"{dataset.SpeakerCount} speakers from {dataset.SpeakerSource}"));
+        output.WriteLine(split.Description);
         output.WriteLine(settings.Backbone == AudioBackbone.SpeechEmbedding
             ? $"Training: pretrained speech embedding ({(settings.FineTune ? "fine-tuned" : "frozen")}) with a new head, up to {settings.Epochs} epochs"
             : $"Training: {settings.Size} CNN, up to {settings.Epochs} epochs, front end {(settings.FrontEndInNetwork ? "inside the network (Kapre)" : "in the ML.NET pipeline")}");
@@ -136,7 +137,7 @@ public static class Cli
         var result = ModelTraining.Train(train, validation, test, settings, output);
         output.WriteLine($"Trained in {result.Elapsed.TotalSeconds:F1} s; kept epoch {result.Classifier.SelectedEpoch}.");
         output.WriteLine();
-        output.WriteLine($"Held-out voices ({test.Count} files):");
+        output.WriteLine($"Held-out test set ({test.Count} files):");
         ModelTraining.Evaluate(result.Context, result.Model, result.LabelMap, result.Test, output);
 
         result.Context.Model.Save(result.Model, Dataset.ToDataView(result.Context, test).Schema, modelPath);
@@ -161,7 +162,7 @@ public static class Cli
         var model = ml.Model.Load(modelPath, out _);
         AudioClassifierModel.ModelPath = Path.GetFullPath(modelPath);
         var classNames = AudioClassifierModel.ClassNames;
-        var files = Dataset.Load(data);
+        var files = Dataset.Load(data).Files;
         var unknown = files.Select(f => f.Label).Distinct().Except(classNames).ToArray();
         if (unknown.Length > 0)
             throw new InvalidDataException($"The data has classes the model does not know: {string.Join(", ", unknown)} (it knows {string.Join(", ", classNames)}).");

@@ -26,8 +26,7 @@ internal static class KapreExperiment
         }
         if (epochs < 2) throw new ArgumentException("--epochs must be at least 2 (the first epoch is left out of the mean)");
 
-        var files = Dataset.Load(FindWords());
-        var (train, validation, _) = Dataset.SplitBySpeaker(files);
+        var (train, validation, _, _) = Dataset.Split(Dataset.Load(FindWords()));
         string cache = Path.Combine(Path.GetTempPath(), $"kapre-experiment-{Environment.ProcessId}");
         Directory.CreateDirectory(cache);
         var report = new StringBuilder();

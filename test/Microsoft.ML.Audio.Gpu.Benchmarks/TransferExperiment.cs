@@ -34,7 +34,8 @@ internal static class TransferExperiment
         }
         if (dir is null) throw new ArgumentException("--transfer needs the data folder");
 
-        var files = Dataset.Load(dir);
+        var data = Dataset.Load(dir);
+        var files = data.Files;
         var classes = files.Select(f => f.Label).Distinct().Order().ToArray();
         static string RealSpeaker(LabelledFile f) => f.Speaker.Contains("-v") ? f.Speaker[..f.Speaker.LastIndexOf("-v", StringComparison.Ordinal)] : f.Speaker;
         bool tts = files.All(f => f.Speaker.Contains("-v"));
@@ -46,7 +47,7 @@ internal static class TransferExperiment
         }
         else
         {
-            var (train, validation, test) = Dataset.SplitBySpeaker(files);
+            var (train, validation, test, _) = Dataset.Split(data);
             splits.Add(("sample split", [.. train, .. validation], test));
         }
 
