@@ -37,13 +37,23 @@ public sealed class AudioClassificationOptions
     /// <summary>Network size. Default <see cref="AudioCnnSize.Small"/>.</summary>
     public AudioCnnSize NetworkSize { get; set; } = AudioCnnSize.Small;
 
-    /// <summary>Passes over the training data. Default 30.</summary>
+    /// <summary>Passes over the training data (at most, with <see cref="MaxTrainingTime"/>). Default 30.</summary>
     public int Epochs { get; set; } = 30;
+
+    /// <summary>
+    /// Time to train, as Model Builder's "time to train": the learning rate's cosine runs over the budget instead of over
+    /// <see cref="Epochs"/>, so it reaches about 0 when the time is up, and training stops after the last epoch that
+    /// fits (judged from the pace of the recent epochs; at most <see cref="Epochs"/>). With a validation set the best
+    /// epoch is kept as usual. The budget counts from the first epoch (reading the data and, for a frozen pretrained
+    /// backbone, embedding it come before). A run's epoch count then depends on the machine's speed, so it no longer
+    /// repeats exactly. Default null: exactly <see cref="Epochs"/> epochs.
+    /// </summary>
+    public TimeSpan? MaxTrainingTime { get; set; }
 
     /// <summary>Examples per optimisation step (and per inference batch). Default 32.</summary>
     public int BatchSize { get; set; } = 32;
 
-    /// <summary>Peak learning rate of AdamW, annealed to 0 along a cosine over the epochs. Default 0.003.</summary>
+    /// <summary>Peak learning rate of AdamW, annealed to 0 along a cosine over the training steps. Default 0.003.</summary>
     public double LearningRate { get; set; } = 3e-3;
 
     /// <summary>The network: a CNN trained from scratch (<see cref="AudioBackbone.Cnn"/>, the default), or Google's pretrained
@@ -83,6 +93,8 @@ public sealed class AudioClassificationOptions
             if (string.IsNullOrWhiteSpace(value)) throw new ArgumentException($"{name} must name a column.", name);
         OptionChecks.Defined(NetworkSize, nameof(NetworkSize));
         OptionChecks.Positive(Epochs, nameof(Epochs));
+        if (MaxTrainingTime is TimeSpan t && t <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(MaxTrainingTime), t, $"MaxTrainingTime must be positive (or null for no limit), got: {t}");
         OptionChecks.Positive(BatchSize, nameof(BatchSize));
         OptionChecks.Positive(LearningRate, nameof(LearningRate));
         OptionChecks.NonNegative(WeightDecay, nameof(WeightDecay));
@@ -113,4 +125,7 @@ public sealed class AudioClassificationOptions
 /// <param name="ValidationAccuracy">Accuracy on the validation set, when there is one.</param>
 /// <param name="ValidationLoss">Mean loss on the validation set, when there is one.</param>
 /// <param name="Seconds">Wall-clock time of the epoch, validation included.</param>
-public sealed record EpochMetrics(int Epoch, double Loss, double Accuracy, double? ValidationAccuracy, double? ValidationLoss, double Seconds);
+/// <param name="LearningRate">The learning rate of the epoch's last step (the head's, when parts of the network train at
+/// different rates); NaN when not recorded.</param>
+public sealed record EpochMetrics(int Epoch, double Loss, double Accuracy, double? ValidationAccuracy, double? ValidationLoss, double Seconds,
+    double LearningRate = double.NaN);

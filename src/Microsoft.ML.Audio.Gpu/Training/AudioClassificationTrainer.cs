@@ -62,12 +62,12 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
 
         using var ch = _host.Start("TrainModel");
         using var pch = _host.StartProgressChannel("Training audio classifier");
-        var train = ReadExamples(trainData, dims, "training");
-        var valid = validationData is null ? null : ReadExamples(validationData, dims, "validation");
+        var device = TorchDevices.Resolve(_host, "AudioClassification");
+        var train = ReadExamples(trainData, dims, "training", device);
+        var valid = validationData is null ? null : ReadExamples(validationData, dims, "validation", device);
         ch.Info($"AudioClassification: {train.Count} training examples, {labels.Length} classes, features [{string.Join(", ", dims)}]" +
                 (valid is null ? "" : $", {valid.Count} validation examples") + ".");
 
-        var device = TorchDevices.Resolve(_host, "AudioClassification");
         int seed = (_host as IHostEnvironmentInternal)?.Seed ?? 1;
         random.manual_seed(seed);
         if (device.type == DeviceType.CUDA) cuda.manual_seed_all(seed);
@@ -91,11 +91,11 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
                 if (!o.FineTuneBackbone)
                 {
                     var watch = Stopwatch.StartNew();
-                    train = Embed(classifier.Backbone, train, dims, device);
-                    if (valid is not null) valid = Embed(classifier.Backbone, valid, dims, device);
+                    using (var audio = train) train = Embed(classifier.Backbone, audio);
+                    if (valid is not null) using (var audio = valid) valid = Embed(classifier.Backbone, audio);
                     ch.Info($"AudioClassification: embedded {train.Count + (valid?.Count ?? 0)} clips with the frozen speech embedding in {watch.Elapsed.TotalSeconds:F1} s; training its head.");
                     trainable = classifier.Classifier;
-                    inputDims = [train.Size];
+                    inputDims = train.Dims;
                     augment = false;
                 }
                 foreach (var p in classifier.Backbone.parameters()) p.requires_grad_(o.FineTuneBackbone);
@@ -106,7 +106,11 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
                       new AdamW.ParamGroup(fine.Classifier.parameters(), lr: o.LearningRate, weight_decay: o.WeightDecay)],
                       o.LearningRate, o.WeightDecay)
                 : new HeldScalarAdamW(trainable.parameters(), o.LearningRate, o.WeightDecay);
-            var schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, o.Epochs);
+            var budget = o.MaxTrainingTime;
+            var clock = Stopwatch.StartNew();
+            var schedule = new CosineSchedule(optimizer, o.Epochs, budget, clock);
+            if (budget is TimeSpan b)
+                ch.Info($"AudioClassification: time budget {b.TotalSeconds:F0} s, at most {o.Epochs} epochs; the learning rate anneals to 0 over the budget.");
             Dictionary<string, Tensor>? best = null;
             double bestAccuracy = -1, bestLoss = double.MaxValue;
             int sinceBest = 0;
@@ -114,25 +118,33 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             int epoch = 0;
             pch.SetHeader(new ProgressHeader(["Loss", "Accuracy"], ["Epoch"]), e =>
             {
-                e.SetProgress(0, epoch, o.Epochs);
+                e.SetProgress(0, epoch, schedule.PlannedEpochs);
                 if (history.Count > 0) { e.SetMetric(0, history[^1].Loss); e.SetMetric(1, history[^1].Accuracy); }
             });
-            for (epoch = 1; epoch <= o.Epochs; epoch++)
+            for (epoch = 1; epoch <= schedule.PlannedEpochs; epoch++)
             {
                 var watch = Stopwatch.StartNew();
-                var (loss, accuracy) = TrainEpoch(trainable, optimizer, train, inputDims, device, rng, augment, augmentAudio);
-                schedule.step();
+                var (loss, accuracy) = TrainEpoch(trainable, optimizer, schedule, epoch, train, inputDims, rng, augment, augmentAudio);
                 double? vAcc = null, vLoss = null;
                 if (valid is not null)
                 {
-                    (vLoss, vAcc) = Evaluate(trainable, valid, inputDims, device);
+                    (vLoss, vAcc) = Evaluate(trainable, valid);
                 }
                 watch.Stop();
-                var metrics = new EpochMetrics(epoch, loss, accuracy, vAcc, vLoss, watch.Elapsed.TotalSeconds);
+                var metrics = new EpochMetrics(epoch, loss, accuracy, vAcc, vLoss, watch.Elapsed.TotalSeconds, schedule.Rate);
                 history.Add(metrics);
-                ch.Info($"Epoch {epoch}/{o.Epochs}: loss {loss:F4}, accuracy {accuracy:P1}" +
+                if (budget is TimeSpan limit)
+                {
+                    // Epochs that still fit, from the recent epochs' pace (the first one pays for warm-up).
+                    var recent = history.Skip(Math.Max(1, history.Count - 3)).DefaultIfEmpty(history[^1]).Average(h => h.Seconds);
+                    double left = (limit - clock.Elapsed).TotalSeconds;
+                    schedule.PlannedEpochs = Math.Min(o.Epochs, epoch + (int)Math.Floor(Math.Max(0, left) / recent));
+                }
+                ch.Info($"Epoch {epoch}/{schedule.PlannedEpochs}: loss {loss:F4}, accuracy {accuracy:P1}" +
                         (vAcc is double va ? $", validation accuracy {va:P1}, validation loss {vLoss:F4}" : "") + $", {metrics.Seconds:F1} s");
                 pch.Checkpoint(loss, accuracy, epoch);
+                if (budget is not null && epoch >= schedule.PlannedEpochs && epoch < o.Epochs)
+                    ch.Info($"Time budget reached after {clock.Elapsed.TotalSeconds:F0} s and {epoch} epochs.");
 
                 if (valid is null) continue;
                 if (vAcc > bestAccuracy || (vAcc == bestAccuracy && vLoss < bestLoss))
@@ -167,6 +179,11 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         {
             network.Dispose();
             throw;
+        }
+        finally
+        {
+            train.Dispose();
+            valid?.Dispose();
         }
         return new AudioClassificationTransformer(_host, network, settings, labels, o.FeatureColumnName, o.ScoreColumnName,
             o.PredictedLabelColumnName, device, history, selected);
@@ -240,18 +257,45 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         return names;
     }
 
-    private sealed record Examples(float[] Features, long[] Labels, int Size)
+    /// <summary>
+    /// A data set held as two tensors on the training device (the features as one <c>(rows, ...dims)</c> tensor, the
+    /// labels as int64), so that a batch is an index into them: no host copies or allocations per step.
+    /// </summary>
+    private sealed class Examples : IDisposable
     {
-        public int Count => Labels.Length;
+        // On the CPU the tensor wraps this array without a copy: keep it referenced while the tensor lives.
+        private readonly float[] _features;
+
+        public Examples(float[] features, long[] labels, int[] dims, Device device)
+        {
+            _features = features;
+            Count = labels.Length;
+            Dims = dims;
+            Features = TensorCopy.FromArray(features, [labels.Length, .. dims.Select(d => (long)d)], device);
+            Labels = tensor(labels, device: device);
+        }
+
+        public int Count { get; }
+        public int[] Dims { get; }
+        public Tensor Features { get; }
+        public Tensor Labels { get; }
+
+        public void Dispose()
+        {
+            Features.Dispose();
+            Labels.Dispose();
+        }
     }
 
-    /// <summary>Reads every row's features and label into memory (one pass).</summary>
-    private Examples ReadExamples(IDataView data, int[] dims, string what)
+    /// <summary>Reads every row's features and label (one pass) into one array, then onto the device.</summary>
+    private Examples ReadExamples(IDataView data, int[] dims, string what, Device device)
     {
         var o = _options;
         int size = dims.Aggregate(1, (a, b) => a * b);
-        var features = new List<float[]>();
-        var labels = new List<long>();
+        // Rows go straight into one growing array (doubling), not into a list of per-row arrays copied again at the end.
+        long? known = data.GetRowCount();
+        var features = new float[(long)Math.Max(1, known ?? 256) * size];
+        var labels = new List<long>((int)Math.Min(known ?? 256, int.MaxValue));
         var fCol = data.Schema[o.FeatureColumnName];
         var lCol = data.Schema[o.LabelColumnName];
         using (var cursor = data.GetRowCursor([fCol, lCol]))
@@ -267,31 +311,24 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
                 if (key == 0)
                     throw new InvalidOperationException($"AudioClassification: {what} row {cursor.Position} has a missing label (a value that column '{o.LabelColumnName}' does not know).");
                 fGet(ref v);
-                var dense = new float[size];
-                v.CopyTo(dense);
-                features.Add(dense);
+                long offset = (long)labels.Count * size;
+                if (offset + size > features.LongLength) Array.Resize(ref features, (int)Math.Min(Array.MaxLength, features.LongLength * 2));
+                if (offset + size > features.LongLength)
+                    throw new InvalidOperationException($"AudioClassification: the {what} data does not fit in one array ({labels.Count} rows of {size} values); use fewer or shorter clips.");
+                v.CopyTo(features.AsSpan((int)offset, size));
                 labels.Add(key - 1);
             }
         }
         if (labels.Count == 0) throw new InvalidOperationException($"AudioClassification: the {what} data has no rows.");
-        var all = new float[(long)features.Count * size];
-        for (int i = 0; i < features.Count; i++) features[i].CopyTo(all, (long)i * size);
-        return new Examples(all, [.. labels], size);
-    }
-
-    private static Tensor Batch(Examples data, int[] rows, int[] dims, Device device)
-    {
-        var buffer = new float[(long)rows.Length * data.Size];
-        for (int k = 0; k < rows.Length; k++)
-            Array.Copy(data.Features, (long)rows[k] * data.Size, buffer, (long)k * data.Size, data.Size);
-        return tensor(buffer, [rows.Length, .. dims.Select(d => (long)d)], device: device);
+        if (features.LongLength != (long)labels.Count * size) Array.Resize(ref features, labels.Count * size);
+        return new Examples(features, [.. labels], dims, device);
     }
 
     /// <summary>Learning rate of a fine-tuned pretrained backbone, relative to the head's.</summary>
     private const double FineTuneLearningRateScale = 0.1;
 
     /// <summary>Each example's pooled embedding, computed once with the frozen backbone (batches of 64, no gradient).</summary>
-    private static Examples Embed(Layers.SpeechEmbedding backbone, Examples audio, int[] dims, Device device)
+    private static Examples Embed(Layers.SpeechEmbedding backbone, Examples audio)
     {
         backbone.eval();
         int size = backbone.output_size;
@@ -301,40 +338,91 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         {
             int n = Math.Min(64, audio.Count - start);
             using var scope = NewDisposeScope();
-            var x = Batch(audio, [.. Enumerable.Range(start, n)], dims, device);
+            var x = audio.Features.narrow(0, start, n);
             var y = backbone.call(x.reshape(n, x.shape[^1]));
             TensorCopy.CopyTo(y, features, (long)start * size);
         }
-        return new Examples(features, audio.Labels, size);
+        using var labels = audio.Labels.cpu();
+        return new Examples(features, labels.data<long>().ToArray(), [size], audio.Features.device);
     }
 
-    private (double loss, double accuracy) TrainEpoch(nn.Module<Tensor, Tensor> network, optim.Optimizer optimizer, Examples data, int[] dims, Device device,
-        Random rng, bool augment, bool augmentAudio)
+    /// <summary>
+    /// Cosine annealing of every parameter group's learning rate from its initial value to 0, stepped per batch. The
+    /// progress is the share of the epochs done or, with a time budget, the share of the budget spent, whichever is
+    /// further: so the rate reaches about 0 when the budget runs out, however many epochs that turns out to be.
+    /// </summary>
+    private sealed class CosineSchedule
+    {
+        private readonly optim.Optimizer _optimizer;
+        private readonly double[] _initial;
+        private readonly int _epochs;
+        private readonly TimeSpan? _budget;
+        private readonly Stopwatch _clock;
+        private double _progress;
+
+        public CosineSchedule(optim.Optimizer optimizer, int epochs, TimeSpan? budget, Stopwatch clock)
+        {
+            _optimizer = optimizer;
+            _initial = [.. optimizer.ParamGroups.Select(g => g.LearningRate)];
+            _epochs = PlannedEpochs = epochs;
+            _budget = budget;
+            _clock = clock;
+            Rate = _initial.Max();
+        }
+
+        /// <summary>Epochs the run will last, as far as is known (fewer than the maximum when a time budget binds).</summary>
+        public int PlannedEpochs { get; set; }
+
+        /// <summary>The largest group's rate at the last step.</summary>
+        public double Rate { get; private set; }
+
+        /// <summary>Sets the rate for the step at <paramref name="fraction"/> (0..1) of epoch <paramref name="epoch"/> (1-based).</summary>
+        public void Step(int epoch, double fraction)
+        {
+            double progress = (epoch - 1 + fraction) / _epochs;
+            if (_budget is TimeSpan budget) progress = Math.Max(progress, _clock.Elapsed / budget);
+            _progress = Math.Clamp(progress, _progress, 1.0);
+            double factor = 0.5 * (1 + Math.Cos(Math.PI * _progress));
+            int i = 0;
+            foreach (var group in _optimizer.ParamGroups) group.LearningRate = _initial[i++] * factor;
+            Rate = _initial.Max() * factor;
+        }
+    }
+
+    private (double loss, double accuracy) TrainEpoch(nn.Module<Tensor, Tensor> network, optim.Optimizer optimizer, CosineSchedule schedule, int epoch,
+        Examples data, int[] dims, Random rng, bool augment, bool augmentAudio)
     {
         var o = _options;
         network.train();
-        var order = Enumerable.Range(0, data.Count).ToArray();
+        var order = new long[data.Count];
+        for (int i = 0; i < order.Length; i++) order[i] = i;
         rng.Shuffle(order);
-        double lossSum = 0;
-        long correct = 0;
+        var device = data.Features.device;
+        // One upload of the epoch's order; the running sums stay on the device, read once at the end of the epoch.
+        using var permutation = tensor(order, device: device);
+        using var lossSum = zeros(1, device: device);
+        using var correct = zeros(1, ScalarType.Int64, device: device);
         for (int start = 0; start < order.Length; start += o.BatchSize)
         {
             _host.CheckAlive();
-            var rows = order[start..Math.Min(order.Length, start + o.BatchSize)];
-            if (rows.Length < 2 && order.Length >= 2) continue; // BatchNorm needs two examples; the row is seen next epoch
+            int n = Math.Min(o.BatchSize, order.Length - start);
+            if (n < 2 && order.Length >= 2) continue; // BatchNorm needs two examples; the row is seen next epoch
+            schedule.Step(epoch, (double)start / order.Length);
             using var scope = NewDisposeScope();
-            var x = Batch(data, rows, dims, device);
+            var rows = permutation.narrow(0, start, n);
+            var x = data.Features.index_select(0, rows);
             if (augment) x = AugmentBatch(x, augmentAudio, rng);
-            var y = tensor(rows.Select(r => data.Labels[r]).ToArray(), device: device);
+            var y = data.Labels.index_select(0, rows);
             optimizer.zero_grad();
             var logits = network.call(x);
             var loss = nn.functional.cross_entropy(logits, y, label_smoothing: o.LabelSmoothing);
             loss.backward();
             optimizer.step();
-            lossSum += loss.item<float>() * rows.Length;
-            correct += logits.argmax(1).eq(y).sum().item<long>();
+            using var count = n.ToScalar();
+            lossSum.add_(loss.detach().mul(count), Layers.HeldScalars.One);
+            correct.add_(logits.argmax(1).eq(y).sum(), Layers.HeldScalars.One);
         }
-        return (lossSum / data.Count, (double)correct / data.Count);
+        return (lossSum.item<float>() / data.Count, (double)correct.item<long>() / data.Count);
     }
 
     /// <summary>Random circular time shift of up to 10% of the clip per batch, and, for audio, a random gain of ±6 dB per example.</summary>
@@ -357,22 +445,24 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         return x;
     }
 
-    private (double loss, double accuracy) Evaluate(nn.Module<Tensor, Tensor> network, Examples data, int[] dims, Device device)
+    private (double loss, double accuracy) Evaluate(nn.Module<Tensor, Tensor> network, Examples data)
     {
         network.eval();
-        double lossSum = 0;
-        long correct = 0;
         using var _ = no_grad();
+        var device = data.Features.device;
+        using var lossSum = zeros(1, device: device);
+        using var correct = zeros(1, ScalarType.Int64, device: device);
         for (int start = 0; start < data.Count; start += _options.BatchSize)
         {
-            var rows = Enumerable.Range(start, Math.Min(_options.BatchSize, data.Count - start)).ToArray();
+            int n = Math.Min(_options.BatchSize, data.Count - start);
             using var scope = NewDisposeScope();
-            var logits = network.call(Batch(data, rows, dims, device));
-            var y = tensor(rows.Select(r => data.Labels[r]).ToArray(), device: device);
-            lossSum += nn.functional.cross_entropy(logits, y).item<float>() * rows.Length;
-            correct += logits.argmax(1).eq(y).sum().item<long>();
+            var logits = network.call(data.Features.narrow(0, start, n));
+            var y = data.Labels.narrow(0, start, n);
+            using var count = n.ToScalar();
+            lossSum.add_(nn.functional.cross_entropy(logits, y).mul(count), Layers.HeldScalars.One);
+            correct.add_(logits.argmax(1).eq(y).sum(), Layers.HeldScalars.One);
         }
-        return (lossSum / data.Count, (double)correct / data.Count);
+        return (lossSum.item<float>() / data.Count, (double)correct.item<long>() / data.Count);
     }
 
     /// <inheritdoc/>

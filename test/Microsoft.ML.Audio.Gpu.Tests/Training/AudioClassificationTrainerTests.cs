@@ -134,6 +134,62 @@ public sealed class AudioClassificationTrainerTests
     }
 
     [TestMethod]
+    public void MaxTrainingTime_RunsTheEpochsThatFit_AndAnnealsTheRateOverThem()
+    {
+        var ml = new MLContext(1);
+        var log = new List<string>();
+        ml.Log += (_, e) => { if (e.Message.Contains("Time budget")) lock (log) log.Add(e.Message); };
+        // A budget of about ten epochs on this machine, from a timed run (the first epoch pays for warm-up).
+        var timed = Classifier(SpectrogramPipeline(ml, new AudioClassificationOptions { Epochs = 2, BatchSize = 16 }).Fit(Load(ml, Clips(8, 1)))).TrainingHistory;
+        var budget = TimeSpan.FromSeconds(timed[0].Seconds + 10 * timed[1].Seconds);
+        var options = new AudioClassificationOptions { Epochs = 500, BatchSize = 16, MaxTrainingTime = budget };
+        var classifier = Classifier(SpectrogramPipeline(ml, options).Fit(Load(ml, Clips(8, 1))));
+        var history = classifier.TrainingHistory;
+
+        Assert.IsTrue(history.Count >= 2 && history.Count < 500, $"{history.Count} epochs");
+        // Epochs are planned from the pace so far: the run ends within about one epoch of the budget.
+        double spent = history.Sum(h => h.Seconds), slowest = history.Max(h => h.Seconds);
+        Assert.IsTrue(spent <= budget.TotalSeconds + 2 * slowest, $"{spent:F2} s spent for a {budget.TotalSeconds} s budget (epochs up to {slowest:F2} s)");
+        // The cosine is fitted to the epochs that fit, not to the 500 allowed: the last epoch ends near a rate of 0.
+        Assert.IsTrue(history[^1].LearningRate < 0.05 * options.LearningRate, $"last rate {history[^1].LearningRate}");
+        Assert.IsTrue(history.Zip(history.Skip(1)).All(p => p.Second.LearningRate <= p.First.LearningRate), "the rate only goes down");
+        Assert.IsTrue(log.Any(m => m.Contains("Time budget reached")), string.Join("\n", log));
+    }
+
+    [TestMethod]
+    public void BadOptions_AreRefused_NamingTheOption()
+    {
+        var ml = new MLContext(1);
+        var cases = new (AudioClassificationOptions options, string name)[]
+        {
+            (new() { MaxTrainingTime = TimeSpan.Zero }, nameof(AudioClassificationOptions.MaxTrainingTime)),
+            (new() { MaxTrainingTime = TimeSpan.FromSeconds(-1) }, nameof(AudioClassificationOptions.MaxTrainingTime)),
+            (new() { Epochs = 0 }, nameof(AudioClassificationOptions.Epochs)),
+            (new() { BatchSize = 0 }, nameof(AudioClassificationOptions.BatchSize)),
+            (new() { Dropout = 1 }, nameof(AudioClassificationOptions.Dropout)),
+        };
+        foreach (var (options, name) in cases)
+        {
+            var e = Assert.Throws<ArgumentException>(() => ml.MulticlassClassification.Trainers.AudioClassification(options));
+            Assert.AreEqual(name, e.ParamName, e.Message);
+        }
+    }
+
+    [TestMethod]
+    public void WithoutABudget_TheRateAnnealsOverTheGivenEpochs()
+    {
+        var ml = new MLContext(1);
+        var classifier = Classifier(SpectrogramPipeline(ml, new AudioClassificationOptions { Epochs = 4, BatchSize = 16 }).Fit(Load(ml, Clips(8, 1))));
+        var rates = classifier.TrainingHistory.Select(h => h.LearningRate).ToArray();
+        Assert.AreEqual(4, rates.Length);
+        // Per step along one cosine: after epoch k of 4, the last step is just short of progress k/4.
+        for (int k = 1; k <= 4; k++)
+            Assert.IsTrue(rates[k - 1] >= 3e-3 * 0.5 * (1 + Math.Cos(Math.PI * k / 4)) - 1e-12 && rates[k - 1] <= 3e-3 * 0.5 * (1 + Math.Cos(Math.PI * (k - 1) / 4)),
+                $"epoch {k}: {rates[k - 1]}");
+        Assert.IsTrue(rates[3] < 3e-3 * 0.2);
+    }
+
+    [TestMethod]
     public void ValidationSet_KeepsTheBestEpoch_AndReportsValidationAccuracy()
     {
         var ml = new MLContext(1);
