@@ -13,14 +13,18 @@ public static class Cli
     public const string Usage = """
         usage:
           AudioClassification                       train on the bundled spoken words, evaluate on unseen voices, save, predict
-          AudioClassification train --data DIR --model PATH [--epochs N] [--device cpu|cuda|auto] [--size small|large] [--kapre]
+          AudioClassification train --data DIR --model PATH [--time SECONDS] [--epochs N] [--device cpu|cuda|auto] [--size small|large] [--kapre]
                                     [--batch-size N] [--patience N] [--backbone cnn|speech-embedding [--fine-tune]]
           AudioClassification evaluate --model PATH --data DIR
           AudioClassification predict --model PATH FILE...
           AudioClassification spectrogram [--input FILE] [--output PNG]   (default: the bundled speech.wav, spectrogram.png)
 
         DIR holds one folder per class with .wav files (any common sample rate and length: resampled to 16 kHz,
-        padded or cropped to 1 s). Files named <speaker>_<anything>.wav are split by speaker for validation.
+        padded or cropped to 1 s). Test and validation voices are kept out of training when the speakers are known:
+        from DIR/speakers.csv (columns file,speaker), or from names <speaker>_nohash_<n>.wav (Speech Commands),
+        <class>_<speaker>_<n>.wav or <speaker>_<anything>.wav; otherwise the split is by file, stratified by class.
+        --time trains for about that many seconds (default 150; the learning rate is fitted to it), --epochs caps the
+        epochs (alone: exactly that many).
         --kapre puts the log-mel front end inside the network (raw audio in), as Kapre does.
         --backbone speech-embedding trains a head on Google's pretrained speech embedding (frozen; --fine-tune trains it
         too): the better choice with about 10 clips per class of speech; with many clips the CNN can be better.
@@ -29,7 +33,7 @@ public static class Cli
     public static string BundledData => Path.Combine(AppContext.BaseDirectory, "Data", "words");
 
     // Before Commands, which reads it during static initialisation.
-    private static readonly string[] TrainOptions = ["data", "model", "epochs", "device", "size", "kapre", "batch-size", "patience", "backbone", "fine-tune"];
+    private static readonly string[] TrainOptions = ["data", "model", "epochs", "time", "device", "size", "kapre", "batch-size", "patience", "backbone", "fine-tune"];
 
     /// <summary>The options each command accepts; anything else is refused, so a misspelt option never runs the defaults.</summary>
     private static readonly Dictionary<string, (string[] options, bool files)> Commands = new()
@@ -89,12 +93,19 @@ public static class Cli
 
     private static int Train(Options o, TextWriter output) => Train(o, output, predictExamples: 0);
 
+    private static string Schedule(ModelTraining.Settings s) => s.MaxTrainingTime is TimeSpan t
+        ? $"about {t.TotalSeconds:F0} s (at most {s.Epochs} epochs), batch {s.BatchSize}"
+        : $"{s.Epochs} epochs, batch {s.BatchSize}";
+
     private static int Train(Options o, TextWriter output, int predictExamples)
     {
         string data = o.Required("data"), modelPath = Path.GetFullPath(o.Required("model"));
         var settings = new ModelTraining.Settings
         {
             Epochs = o.Int("epochs") ?? new ModelTraining.Settings().Epochs,
+            // --epochs alone means exactly that many epochs; --time alone a budget; both, a budget and a cap.
+            MaxTrainingTime = o.Int("time") is int seconds ? TimeSpan.FromSeconds(seconds)
+                : o.Int("epochs") is null ? new ModelTraining.Settings().MaxTrainingTime : null,
             BatchSize = o.Int("batch-size") ?? new ModelTraining.Settings().BatchSize,
             Patience = o.Int("patience") ?? new ModelTraining.Settings().Patience,
             FrontEndInNetwork = o.Flag("kapre"),
@@ -131,8 +142,8 @@ public static class Cli
                          (dataset.SpeakerSource is null ? "speakers unknown" : $"{dataset.SpeakerCount} speakers from {dataset.SpeakerSource}"));
         output.WriteLine(split.Description);
         output.WriteLine(settings.Backbone == AudioBackbone.SpeechEmbedding
-            ? $"Training: pretrained speech embedding ({(settings.FineTune ? "fine-tuned" : "frozen")}) with a new head, up to {settings.Epochs} epochs"
-            : $"Training: {settings.Size} CNN, up to {settings.Epochs} epochs, front end {(settings.FrontEndInNetwork ? "inside the network (Kapre)" : "in the ML.NET pipeline")}");
+            ? $"Training: pretrained speech embedding ({(settings.FineTune ? "fine-tuned" : "frozen")}) with a new head, {Schedule(settings)}"
+            : $"Training: {settings.Size} CNN, {Schedule(settings)}, front end {(settings.FrontEndInNetwork ? "inside the network (Kapre)" : "in the ML.NET pipeline")}");
 
         var result = ModelTraining.Train(train, validation, test, settings, output);
         output.WriteLine($"Trained in {result.Elapsed.TotalSeconds:F1} s; kept epoch {result.Classifier.SelectedEpoch}.");

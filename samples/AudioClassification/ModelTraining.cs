@@ -31,8 +31,11 @@ public static class ModelTraining
     /// <summary>Training settings of the sample (the trainer's defaults, plus early stopping on held-out voices).</summary>
     public sealed class Settings
     {
+        /// <summary>Most epochs; with <see cref="MaxTrainingTime"/>, those that fit in it.</summary>
         public int Epochs { get; set; } = 80;
-        public int BatchSize { get; set; } = 16;
+        /// <summary>Time to train (decoding comes before it): a default run stays within a few minutes on 2 CPU cores.</summary>
+        public TimeSpan? MaxTrainingTime { get; set; } = TimeSpan.FromSeconds(150);
+        public int BatchSize { get; set; } = 32;
         public int Patience { get; set; } = 20;
         /// <summary>Large: 97.5% on held-out voices of the bundled data in about 100 s on 2 CPU cores (Small: 95.0%, 40 s).</summary>
         public AudioCnnSize Size { get; set; } = AudioCnnSize.Large;
@@ -80,6 +83,7 @@ public static class ModelTraining
             FineTuneBackbone = settings.FineTune,
             NetworkSize = settings.Size,
             Epochs = settings.Epochs,
+            MaxTrainingTime = settings.MaxTrainingTime,
             BatchSize = settings.BatchSize,
             EarlyStoppingPatience = settings.Patience,
             ValidationSet = validation.Count > 0 ? Prepare(validation) : null,

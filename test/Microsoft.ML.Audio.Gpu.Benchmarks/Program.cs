@@ -27,6 +27,7 @@ if (args.Contains("--micro"))
 
 if (args.Contains("--kapre")) return KapreExperiment.Run(args);
 if (args.Contains("--transfer")) return TransferExperiment.Run(args);
+if (args.Contains("--train-speed")) return TrainingSpeed.Run(args);
 
 int runs = 5;
 string? outPath = null, jsonPath = null;

@@ -43,6 +43,7 @@ public sealed class SampleCommandTests
         var (code, output) = Run("train", "--data", Data, "--model", Model, "--epochs", "4", "--device", "cpu");
         Assert.AreEqual(0, code, output);
         StringAssert.Contains(output, "Epoch 1/4");
+        StringAssert.Contains(output, "Split by file, stratified by class");
         StringAssert.Contains(output, "MicroAccuracy: ");
         StringAssert.Contains(output, "Confusion table");
         Assert.IsTrue(File.Exists(Model));
@@ -91,6 +92,8 @@ public sealed class SampleCommandTests
     [DataRow(new[] { "evaluate", "--model", "m.zip", "--data", "d", "extra.wav" }, "takes no file arguments")]
     [DataRow(new[] { "spectrogram", "--size", "large" }, "Unknown option '--size' for 'spectrogram'")]
     [DataRow(new[] { "train", "--data", "/nonexistent-kapre", "--model", "m.zip" }, "does not exist")]
+    [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--time", "0" }, "--time must be a positive integer, got '0'")]
+    [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--time", "2m" }, "--time must be a positive integer, got '2m'")]
     public void BadArguments_PrintWhatIsWrong(string[] args, string message)
     {
         var (code, output) = Run(args);
