@@ -79,6 +79,15 @@ public sealed class AudioClassificationOptions
     /// features) and SpecAugment masks (2 × up to 8 mel bands, 2 × up to 10% of the frames). Default true.</summary>
     public bool Augment { get; set; } = true;
 
+    /// <summary>Waveform augmentation on the device while training (background noise, speed perturbation, reverberation):
+    /// for raw audio features, i.e. with a <see cref="FrontEnd"/> or a fine-tuned speech embedding. Default null: none
+    /// (beyond <see cref="Augment"/>).</summary>
+    public AudioAugmentationOptions? AudioAugmentation { get; set; }
+
+    /// <summary>Mixup (Zhang et al. 2018): each training example is mixed with another of the batch, and so are their
+    /// labels, with a weight drawn from Beta(α, α); this is α. 0 turns it off. Default 0.</summary>
+    public double MixupAlpha { get; set; }
+
     /// <summary>Data scored after each epoch; with it, the epoch with the best validation accuracy is kept and training
     /// stops after <see cref="EarlyStoppingPatience"/> epochs without improvement. Default null.</summary>
     public IDataView? ValidationSet { get; set; }
@@ -101,6 +110,10 @@ public sealed class AudioClassificationOptions
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, $"Dropout must be in [0, 1), got: {Dropout}");
         if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, $"LabelSmoothing must be in [0, 1), got: {LabelSmoothing}");
         if (EarlyStoppingPatience < 0) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, $"EarlyStoppingPatience must not be negative, got: {EarlyStoppingPatience}");
+        if (!(MixupAlpha >= 0 && double.IsFinite(MixupAlpha))) throw new ArgumentOutOfRangeException(nameof(MixupAlpha), MixupAlpha, $"MixupAlpha must be 0 (off) or positive, got: {MixupAlpha}");
+        if (AudioAugmentation is not null && FrontEnd is null && !(Backbone == AudioBackbone.SpeechEmbedding && FineTuneBackbone))
+            throw new ArgumentException("AudioAugmentation works on raw audio: set FrontEnd (audio features, the spectrogram inside the network), or fine-tune the speech embedding.", nameof(AudioAugmentation));
+        AudioAugmentation?.Validate();
         if (TrainFrontEnd && FrontEnd is null) throw new ArgumentException("TrainFrontEnd needs a FrontEnd: set FrontEnd to train on raw audio.", nameof(TrainFrontEnd));
         FrontEnd?.Validate();
         OptionChecks.Defined(Backbone, nameof(Backbone));
@@ -114,6 +127,7 @@ public sealed class AudioClassificationOptions
     {
         var c = (AudioClassificationOptions)MemberwiseClone();
         c.FrontEnd = FrontEnd?.Clone();
+        c.AudioAugmentation = AudioAugmentation?.Clone();
         return c;
     }
 }

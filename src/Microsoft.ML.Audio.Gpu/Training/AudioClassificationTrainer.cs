@@ -100,6 +100,8 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
                 }
                 foreach (var p in classifier.Backbone.parameters()) p.requires_grad_(o.FineTuneBackbone);
             }
+            using var waveform = augmentAudio && o.AudioAugmentation is not null ? WaveformAugmentation(o.AudioAugmentation, settings, device) : null;
+            using var mixup = o.MixupAlpha > 0 ? Layers.AudioLayers.Mixup(o.MixupAlpha) : null;
             using var optimizer = network is SpeechEmbeddingClassifier fine && o.FineTuneBackbone
                 ? new HeldScalarAdamW([
                       new AdamW.ParamGroup(fine.Backbone.parameters(), lr: o.LearningRate * FineTuneLearningRateScale, weight_decay: o.WeightDecay),
@@ -124,7 +126,8 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             for (epoch = 1; epoch <= schedule.PlannedEpochs; epoch++)
             {
                 var watch = Stopwatch.StartNew();
-                var (loss, accuracy) = TrainEpoch(trainable, optimizer, schedule, epoch, train, inputDims, rng, augment, augmentAudio);
+                var (loss, accuracy) = TrainEpoch(trainable, optimizer, schedule, epoch, train, inputDims, rng, augment, augmentAudio,
+                    augment ? waveform : null, mixup, labels.Length);
                 double? vAcc = null, vLoss = null;
                 if (valid is not null)
                 {
@@ -390,10 +393,12 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
     }
 
     private (double loss, double accuracy) TrainEpoch(nn.Module<Tensor, Tensor> network, optim.Optimizer optimizer, CosineSchedule schedule, int epoch,
-        Examples data, int[] dims, Random rng, bool augment, bool augmentAudio)
+        Examples data, int[] dims, Random rng, bool augment, bool augmentAudio, nn.Module<Tensor, Tensor>? waveform, Layers.Mixup? mixup, int classes)
     {
         var o = _options;
         network.train();
+        waveform?.train();
+        mixup?.train();
         var order = new long[data.Count];
         for (int i = 0; i < order.Length; i++) order[i] = i;
         rng.Shuffle(order);
@@ -412,10 +417,14 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             var rows = permutation.narrow(0, start, n);
             var x = data.Features.index_select(0, rows);
             if (augment) x = AugmentBatch(x, augmentAudio, rng);
+            if (waveform is not null) x = waveform.call(x);
             var y = data.Labels.index_select(0, rows);
+            // With mixup the targets are the mixed labels' probabilities; accuracy is still counted against the first label.
+            var targets = y;
+            if (mixup is not null) (x, targets) = mixup.call(x, y, classes);
             optimizer.zero_grad();
             var logits = network.call(x);
-            var loss = nn.functional.cross_entropy(logits, y, label_smoothing: o.LabelSmoothing);
+            var loss = nn.functional.cross_entropy(logits, targets, label_smoothing: o.LabelSmoothing);
             loss.backward();
             optimizer.step();
             using var count = n.ToScalar();
@@ -423,6 +432,33 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             correct.add_(logits.argmax(1).eq(y).sum(), Layers.HeldScalars.One);
         }
         return (lossSum.item<float>() / data.Count, (double)correct.item<long>() / data.Count);
+    }
+
+    /// <summary>The enabled waveform augmentation layers, in the order a recording meets them: the talker's speed, the
+    /// room, then the background noise.</summary>
+    private static nn.Module<Tensor, Tensor> WaveformAugmentation(AudioAugmentationOptions options, AudioClassificationTransformer.NetworkSettings settings, Device device)
+    {
+        long rate = settings.Mel?.SampleRate ?? Layers.SpeechEmbeddingFrontEnd.SampleRate;
+        var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
+        if (options.SpeedPerturbation) layers.Add(("speed", Layers.AudioLayers.SpeedPerturbation()));
+        if (options.Reverberation) layers.Add(("room", Layers.AudioLayers.Reverberation(rate)));
+        if (options.BackgroundNoise)
+        {
+            Tensor? bank = null;
+            if (options.NoiseClips is { } clips)
+            {
+                // One (clips, samples) bank: shorter clips are looped to the longest.
+                int length = clips.Max(c => c.Length);
+                var values = new float[(long)clips.Count * length];
+                for (int i = 0; i < clips.Count; i++)
+                    for (int t = 0; t < length; t++) values[(long)i * length + t] = clips[i][t % clips[i].Length];
+                bank = tensor(values, [clips.Count, length]);
+            }
+            using (bank) layers.Add(("noise", Layers.AudioLayers.BackgroundNoise(noise: bank)));
+        }
+        var sequence = nn.Sequential(layers.ToArray());
+        if (device.type != DeviceType.CPU) sequence.to(device);
+        return sequence;
     }
 
     /// <summary>Random circular time shift of up to 10% of the clip per batch, and, for audio, a random gain of ±6 dB per example.</summary>

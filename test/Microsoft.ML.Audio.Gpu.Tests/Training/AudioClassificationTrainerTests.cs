@@ -120,6 +120,25 @@ public sealed class AudioClassificationTrainerTests
     }
 
     [TestMethod]
+    public void Fit_OnRawAudio_WithWaveformAugmentationAndMixup_Learns()
+    {
+        var ml = new MLContext(1);
+        var noise = new Random(4);
+        var options = new AudioClassificationOptions
+        {
+            FeatureColumnName = nameof(Clip.Audio), FrontEnd = FrontEnd, Epochs = 12, BatchSize = 16, MixupAlpha = 0.2,
+            AudioAugmentation = new AudioAugmentationOptions { NoiseClips = [.. Enumerable.Range(0, 3).Select(k => Enumerable.Range(0, 3000 + 500 * k).Select(_ => (float)(noise.NextDouble() - 0.5)).ToArray())] },
+        };
+        var model = RawAudioPipeline(ml, options).Fit(Load(ml, Clips(20, 1)));
+        var metrics = ml.MulticlassClassification.Evaluate(model.Transform(Load(ml, Clips(10, 99))));
+        Assert.IsGreaterThan(0.8, metrics.MicroAccuracy, $"accuracy {metrics.MicroAccuracy:P1} (chance: 33%)");
+        // The augmentation is not part of the model: scoring the same rows twice gives the same scores.
+        var a = ml.Data.CreateEnumerable<Prediction>(model.Transform(Load(ml, Clips(2, 7))), false).Select(p => p.Score).ToArray();
+        var b = ml.Data.CreateEnumerable<Prediction>(model.Transform(Load(ml, Clips(2, 7))), false).Select(p => p.Score).ToArray();
+        for (int i = 0; i < a.Length; i++) CollectionAssert.AreEqual(a[i], b[i]);
+    }
+
+    [TestMethod]
     public void Fit_IsRepeatable_OnCpu_ForTheSameSeed()
     {
         float[][] Scores()
@@ -167,6 +186,10 @@ public sealed class AudioClassificationTrainerTests
             (new() { Epochs = 0 }, nameof(AudioClassificationOptions.Epochs)),
             (new() { BatchSize = 0 }, nameof(AudioClassificationOptions.BatchSize)),
             (new() { Dropout = 1 }, nameof(AudioClassificationOptions.Dropout)),
+            (new() { MixupAlpha = -0.1 }, nameof(AudioClassificationOptions.MixupAlpha)),
+            (new() { AudioAugmentation = new() }, nameof(AudioClassificationOptions.AudioAugmentation)),
+            (new() { FrontEnd = FrontEnd, AudioAugmentation = new() { NoiseClips = [] } }, nameof(AudioAugmentationOptions.NoiseClips)),
+            (new() { FrontEnd = FrontEnd, AudioAugmentation = new() { NoiseClips = [[1f, float.NaN]] } }, nameof(AudioAugmentationOptions.NoiseClips)),
         };
         foreach (var (options, name) in cases)
         {
