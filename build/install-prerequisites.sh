@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Installs what TorchSharp 0.107.0 needs at run time and nothing else. Idempotent.
+# Installs what TorchSharp 0.107.0 and the sample's plots need at run time and nothing else. Idempotent.
+#
+# Fonts: the sample draws its plots with ScottPlot on SkiaSharp (the NoDependencies native build: no fontconfig).
+# It reads fonts from /usr/share/fonts and, with none there (slim images), draws plots without any text. Where no
+# font is found we install fonts-dejavu-core (Debian, Ubuntu).
 #
 # TorchSharp's native bridge (libLibTorchSharp.so) is built with GCC 13 and needs
 # libstdc++ exporting GLIBCXX_3.4.32. Debian 12 ships 3.4.30; every TorchSharp call then
@@ -10,6 +14,26 @@
 # Supported: Debian 13+, Ubuntu 24.04+ (nothing to do), Debian 12 (handled here).
 # Other systems: install libstdc++ from GCC 13 or newer by your own means.
 set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+
+has_fonts() {
+  [ -d /usr/share/fonts ] && [ -n "$(find /usr/share/fonts -type f \( -iname '*.ttf' -o -iname '*.ttc' -o -iname '*.otf' \) -print -quit)" ]
+}
+
+if has_fonts; then
+  echo "install-prerequisites: fonts found in /usr/share/fonts; nothing to do for the plots."
+elif command -v apt-get >/dev/null; then
+  echo "install-prerequisites: no fonts in /usr/share/fonts; installing fonts-dejavu-core for the sample's plots..."
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends fonts-dejavu-core >/dev/null
+  has_fonts || { echo "install-prerequisites: fonts-dejavu-core installed but no font in /usr/share/fonts." >&2; exit 1; }
+else
+  echo "install-prerequisites: no fonts in /usr/share/fonts and no apt-get: install a TrueType font (e.g. DejaVu)" >&2
+  echo "there by your own means, or the sample's plots will have no text." >&2
+fi
 
 need=GLIBCXX_3.4.32
 
@@ -34,9 +58,6 @@ if [ "${ID:-}" != "debian" ] || [ "${VERSION_ID:-}" != "12" ]; then
   exit 1
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-
 list=/etc/apt/sources.list.d/kapre-mlnet-trixie.list
 pin=/etc/apt/preferences.d/kapre-mlnet-trixie
 if [ ! -f "$list" ]; then
@@ -47,7 +68,6 @@ if [ ! -f "$pin" ]; then
 fi
 
 echo "install-prerequisites: installing libstdc++6 from Debian 13 (trixie), pinned low..."
-export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq -t trixie libstdc++6 >/dev/null
 

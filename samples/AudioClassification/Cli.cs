@@ -149,10 +149,11 @@ public static class Cli
         output.WriteLine($"Trained in {result.Elapsed.TotalSeconds:F1} s; kept epoch {result.Classifier.SelectedEpoch}.");
         output.WriteLine();
         output.WriteLine($"Held-out test set ({test.Count} files):");
-        ModelTraining.Evaluate(result.Context, result.Model, result.LabelMap, result.Test, output);
+        var metrics = ModelTraining.Evaluate(result.Context, result.Model, result.LabelMap, result.Test, output);
 
         result.Context.Model.Save(result.Model, Dataset.ToDataView(result.Context, test).Schema, modelPath);
         output.WriteLine($"Saved the model to {modelPath} ({new FileInfo(modelPath).Length / 1024.0:F0} KiB).");
+        Plots.AfterTraining(modelPath, result, metrics, output);
 
         if (predictExamples > 0)
         {
@@ -225,7 +226,8 @@ public static class Cli
         var scored = model.Transform(files);
         var dims = ((VectorDataViewType)scored.Schema["LogMel"].Type).Dimensions;
         var values = scored.GetColumn<float[]>("LogMel").First();
-        PngWriter.WriteSpectrogram(png, values, dims[0], dims[1], scale: 4);
+        Plots.Spectrogram(png, values, dims[0], dims[1], ModelTraining.FrontEnd, ModelTraining.Loading.SampleRate,
+            $"Log-mel spectrogram of {Path.GetFileName(input)} (1 s, as the model hears it)");
         output.WriteLine($"{Path.GetFileName(input)}: log-mel [{dims[0]} mels x {dims[1]} frames], {values.Min():F1} to {values.Max():F1} dB -> {Path.GetFullPath(png)}");
         return 0;
     }

@@ -1,5 +1,8 @@
+using System.Buffers.Binary;
 using AudioClassification;
 using Microsoft.ML.Audio.Gpu.Tests.IO;
+using Microsoft.ML.Audio.Gpu.Training;
+using SkiaSharp;
 
 namespace Microsoft.ML.Audio.Gpu.Tests.Training;
 
@@ -47,6 +50,13 @@ public sealed class SampleCommandTests
         StringAssert.Contains(output, "MicroAccuracy: ");
         StringAssert.Contains(output, "Confusion table");
         Assert.IsTrue(File.Exists(Model));
+        // The plots next to the model, named in the output.
+        foreach (var plot in new[] { "model.training.png", "model.confusion.png" })
+        {
+            string path = Path.Combine(_dir.FullName, plot);
+            StringAssert.Contains(output, path);
+            AssertIsAPlot(path);
+        }
 
         (code, output) = Run("evaluate", "--model", Model, "--data", Data);
         Assert.AreEqual(0, code, output);
@@ -61,8 +71,95 @@ public sealed class SampleCommandTests
         string png = Path.Combine(_dir.FullName, "mel.png");
         (code, output) = Run("spectrogram", "--input", file, "--output", png);
         Assert.AreEqual(0, code, output);
-        var bytes = File.ReadAllBytes(png);
-        CollectionAssert.AreEqual(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
+        AssertIsAPlot(png);
+    }
+
+    [TestMethod]
+    public void Spectrogram_IsAPlotOfTheStatedSize_WithText()
+    {
+        var file = Directory.GetFiles(Path.Combine(Data, "low"))[0];
+        string png = Path.Combine(_dir.FullName, "spectrogram.png");
+        var (code, output) = Run("spectrogram", "--input", file, "--output", png);
+        Assert.AreEqual(0, code, output);
+        StringAssert.Contains(output, "40 mels x 101 frames");
+        Assert.AreEqual((1000, 500), PngSize(png));
+        using var bitmap = SKBitmap.Decode(png);
+        // A heatmap: many colours, not a blank or one-colour image.
+        Assert.IsTrue(Colours(bitmap, 0, bitmap.Height).Count > 100, "The spectrogram has too few colours to be a heatmap.");
+        // Below the frame's bottom line and its tick marks there is only text (the times and "Time (s)"). With no fonts
+        // SkiaSharp draws no text, the layout gives the text no room, and nothing dark is left there.
+        int axis = Enumerable.Range(0, bitmap.Height).LastOrDefault(y => DarkPixels(bitmap, y, y + 1) > bitmap.Width / 2, -1);
+        Assert.IsTrue(axis > 0, "No frame line found: not a plot.");
+        int text = DarkPixels(bitmap, axis + 8, bitmap.Height);
+        Assert.IsTrue(text > 300, $"{text} dark pixels under the x axis (row {axis}): no text drawn; were fonts found?");
+    }
+
+    [TestMethod]
+    public void TrainingAndConfusionPlots_AreWrittenFromAHistoryAndAMatrix()
+    {
+        var history = Enumerable.Range(1, 12).Select(e => new EpochMetrics(e, 2.0 / e, 0.3 + 0.05 * e, 0.25 + 0.05 * e, 2.2 / e, 1.5)).ToList();
+        string training = Path.Combine(_dir.FullName, "history.png");
+        Plots.TrainingHistory(training, history, selectedEpoch: 9, "test model");
+        Assert.AreEqual((Plots.TrainingWidth, Plots.TrainingHeight), PngSize(training));
+        AssertIsAPlot(training);
+
+        // Without validation: only training curves, still a plot.
+        var noValidation = history.Select(h => h with { ValidationAccuracy = null, ValidationLoss = null }).ToList();
+        Plots.TrainingHistory(training, noValidation, selectedEpoch: 12, "no validation");
+        AssertIsAPlot(training);
+
+        double[][] counts = [[5, 1, 0], [0, 6, 0], [2, 0, 4]];
+        string confusion = Path.Combine(_dir.FullName, "confusion.png");
+        Plots.ConfusionMatrix(confusion, counts, ["down", "go", "left"], "accuracy 83.3%");
+        AssertIsAPlot(confusion);
+        var (width, height) = PngSize(confusion);
+        Assert.IsTrue(width >= 600 && height >= 600, $"{width} x {height} is too small to read.");
+
+        Assert.ThrowsExactly<ArgumentException>(() => Plots.ConfusionMatrix(confusion, counts, ["down", "go"], "two names"));
+        Assert.ThrowsExactly<ArgumentException>(() => Plots.TrainingHistory(training, [], 1, "empty"));
+    }
+
+    /// <summary>A PNG of a readable size with many colours and text (dark pixels) in it.</summary>
+    private static void AssertIsAPlot(string path)
+    {
+        Assert.IsTrue(File.Exists(path), $"{path} was not written.");
+        var (width, height) = PngSize(path);
+        Assert.IsTrue(width >= 500 && height >= 400, $"{path}: {width} x {height} is too small to read.");
+        using var bitmap = SKBitmap.Decode(path);
+        Assert.IsNotNull(bitmap, $"{path} does not decode.");
+        Assert.IsTrue(Colours(bitmap, 0, bitmap.Height).Count > 10, $"{path} is blank or nearly so.");
+        Assert.IsTrue(DarkPixels(bitmap, 0, bitmap.Height) > 200, $"{path} has no text or axes.");
+    }
+
+    /// <summary>Width and height from the PNG's IHDR chunk.</summary>
+    private static (int width, int height) PngSize(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        CollectionAssert.AreEqual(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A }, bytes[..8], $"{path} is not a PNG.");
+        Assert.AreEqual("IHDR", System.Text.Encoding.ASCII.GetString(bytes, 12, 4));
+        return (BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)), BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20)));
+    }
+
+    private static HashSet<SKColor> Colours(SKBitmap bitmap, int fromRow, int toRow)
+    {
+        var colours = new HashSet<SKColor>();
+        for (int y = fromRow; y < toRow; y++)
+            for (int x = 0; x < bitmap.Width; x++) colours.Add(bitmap.GetPixel(x, y));
+        return colours;
+    }
+
+    private static int DarkPixels(SKBitmap bitmap, int fromRow, int toRow)
+    {
+        int dark = 0;
+        for (int y = fromRow; y < toRow; y++)
+            for (int x = 0; x < bitmap.Width; x++)
+            {
+                var c = bitmap.GetPixel(x, y);
+                // Dark grey to black (text, lines), not a dark colour of a colour map.
+                byte max = Math.Max(c.Red, Math.Max(c.Green, c.Blue)), min = Math.Min(c.Red, Math.Min(c.Green, c.Blue));
+                if (c.Alpha > 128 && max < 128 && max - min < 30) dark++;
+            }
+        return dark;
     }
 
     [TestMethod]
