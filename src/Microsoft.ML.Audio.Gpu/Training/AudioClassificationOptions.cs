@@ -34,8 +34,12 @@ public sealed class AudioClassificationOptions
     /// <summary>Learn the front end's mel filterbank with the network (Kapre 2017's <c>trainable_fb</c>). Default false.</summary>
     public bool TrainFrontEnd { get; set; }
 
-    /// <summary>Network size. Default <see cref="AudioCnnSize.Small"/>.</summary>
+    /// <summary>Size of the CNN (<see cref="AudioBackbone.Cnn"/>). Default <see cref="AudioCnnSize.Small"/>.</summary>
     public AudioCnnSize NetworkSize { get; set; } = AudioCnnSize.Small;
+
+    /// <summary>Width of BC-ResNet (<see cref="AudioBackbone.BcResNet"/>): τ = 1 (9 k weights) to 8 (321 k). Default
+    /// <see cref="BcResNetSize.Tau3"/>.</summary>
+    public BcResNetSize BcResNetSize { get; set; } = BcResNetSize.Tau3;
 
     /// <summary>Passes over the training data (at most, with <see cref="MaxTrainingTime"/>). Default 30.</summary>
     public int Epochs { get; set; } = 30;
@@ -56,7 +60,7 @@ public sealed class AudioClassificationOptions
     /// <summary>Peak learning rate of AdamW, annealed to 0 along a cosine over the training steps. Default 0.003.</summary>
     public double LearningRate { get; set; } = 3e-3;
 
-    /// <summary>The network: a CNN trained from scratch (<see cref="AudioBackbone.Cnn"/>, the default), or Google's pretrained
+    /// <summary>The network: a CNN (<see cref="AudioBackbone.Cnn"/>, the default) or BC-ResNet (<see cref="AudioBackbone.BcResNet"/>) trained from scratch, or Google's pretrained
     /// speech embedding with a new head (<see cref="AudioBackbone.SpeechEmbedding"/>), which needs 16 kHz mono audio as
     /// the feature column (LoadAudio with SampleRate 16000) and learns spoken words from a few clips per class.</summary>
     public AudioBackbone Backbone { get; set; } = AudioBackbone.Cnn;
@@ -101,6 +105,7 @@ public sealed class AudioClassificationOptions
                      (ScoreColumnName, nameof(ScoreColumnName)), (PredictedLabelColumnName, nameof(PredictedLabelColumnName)) })
             if (string.IsNullOrWhiteSpace(value)) throw new ArgumentException($"{name} must name a column.", name);
         OptionChecks.Defined(NetworkSize, nameof(NetworkSize));
+        OptionChecks.Defined(BcResNetSize, nameof(BcResNetSize));
         OptionChecks.Positive(Epochs, nameof(Epochs));
         if (MaxTrainingTime is TimeSpan t && t <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(MaxTrainingTime), t, $"MaxTrainingTime must be positive (or null for no limit), got: {t}");

@@ -210,7 +210,7 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             return new(classes, dims, o.NetworkSize, o.Dropout, o.Augment, null, null, null, false, AudioBackbone.SpeechEmbedding, o.FineTuneBackbone);
         }
         if (o.FrontEnd is null)
-            return new(classes, dims, o.NetworkSize, o.Dropout, o.Augment, null, null, null, false);
+            return new(classes, dims, o.NetworkSize, o.Dropout, o.Augment, null, null, null, false, o.Backbone, false, o.BcResNetSize);
         var audio = SignalColumn.Describe(_host, schema, o.FeatureColumnName, spectrum: false);
         var mel = o.FrontEnd.Mel;
         mel.SampleRate = audio.ResolveSampleRate(_host, o.FeatureColumnName, o.FrontEnd.SampleRate, "FrontEnd.SampleRate");
@@ -218,7 +218,8 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         var stft = o.FrontEnd.Stft;
         if (Layers.Functional.frame_count(dims[^1], stft.FftLength, stft.EffectiveHopLength, stft.EffectiveWindowLength, stft.EffectiveFraming) < 1)
             throw _host.ExceptSchemaMismatch(nameof(schema), "feature", o.FeatureColumnName, $"at least one STFT frame of {stft.EffectiveWindowLength} samples", $"{dims[^1]} samples");
-        return new(classes, dims, o.NetworkSize, o.Dropout, o.Augment, stft, mel, o.FrontEnd.ToDecibel ? o.FrontEnd.Decibel : null, o.TrainFrontEnd);
+        return new(classes, dims, o.NetworkSize, o.Dropout, o.Augment, stft, mel, o.FrontEnd.ToDecibel ? o.FrontEnd.Decibel : null, o.TrainFrontEnd,
+            o.Backbone, false, o.BcResNetSize);
     }
 
     /// <summary>Checks label and feature columns; returns the class names and the feature dimensions.</summary>

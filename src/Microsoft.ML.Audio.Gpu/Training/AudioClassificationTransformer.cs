@@ -27,8 +27,9 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable
     private static VersionInfo GetVersionInfo() => new(
         modelSignature: "AUDCLASS",
         // verWrittenCur: 0x00010001, // Initial
-        verWrittenCur: 0x00010002, // Backbone (speech embedding) and fine-tuning flag after the selected epoch
-        verReadableCur: 0x00010001,
+        // verWrittenCur: 0x00010002, // Backbone (speech embedding) and fine-tuning flag after the selected epoch
+        verWrittenCur: 0x00010003, // BC-ResNet backbone and its size
+        verReadableCur: 0x00010003,
         verWeCanReadBack: 0x00010001,
         loaderSignature: LoaderSignature,
         loaderAssemblyName: typeof(AudioClassificationTransformer).Assembly.FullName);
@@ -74,28 +75,29 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable
     /// <summary>What is needed to rebuild the network: saved with the model.</summary>
     internal sealed record NetworkSettings(int Classes, int[] FeatureDimensions, AudioCnnSize Size, double Dropout, bool Augment,
         GpuStftOptions? Stft, GpuMelOptions? Mel, GpuDecibelOptions? Decibel, bool TrainFrontEnd,
-        AudioBackbone Backbone = AudioBackbone.Cnn, bool FineTuneBackbone = false)
+        AudioBackbone Backbone = AudioBackbone.Cnn, bool FineTuneBackbone = false, BcResNetSize BcResNetSize = BcResNetSize.Tau1)
     {
         /// <summary>Clips for the speech embedding are padded with silence to 1.2 s (6 windows for a one-second word).</summary>
         public const long SpeechEmbeddingMinSamples = 19200;
 
-        public nn.Module<Tensor, Tensor> Build() => Backbone == AudioBackbone.SpeechEmbedding
-            ? new SpeechEmbeddingClassifier("speech_classifier", Classes, Dropout, SpeechEmbeddingMinSamples)
-            : BuildCnn();
+        public nn.Module<Tensor, Tensor> Build() => Backbone switch
+        {
+            AudioBackbone.SpeechEmbedding => new SpeechEmbeddingClassifier("speech_classifier", Classes, Dropout, SpeechEmbeddingMinSamples),
+            AudioBackbone.BcResNet => new BcResNet("bc_resnet", Classes, InputChannels, BcResNetSize, Dropout, FrontEnd(), SpecAugmentLayer()),
+            _ => new AudioCnn("audio_cnn", Classes, InputChannels, Size, Dropout, FrontEnd(), SpecAugmentLayer()),
+        };
 
         public bool HasFrontEnd => Stft is not null;
         public int InputChannels => HasFrontEnd ? (FeatureDimensions.Length == 2 ? FeatureDimensions[0] : 1)
                                                 : (FeatureDimensions.Length == 3 ? FeatureDimensions[0] : 1);
 
-        private AudioCnn BuildCnn()
-        {
-            MelSpectrogram? frontEnd = null;
-            if (HasFrontEnd)
-                frontEnd = new MelSpectrogram("front_end", Stft!.CreateLayer(), Mel!.CreateLayer(TrainFrontEnd), Decibel?.CreateLayer());
-            int maskFrames = Math.Max(1, FramesOf() / 10);
-            var augment = Augment ? AudioLayers.SpecAugment(2, Math.Max(1, MelBins() / 8), 2, maskFrames) : null;
-            return new AudioCnn("audio_cnn", Classes, InputChannels, Size, Dropout, frontEnd, augment);
-        }
+        private MelSpectrogram? FrontEnd() => HasFrontEnd
+            ? new MelSpectrogram("front_end", Stft!.CreateLayer(), Mel!.CreateLayer(TrainFrontEnd), Decibel?.CreateLayer())
+            : null;
+
+        private SpecAugment? SpecAugmentLayer() => Augment
+            ? AudioLayers.SpecAugment(2, Math.Max(1, MelBins() / 8), 2, Math.Max(1, FramesOf() / 10))
+            : null;
 
         private int MelBins() => HasFrontEnd ? Mel!.MelBinCount : FeatureDimensions[^2];
 
@@ -135,6 +137,7 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable
         // byte: front end present; if so <STFT settings> <mel settings> byte: dB present [<decibel settings>] byte: trainable filterbank
         // int: selected epoch
         // since 0x00010002: int: backbone (AudioBackbone), byte: backbone fine-tuned
+        // since 0x00010003: int: BC-ResNet size (BcResNetSize; written for every backbone)
         // stream Weights.bin: <ModelWeights>
         string features = ctx.LoadNonEmptyString(), score = ctx.LoadNonEmptyString(), predicted = ctx.LoadNonEmptyString();
         int classes = ctx.Reader.ReadInt32();
@@ -172,12 +175,18 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable
             backbone = (AudioBackbone)ctx.Reader.ReadInt32();
             host.CheckDecode(Enum.IsDefined(backbone), "The model declares an unknown backbone.");
             fineTune = ctx.Reader.ReadByte() == 1;
-            host.CheckDecode(backbone == AudioBackbone.Cnn || (stft is null && dims.Length == 1), "A speech-embedding model needs audio features [samples] and no front end.");
+            host.CheckDecode(backbone != AudioBackbone.SpeechEmbedding || (stft is null && dims.Length == 1), "A speech-embedding model needs audio features [samples] and no front end.");
         }
-        if (backbone == AudioBackbone.Cnn && stft is null)
+        var bcSize = BcResNetSize.Tau1;
+        if (ctx.Header.ModelVerWritten >= 0x00010003)
+        {
+            bcSize = (BcResNetSize)ctx.Reader.ReadInt32();
+            host.CheckDecode(Enum.IsDefined(bcSize), "The model declares an unknown BC-ResNet size.");
+        }
+        if (backbone != AudioBackbone.SpeechEmbedding && stft is null)
             host.CheckDecode(dims.Length is 2 or 3, "A model without a front end needs spectrogram features [mels, frames] or [channels, mels, frames].");
 
-        var settings = new NetworkSettings(classes, dims, size, dropout, augment, stft, mel, db, trainFrontEnd, backbone, fineTune);
+        var settings = new NetworkSettings(classes, dims, size, dropout, augment, stft, mel, db, trainFrontEnd, backbone, fineTune, bcSize);
         var network = settings.Build();
         try
         {
@@ -221,6 +230,7 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable
         ctx.Writer.Write(SelectedEpoch);
         ctx.Writer.Write((int)_settings.Backbone);
         ctx.Writer.Write((byte)(_settings.FineTuneBackbone ? 1 : 0));
+        ctx.Writer.Write((int)_settings.BcResNetSize);
         ctx.SaveBinaryStream(WeightsStream, w => ModelWeights.Save(w, _network));
     }
 

@@ -15,6 +15,10 @@ public enum AudioBackbone
     /// <summary>Google's pretrained speech embedding (<see cref="SpeechEmbedding"/>) with a new classifier head, on 16 kHz
     /// mono audio: good models from a few clips per class of speech.</summary>
     SpeechEmbedding = 1,
+    /// <summary>BC-ResNet (<see cref="BcResNet"/>, Kim et al. 2021), trained from scratch, sized by
+    /// <see cref="AudioClassificationOptions.BcResNetSize"/>: broadcast residual blocks made for keyword spotting (98% on
+    /// Speech Commands with 321 k weights in the paper), on spectrograms or on raw audio with a front end.</summary>
+    BcResNet = 2,
 }
 
 /// <summary>

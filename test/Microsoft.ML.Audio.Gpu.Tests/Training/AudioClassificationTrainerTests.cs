@@ -139,6 +139,18 @@ public sealed class AudioClassificationTrainerTests
     }
 
     [TestMethod]
+    public void Fit_WithBcResNet_OnSpectrograms_Learns()
+    {
+        var ml = new MLContext(1);
+        var options = new AudioClassificationOptions { Backbone = AudioBackbone.BcResNet, BcResNetSize = BcResNetSize.Tau1, Epochs = 12, BatchSize = 16 };
+        var model = SpectrogramPipeline(ml, options).Fit(Load(ml, Clips(20, 1)));
+        Assert.IsInstanceOfType<BcResNet>(Classifier(model).Module);
+        var metrics = ml.MulticlassClassification.Evaluate(model.Transform(Load(ml, Clips(10, 99))));
+        // 9 k weights and 12 short epochs on 60 clips: 80% measured on the CPU with seed 1 (chance: 33%).
+        Assert.IsGreaterThan(0.7, metrics.MicroAccuracy, $"accuracy {metrics.MicroAccuracy:P1} (chance: 33%)");
+    }
+
+    [TestMethod]
     public void Fit_IsRepeatable_OnCpu_ForTheSameSeed()
     {
         float[][] Scores()
@@ -231,14 +243,16 @@ public sealed class AudioClassificationTrainerTests
     }
 
     [TestMethod]
-    [DataRow(false)]
-    [DataRow(true)]
-    public void SavedModel_LoadsInANewProcess_WithIdenticalScores(bool rawAudio)
+    [DataRow(false, AudioBackbone.Cnn)]
+    [DataRow(true, AudioBackbone.Cnn)]
+    [DataRow(false, AudioBackbone.BcResNet)]
+    [DataRow(true, AudioBackbone.BcResNet)]
+    public void SavedModel_LoadsInANewProcess_WithIdenticalScores(bool rawAudio, AudioBackbone backbone)
     {
         var ml = new MLContext(1);
         var options = rawAudio
-            ? new AudioClassificationOptions { FeatureColumnName = nameof(Clip.Audio), FrontEnd = FrontEnd, TrainFrontEnd = true, Epochs = 2, BatchSize = 16 }
-            : new AudioClassificationOptions { Epochs = 2, BatchSize = 16, NetworkSize = AudioCnnSize.Large };
+            ? new AudioClassificationOptions { FeatureColumnName = nameof(Clip.Audio), FrontEnd = FrontEnd, TrainFrontEnd = true, Epochs = 2, BatchSize = 16, Backbone = backbone, BcResNetSize = BcResNetSize.Tau1 }
+            : new AudioClassificationOptions { Epochs = 2, BatchSize = 16, NetworkSize = AudioCnnSize.Large, Backbone = backbone, BcResNetSize = BcResNetSize.Tau2 };
         var data = Load(ml, Clips(6, 1));
         var model = (rawAudio ? RawAudioPipeline(ml, options) : SpectrogramPipeline(ml, options)).Fit(data);
         var expected = ml.Data.CreateEnumerable<Prediction>(model.Transform(data), false).ToArray();
