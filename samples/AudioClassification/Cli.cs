@@ -13,8 +13,9 @@ public static class Cli
     public const string Usage = """
         usage:
           AudioClassification                       train on the bundled spoken words, evaluate on unseen voices, save, predict
-          AudioClassification train --data DIR --model PATH [--time SECONDS] [--epochs N] [--device cpu|cuda|auto] [--size small|large] [--kapre]
-                                    [--batch-size N] [--patience N] [--backbone cnn|speech-embedding [--fine-tune]]
+          AudioClassification train --data DIR --model PATH [--time SECONDS] [--epochs N] [--device cpu|cuda|auto] [--kapre]
+                                    [--batch-size N] [--patience N] [--backbone cnn [--size small|large|auto]]
+                                    [--backbone bc-resnet [--size 1|1.5|2|3|6|8]] [--backbone speech-embedding [--fine-tune]]
           AudioClassification evaluate --model PATH --data DIR
           AudioClassification predict --model PATH FILE...
           AudioClassification spectrogram [--input FILE] [--output PNG]   (default: the bundled speech.wav, spectrogram.png)
@@ -93,6 +94,10 @@ public static class Cli
 
     private static int Train(Options o, TextWriter output) => Train(o, output, predictExamples: 0);
 
+    private static string Network(ModelTraining.Settings s) => s.Backbone == AudioBackbone.BcResNet
+        ? $"BC-ResNet-{BcResNet.Tau(s.BcResNetSize).ToString(System.Globalization.CultureInfo.InvariantCulture)}"
+        : s.Size is AudioCnnSize size ? $"{size} CNN" : "CNN (size chosen from the data and the time)";
+
     private static string Schedule(ModelTraining.Settings s) => s.MaxTrainingTime is TimeSpan t
         ? $"about {t.TotalSeconds:F0} s (at most {s.Epochs} epochs), batch {s.BatchSize}"
         : $"{s.Epochs} epochs, batch {s.BatchSize}";
@@ -113,18 +118,27 @@ public static class Cli
             Backbone = (o.Get("backbone") ?? "cnn") switch
             {
                 "cnn" => AudioBackbone.Cnn,
+                "bc-resnet" => AudioBackbone.BcResNet,
                 "speech-embedding" => AudioBackbone.SpeechEmbedding,
-                var b => throw new UsageException($"--backbone must be cnn or speech-embedding, got '{b}'."),
+                var b => throw new UsageException($"--backbone must be cnn, bc-resnet or speech-embedding, got '{b}'."),
             },
-            Size = (o.Get("size") ?? "large") switch
+        };
+        string? size = o.Get("size");
+        if (settings.Backbone == AudioBackbone.SpeechEmbedding && (settings.FrontEndInNetwork || size is not null))
+            throw new UsageException("--kapre and --size are for the cnn and bc-resnet backbones; the speech embedding has its own front end and size.");
+        if (settings.Backbone == AudioBackbone.Cnn)
+            settings.Size = (size ?? "auto") switch
             {
                 "small" => AudioCnnSize.Small,
                 "large" => AudioCnnSize.Large,
-                var s => throw new UsageException($"--size must be small or large, got '{s}'."),
-            },
-        };
-        if (settings.Backbone == AudioBackbone.SpeechEmbedding && (settings.FrontEndInNetwork || o.Get("size") is not null))
-            throw new UsageException("--kapre and --size are for the cnn backbone; the speech embedding has its own front end and size.");
+                "auto" => null,
+                var s => throw new UsageException($"--size must be small, large or auto for the cnn backbone, got '{s}'."),
+            };
+        if (settings.Backbone == AudioBackbone.BcResNet && size is not null)
+            settings.BcResNetSize = double.TryParse(size, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double tau)
+                && new[] { 1, 1.5, 2, 3, 6, 8 }.Contains(tau)
+                ? BcResNet.SizeOf(tau)
+                : throw new UsageException($"--size must be 1, 1.5, 2, 3, 6 or 8 (BC-ResNet's width) for the bc-resnet backbone, got '{size}'.");
         if (settings.FineTune && settings.Backbone != AudioBackbone.SpeechEmbedding)
             throw new UsageException("--fine-tune needs --backbone speech-embedding.");
         (settings.GpuDeviceId, settings.FallbackToCpu) = (o.Get("device") ?? "auto") switch
@@ -143,7 +157,7 @@ public static class Cli
         output.WriteLine(split.Description);
         output.WriteLine(settings.Backbone == AudioBackbone.SpeechEmbedding
             ? $"Training: pretrained speech embedding ({(settings.FineTune ? "fine-tuned" : "frozen")}) with a new head, {Schedule(settings)}"
-            : $"Training: {settings.Size} CNN, {Schedule(settings)}, front end {(settings.FrontEndInNetwork ? "inside the network (Kapre)" : "in the ML.NET pipeline")}");
+            : $"Training: {Network(settings)}, {Schedule(settings)}, front end {(settings.FrontEndInNetwork ? "inside the network (Kapre)" : "in the ML.NET pipeline")}");
 
         var result = ModelTraining.Train(train, validation, test, settings, output);
         output.WriteLine($"Trained in {result.Elapsed.TotalSeconds:F1} s; kept epoch {result.Classifier.SelectedEpoch}.");

@@ -41,6 +41,10 @@ public static class Dataset
     /// <summary>Training never gets less than this fraction of the files because of a speaker split.</summary>
     private const double MinTrainFraction = 0.70;
 
+    /// <summary>Fewest speakers for a split by speaker: with fewer, a test set of whole speakers is one or two voices (a
+    /// noisy estimate) and takes a large share of the voices out of training.</summary>
+    public const int MinSpeakersForSpeakerSplit = 10;
+
     /// <summary>The naming conventions tried, in order, when there is no speakers.csv.</summary>
     private static readonly (string Name, Regex Pattern, bool ClassPrefix)[] Conventions =
     [
@@ -174,7 +178,8 @@ public static class Dataset
 
     /// <summary>
     /// Splits the way the model will be used, keeping about 75% of the files for training and every class in the
-    /// validation and test sets. With known speakers, the test set holds whole speakers the model never hears (about
+    /// validation and test sets. With at least <see cref="MinSpeakersForSpeakerSplit"/> known speakers, the test set holds
+    /// whole speakers the model never hears (about
     /// <see cref="TestFraction"/> of the files), and so does the validation set when there are enough speakers;
     /// otherwise validation takes <see cref="ValidationFraction"/> of the training speakers' files, stratified by class.
     /// Without speakers, both are seeded stratified samples of the files.
@@ -186,7 +191,7 @@ public static class Dataset
         if (tooFew is not null)
             throw new InvalidDataException($"Class '{tooFew.Key}' has {tooFew.Count()} file(s); training, validation and test need at least 3 per class.");
         var rng = new Random(seed);
-        if (data.SpeakerSource is not null)
+        if (data.SpeakerSource is not null && data.SpeakerCount >= MinSpeakersForSpeakerSplit)
         {
             var speakers = files.Select(f => f.Speaker).Distinct().Order(StringComparer.Ordinal).ToArray();
             rng.Shuffle(speakers);
@@ -218,6 +223,8 @@ public static class Dataset
         var (trainSet, validationSet) = Stratified(pool, ValidationFraction / (1 - TestFraction), rng);
         string why = data.SpeakerSource is null
             ? $"no speakers found ({data.NoSpeakerReason}; a {SpeakerFileName} with columns file,speaker names them)"
+            : data.SpeakerCount < MinSpeakersForSpeakerSplit
+            ? $"{data.SpeakerCount} speakers ({data.SpeakerSource}) are too few to hold whole speakers out (fewer than {MinSpeakersForSpeakerSplit}), so every voice trains"
             : $"the {data.SpeakerCount} speakers ({data.SpeakerSource}) cannot give a test set with every class and keep {MinTrainFraction:P0} for training";
         return new DataSplit(trainSet, validationSet, testSet,
             $"Split by file, stratified by class (seed {seed}): {why}: train {trainSet.Count}, validation {validationSet.Count}, test {testSet.Count}. " +

@@ -38,7 +38,9 @@ public static class ModelTraining
         public int BatchSize { get; set; } = 32;
         public int Patience { get; set; } = 20;
         /// <summary>Large: 97.5% on held-out voices of the bundled data in about 100 s on 2 CPU cores (Small: 95.0%, 40 s).</summary>
-        public AudioCnnSize Size { get; set; } = AudioCnnSize.Large;
+        public AudioCnnSize? Size { get; set; }
+        /// <summary>BC-ResNet's width, for <see cref="AudioBackbone.BcResNet"/>.</summary>
+        public BcResNetSize BcResNetSize { get; set; } = BcResNetSize.Tau3;
         /// <summary>Kapre's way: raw audio into the network, whose first layers compute the log-mel spectrogram.</summary>
         public bool FrontEndInNetwork { get; set; }
         /// <summary>The network: the CNN from scratch, or the pretrained speech embedding with a new head.</summary>
@@ -81,7 +83,9 @@ public static class ModelTraining
             FrontEnd = settings.FrontEndInNetwork ? FrontEnd : null,
             Backbone = settings.Backbone,
             FineTuneBackbone = settings.FineTune,
-            NetworkSize = settings.Size,
+            NetworkSize = settings.Size ?? ChooseCnnSize(train.Count, classes: (int)((KeyDataViewType)labelMap.GetOutputSchema(trainView.Schema)["Label"].Type).Count,
+                featurizerModel.GetOutputSchema(trainView.Schema)[rawAudio ? "Audio" : "Features"], settings, output),
+            BcResNetSize = settings.BcResNetSize,
             Epochs = settings.Epochs,
             MaxTrainingTime = settings.MaxTrainingTime,
             BatchSize = settings.BatchSize,
@@ -95,6 +99,47 @@ public static class ModelTraining
         var model = new TransformerChain<ITransformer>(featurizerModel, classifier, toClassName);
         watch.Stop();
         return new Result(ml, model, classifier, labelMap, Dataset.ToDataView(ml, test), watch.Elapsed);
+    }
+
+    /// <summary>Epochs a size must fit in the time budget to be chosen: the CNN needs about this many to converge.</summary>
+    private const int EpochsToConverge = 30;
+
+    /// <summary>
+    /// The CNN size for this data and time: Large when this machine can run <see cref="EpochsToConverge"/> epochs of it
+    /// in the budget, else Small. The speed is measured here, on a few training steps with batches of the data's shape.
+    /// </summary>
+    public static AudioCnnSize ChooseCnnSize(int trainClips, int classes, DataViewSchema.Column features, Settings settings, TextWriter output)
+    {
+        if (settings.MaxTrainingTime is not TimeSpan budget) return AudioCnnSize.Large;
+        if (settings.GpuDeviceId is not null && TorchSharp.torch.cuda.is_available()) return AudioCnnSize.Large;
+        var dims = ((VectorDataViewType)features.Type).Dimensions.Select(d => (long)d).ToArray();
+        var rates = new Dictionary<AudioCnnSize, double>();
+        foreach (var size in new[] { AudioCnnSize.Large, AudioCnnSize.Small })
+        {
+            // Spectrogram-shaped input: with the front end inside the network (--kapre) its cost is small beside the CNN's.
+            long[] shape = dims.Length == 1 ? [settings.BatchSize, FrontEnd.MelBinCount, 1 + dims[0] / FrontEnd.HopLength!.Value] : [settings.BatchSize, .. dims];
+            using var network = new AudioCnn("probe", Math.Max(2, classes), 1, size, 0.2, null, null);
+            using var x = TorchSharp.torch.randn(shape);
+            using var y = TorchSharp.torch.zeros(settings.BatchSize, TorchSharp.torch.ScalarType.Int64);
+            var watch = new Stopwatch();
+            for (int step = 0; step < 4; step++)
+            {
+                if (step == 1) watch.Start(); // the first step pays for warm-up
+                using var scope = TorchSharp.torch.NewDisposeScope();
+                // Forward and backward: nearly all of a step's time (the optimizer's update is elementwise).
+                TorchSharp.torch.nn.functional.cross_entropy(network.call(x), y).backward();
+            }
+            rates[size] = 3.0 * settings.BatchSize / watch.Elapsed.TotalSeconds;
+        }
+        // An epoch also scores the validation set (about a third of a training step's cost per clip, for ~15% of the clips).
+        double Epochs(AudioCnnSize size) => budget.TotalSeconds * rates[size] / (trainClips * 1.05);
+        var chosen = Epochs(AudioCnnSize.Large) >= EpochsToConverge ? AudioCnnSize.Large : AudioCnnSize.Small;
+        output.WriteLine($"Network: {chosen} CNN. Measured here: Large {rates[AudioCnnSize.Large]:F0} and Small {rates[AudioCnnSize.Small]:F0} training examples/s, " +
+                         $"so {budget.TotalSeconds:F0} s fit about {Epochs(AudioCnnSize.Large):F0} and {Epochs(AudioCnnSize.Small):F0} epochs of {trainClips} clips " +
+                         $"(Large needs about {EpochsToConverge}; --size or --time to choose otherwise).");
+        if (Epochs(chosen) < EpochsToConverge / 3)
+            output.WriteLine($"  warning: about {Epochs(chosen):F0} epochs fit in {budget.TotalSeconds:F0} s; the model may be undertrained (give more --time).");
+        return chosen;
     }
 
     /// <summary>Prints ML.NET's multiclass metrics, one per line, then the confusion matrix.</summary>

@@ -83,5 +83,7 @@ internal static class TrainingSpeed
     {
         yield return ("CNN Small", new AudioClassificationOptions { NetworkSize = AudioCnnSize.Small });
         yield return ("CNN Large", new AudioClassificationOptions { NetworkSize = AudioCnnSize.Large });
+        foreach (var size in new[] { BcResNetSize.Tau1, BcResNetSize.Tau3, BcResNetSize.Tau8 })
+            yield return ($"BC-ResNet-{BcResNet.Tau(size).ToString(CultureInfo.InvariantCulture)}", new AudioClassificationOptions { Backbone = AudioBackbone.BcResNet, BcResNetSize = size });
     }
 }

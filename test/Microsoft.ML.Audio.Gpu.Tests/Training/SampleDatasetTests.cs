@@ -33,7 +33,7 @@ public sealed class SampleDatasetTests
     private static HashSet<string> Speakers(IEnumerable<LabelledFile> files) => files.Select(f => f.Speaker).ToHashSet();
 
     [TestMethod]
-    public void SpokenDigitNames_GiveTheSpeakerInTheMiddle_AndHoldOutOneSpeakerForTesting()
+    public void SpokenDigitNames_GiveTheSpeakerInTheMiddle_AndTooFewSpeakers_SplitByFile()
     {
         // The Free Spoken Digit Dataset: <digit>_<speaker>_<n>.wav, 6 speakers; the old rule made 60 "<digit>_<speaker>" groups.
         string[] people = ["jackson", "nicolas", "theo", "yweweler", "george", "lucas"];
@@ -42,13 +42,20 @@ public sealed class SampleDatasetTests
         Assert.AreEqual("names <class>_<speaker>_<n>", data.SpeakerSource);
         CollectionAssert.AreEquivalent(people, Speakers(data.Files).ToArray());
 
+        // Six voices: holding one out would train on five and test on one; every voice trains, and the split says so.
         var split = Dataset.Split(data);
         CheckSplit(split, data.Files.Count);
-        Assert.AreEqual(1, Speakers(split.Test).Count, split.Description);
-        Assert.IsFalse(Speakers(split.Test).Overlaps(Speakers(split.Train)), "test voices are not in training");
-        // Six voices cannot also give a validation speaker and keep 70% for training: validation comes from the training voices.
-        Assert.IsTrue(Speakers(split.Validation).IsSubsetOf(Speakers(split.Train)), split.Description);
-        StringAssert.Contains(split.Description, "too few speakers");
+        CollectionAssert.AreEquivalent(people, Speakers(split.Train).ToArray());
+        StringAssert.Contains(split.Description, "6 speakers (names <class>_<speaker>_<n>) are too few");
+
+        // Ten voices of 10% each: two are held out for testing and one for validation, leaving exactly 70% to train.
+        var ten = MakeFolder(from d in Digits from p in Enumerable.Range(0, 10) from n in Enumerable.Range(0, 20) select (d, $"{d}_person{p}_{n}.wav"));
+        var tenSplit = Dataset.Split(Dataset.Load(ten));
+        CheckSplit(tenSplit, 2000);
+        Assert.AreEqual(2, Speakers(tenSplit.Test).Count, tenSplit.Description);
+        Assert.AreEqual(1, Speakers(tenSplit.Validation).Count, tenSplit.Description);
+        Assert.IsFalse(Speakers(tenSplit.Test).Overlaps(Speakers(tenSplit.Train)), "test voices are not in training");
+        Assert.IsFalse(Speakers(tenSplit.Validation).Overlaps(Speakers(tenSplit.Train)), "validation voices are not in training");
     }
 
     [TestMethod]
