@@ -21,7 +21,7 @@ public static class Cli
           AudioClassification spectrogram [--input FILE] [--output PNG]   (default: the bundled speech.wav, spectrogram.png)
 
         DIR holds one folder per class with .wav files (any common sample rate and length: resampled to 16 kHz,
-        padded or cropped to 1 s). Test and validation voices are kept out of training when the speakers are known:
+        padded or cropped to 1 s). Test and validation voices are kept out of training when 10 or more speakers are known:
         from DIR/speakers.csv (columns file,speaker), or from names <speaker>_nohash_<n>.wav (Speech Commands),
         <class>_<speaker>_<n>.wav or <speaker>_<anything>.wav; otherwise the split is by file, stratified by class.
         --time trains for about that many seconds (default 150; the learning rate is fitted to it), --epochs caps the

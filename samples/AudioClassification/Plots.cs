@@ -192,7 +192,7 @@ public static class Plots
             TrainingHistory(training, result.Classifier.TrainingHistory, result.Classifier.SelectedEpoch, Path.GetFileName(modelPath));
             output.WriteLine($"Training curves: {training}");
             ConfusionMatrix(confusion, metrics.ConfusionMatrix.Counts, ClassNames(result.LabelMap, result.Test),
-                string.Create(CultureInfo.InvariantCulture, $"Held-out voices: accuracy {metrics.MicroAccuracy:P1} ({Path.GetFileName(modelPath)})"));
+                string.Create(CultureInfo.InvariantCulture, $"Held-out test set: accuracy {metrics.MicroAccuracy:P1} ({Path.GetFileName(modelPath)})"));
             output.WriteLine($"Confusion matrix: {confusion}");
         }
         catch (Exception e) when (e is not OutOfMemoryException)
