@@ -16,6 +16,7 @@ public static class Cli
           AudioClassification train --data DIR --model PATH [--time SECONDS] [--epochs N] [--device cpu|cuda|auto] [--kapre]
                                     [--batch-size N] [--patience N] [--backbone cnn [--size small|large|auto]]
                                     [--backbone bc-resnet [--size 1|1.5|2|3|6|8]] [--backbone speech-embedding [--fine-tune]]
+                                    [--kapre --augment noise,speed,room] [--mixup ALPHA]
           AudioClassification evaluate --model PATH --data DIR
           AudioClassification predict --model PATH FILE...
           AudioClassification spectrogram [--input FILE] [--output PNG]   (default: the bundled speech.wav, spectrogram.png)
@@ -26,7 +27,9 @@ public static class Cli
         <class>_<speaker>_<n>.wav or <speaker>_<anything>.wav; otherwise the split is by file, stratified by class.
         --time trains for about that many seconds (default 150; the learning rate is fitted to it), --epochs caps the
         epochs (alone: exactly that many).
-        --kapre puts the log-mel front end inside the network (raw audio in), as Kapre does.
+        --kapre puts the log-mel front end inside the network (raw audio in), as Kapre does; then --augment adds
+        background noise (pink, 3-30 dB SNR), speed perturbation (0.9/1.0/1.1) and/or a synthetic room to each training
+        batch on the device. --mixup mixes training examples and their labels.
         --backbone speech-embedding trains a head on Google's pretrained speech embedding (frozen; --fine-tune trains it
         too): the better choice with about 10 clips per class of speech; with many clips the CNN can be better.
         """;
@@ -34,7 +37,7 @@ public static class Cli
     public static string BundledData => Path.Combine(AppContext.BaseDirectory, "Data", "words");
 
     // Before Commands, which reads it during static initialisation.
-    private static readonly string[] TrainOptions = ["data", "model", "epochs", "time", "device", "size", "kapre", "batch-size", "patience", "backbone", "fine-tune"];
+    private static readonly string[] TrainOptions = ["data", "model", "epochs", "time", "device", "size", "kapre", "batch-size", "patience", "backbone", "fine-tune", "augment", "mixup"];
 
     /// <summary>The options each command accepts; anything else is refused, so a misspelt option never runs the defaults.</summary>
     private static readonly Dictionary<string, (string[] options, bool files)> Commands = new()
@@ -141,6 +144,22 @@ public static class Cli
                 : throw new UsageException($"--size must be 1, 1.5, 2, 3, 6 or 8 (BC-ResNet's width) for the bc-resnet backbone, got '{size}'.");
         if (settings.FineTune && settings.Backbone != AudioBackbone.SpeechEmbedding)
             throw new UsageException("--fine-tune needs --backbone speech-embedding.");
+        if (o.Get("augment") is string augment)
+        {
+            if (!settings.FrontEndInNetwork && !settings.FineTune)
+                throw new UsageException("--augment works on raw audio: add --kapre (or --backbone speech-embedding --fine-tune).");
+            var kinds = augment.Split(',', StringSplitOptions.TrimEntries);
+            var unknown = kinds.Except(["noise", "speed", "room"]).ToArray();
+            if (unknown.Length > 0 || kinds.Length == 0)
+                throw new UsageException($"--augment takes a comma-separated list of noise, speed, room; got '{augment}'.");
+            settings.AudioAugmentation = new AudioAugmentationOptions
+            {
+                BackgroundNoise = kinds.Contains("noise"), SpeedPerturbation = kinds.Contains("speed"), Reverberation = kinds.Contains("room"),
+            };
+        }
+        if (o.Get("mixup") is string mixup)
+            settings.MixupAlpha = double.TryParse(mixup, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double alpha) && alpha > 0 && double.IsFinite(alpha)
+                ? alpha : throw new UsageException($"--mixup must be a positive number (Beta(a, a); 0.2 is common), got '{mixup}'.");
         (settings.GpuDeviceId, settings.FallbackToCpu) = (o.Get("device") ?? "auto") switch
         {
             "cpu" => ((int?)null, false),

@@ -43,6 +43,10 @@ public static class ModelTraining
         public BcResNetSize BcResNetSize { get; set; } = BcResNetSize.Tau3;
         /// <summary>Kapre's way: raw audio into the network, whose first layers compute the log-mel spectrogram.</summary>
         public bool FrontEndInNetwork { get; set; }
+        /// <summary>Waveform augmentation on the device (raw audio only).</summary>
+        public AudioAugmentationOptions? AudioAugmentation { get; set; }
+        /// <summary>Mixup's α; 0 is off.</summary>
+        public double MixupAlpha { get; set; }
         /// <summary>The network: the CNN from scratch, or the pretrained speech embedding with a new head.</summary>
         public AudioBackbone Backbone { get; set; } = AudioBackbone.Cnn;
         /// <summary>Train the pretrained embedding too (at a tenth of the learning rate).</summary>
@@ -88,6 +92,8 @@ public static class ModelTraining
             BcResNetSize = settings.BcResNetSize,
             Epochs = settings.Epochs,
             MaxTrainingTime = settings.MaxTrainingTime,
+            AudioAugmentation = settings.AudioAugmentation,
+            MixupAlpha = settings.MixupAlpha,
             BatchSize = settings.BatchSize,
             EarlyStoppingPatience = settings.Patience,
             ValidationSet = validation.Count > 0 ? Prepare(validation) : null,

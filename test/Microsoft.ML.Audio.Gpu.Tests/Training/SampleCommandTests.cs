@@ -191,6 +191,9 @@ public sealed class SampleCommandTests
     [DataRow(new[] { "evaluate", "--model", "m.zip", "--data", "d", "extra.wav" }, "takes no file arguments")]
     [DataRow(new[] { "spectrogram", "--size", "large" }, "Unknown option '--size' for 'spectrogram'")]
     [DataRow(new[] { "train", "--data", "/nonexistent-kapre", "--model", "m.zip" }, "does not exist")]
+    [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--augment", "noise" }, "--augment works on raw audio: add --kapre")]
+    [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--kapre", "--augment", "noise,echo" }, "--augment takes a comma-separated list of noise, speed, room; got 'noise,echo'")]
+    [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--mixup", "-1" }, "--mixup must be a positive number")]
     [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--time", "0" }, "--time must be a positive integer, got '0'")]
     [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--time", "2m" }, "--time must be a positive integer, got '2m'")]
     public void BadArguments_PrintWhatIsWrong(string[] args, string message)
