@@ -115,7 +115,9 @@ public static class Cli
             MaxTrainingTime = o.Int("time") is int seconds ? TimeSpan.FromSeconds(seconds)
                 : o.Int("epochs") is null ? new ModelTraining.Settings().MaxTrainingTime : null,
             BatchSize = o.Int("batch-size") ?? new ModelTraining.Settings().BatchSize,
-            Patience = o.Int("patience") ?? new ModelTraining.Settings().Patience,
+            // With a time budget the rate anneals to its end, and the last, low-rate epochs are often the best: no early
+            // stop unless asked for.
+            Patience = o.Int("patience") ?? (o.Int("epochs") is not null && o.Int("time") is null ? new ModelTraining.Settings().Patience : 0),
             FrontEndInNetwork = o.Flag("kapre"),
             FineTune = o.Flag("fine-tune"),
             Backbone = (o.Get("backbone") ?? "cnn") switch

@@ -36,6 +36,7 @@ public static class ModelTraining
         /// <summary>Time to train (decoding comes before it): a default run stays within a few minutes on 2 CPU cores.</summary>
         public TimeSpan? MaxTrainingTime { get; set; } = TimeSpan.FromSeconds(150);
         public int BatchSize { get; set; } = 32;
+        /// <summary>Epochs without a better validation accuracy before stopping (0: never; the sample uses 0 with a time budget).</summary>
         public int Patience { get; set; } = 20;
         /// <summary>Large: 97.5% on held-out voices of the bundled data in about 100 s on 2 CPU cores (Small: 95.0%, 40 s).</summary>
         public AudioCnnSize? Size { get; set; }
