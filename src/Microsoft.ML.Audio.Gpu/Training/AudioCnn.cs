@@ -83,12 +83,7 @@ public sealed class AudioCnn : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var x = front_end is null ? input : front_end.call(input);
-        if (x.dim() == 3) x = x.unsqueeze(1); // (batch, 1, mels, frames)
-        if (x.dim() != 4 || x.shape[1] != _inChannels)
-            throw new ArgumentException($"expected (batch, {_inChannels}, mels, frames) after the front end, got [{string.Join(", ", x.shape)}]", nameof(input));
-        x = input_norm.call(x);
-        x = augment.call(x); // after normalisation, so masked cells hold the mean (0)
+        var x = SpectrogramStem.Forward(input, front_end, _inChannels, input_norm, augment);
         foreach (var block in blocks) x = block.call(x);
         x = x.mean([2, 3]);
         return head.call(head_dropout.call(x)).MoveToOuterDisposeScope();
@@ -119,5 +114,26 @@ public sealed class AudioCnn : nn.Module<Tensor, Tensor>
             if (kh > 1 || kw > 1) x = nn.functional.max_pool2d(x, [kh, kw]);
             return drop.call(x).MoveToOuterDisposeScope();
         }
+    }
+}
+
+/// <summary>The input side the networks share: [front end] → <c>(batch, channels, mels, frames)</c> → learned input
+/// scaling → SpecAugment (training only).</summary>
+internal static class SpectrogramStem
+{
+    /// <summary>The normalised, masked spectrogram <c>(batch, channels, mels, frames)</c>.</summary>
+    /// <param name="input">Spectrograms <c>(batch, [channels,] mels, frames)</c>, or audio with a front end.</param>
+    /// <param name="frontEnd">The front end, or null for spectrogram input.</param>
+    /// <param name="channels">Spectrogram channels expected after the front end.</param>
+    /// <param name="norm">The learned input scaling (batch norm over the channels).</param>
+    /// <param name="augment">SpecAugment (the identity outside training).</param>
+    public static Tensor Forward(Tensor input, MelSpectrogram? frontEnd, int channels, BatchNormalization norm, SpecAugment augment)
+    {
+        var x = frontEnd is null ? input : frontEnd.call(input);
+        if (x.dim() == 3) x = x.unsqueeze(1); // (batch, 1, mels, frames)
+        if (x.dim() != 4 || x.shape[1] != channels || x.shape[2] < 1 || x.shape[3] < 1)
+            throw new ArgumentException($"expected (batch, {channels}, mels, frames) after the front end, got [{string.Join(", ", x.shape)}]", nameof(input));
+        x = norm.call(x);
+        return augment.call(x); // after normalisation, so masked cells hold the mean (0)
     }
 }

@@ -172,12 +172,7 @@ public sealed class BcResNet : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var x = front_end is null ? input : front_end.call(input);
-        if (x.dim() == 3) x = x.unsqueeze(1); // (batch, 1, mels, frames)
-        if (x.dim() != 4 || x.shape[1] != _inChannels || x.shape[2] < 1 || x.shape[3] < 1)
-            throw new ArgumentException($"expected (batch, {_inChannels}, mels, frames) after the front end, got [{string.Join(", ", x.shape)}]", nameof(input));
-        x = input_norm.call(x);
-        x = augment.call(x); // after normalisation, so masked cells hold the mean (0)
+        var x = SpectrogramStem.Forward(input, front_end, _inChannels, input_norm, augment);
         long pad = PaddedMels(x.shape[2]) - x.shape[2];
         if (pad > 0) x = nn.functional.pad(x, [0, 0, 0, pad]); // (left, right, top, bottom) of (mels, frames): zeros above the top mel
         x = nn.functional.relu(stem_norm.call(stem_conv.call(x)));
