@@ -28,6 +28,7 @@ if (args.Contains("--micro"))
 if (args.Contains("--kapre")) return KapreExperiment.Run(args);
 if (args.Contains("--transfer")) return TransferExperiment.Run(args);
 if (args.Contains("--train-speed")) return TrainingSpeed.Run(args);
+if (args.Contains("--train-memory")) return TrainingSpeed.Memory(args);
 
 int runs = 5;
 string? outPath = null, jsonPath = null;

@@ -21,6 +21,43 @@ internal static class TrainingSpeed
         [VectorType(40, 101)] public float[] Features { get; set; } = [];
     }
 
+    /// <summary>
+    /// Peak memory of training on <paramref name="rows"/> clips of log-mel features made on the fly (nothing stored):
+    /// held in memory, or streamed from the data view (<c>--stream</c>). Training stops after <c>--seconds</c> (default 20),
+    /// mid-epoch: the peak is reached while the data is read and the first batches run.
+    /// <code>dotnet run -c Release --project test/Microsoft.ML.Audio.Gpu.Benchmarks -- --train-memory 100000 [--stream] [--seconds 20]</code>
+    /// </summary>
+    public static int Memory(string[] args)
+    {
+        int rows = int.Parse(args[Array.IndexOf(args, "--train-memory") + 1], CultureInfo.InvariantCulture);
+        bool stream = args.Contains("--stream");
+        int seconds = args.Contains("--seconds") ? int.Parse(args[Array.IndexOf(args, "--seconds") + 1], CultureInfo.InvariantCulture) : 20;
+        IEnumerable<Row> Rows()
+        {
+            var rng = new Random(1);
+            for (int i = 0; i < rows; i++)
+            {
+                var f = new float[40 * 101];
+                for (int k = 0; k < f.Length; k++) f[k] = rng.NextSingle() * 80 - 80;
+                yield return new Row { Label = (uint)(i % 10 + 1), Features = f };
+            }
+        }
+        var ml = new MLContext(1);
+        // LoadFromEnumerable re-enumerates for each cursor: the rows exist one at a time, as they would read from disk.
+        var view = ml.Data.LoadFromEnumerable(Rows(), SchemaDefinition.Create(typeof(Row)));
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label", keyData: ml.Data.LoadFromEnumerable(Enumerable.Range(1, 10).Select(k => new { Label = (uint)k }))).Fit(view).Transform(view);
+        var watch = Stopwatch.StartNew();
+        using var classifier = ml.MulticlassClassification.Trainers.AudioClassification(new AudioClassificationOptions
+        {
+            Epochs = 1, BatchSize = 32, StreamTrainingData = stream, MaxTrainingTime = TimeSpan.FromSeconds(seconds),
+        }).Fit(keyed);
+        var process = Process.GetCurrentProcess();
+        string line = $"{rows:N0} clips of 40 x 101 log-mel ({rows * 40L * 101 * 4 / (1 << 20):N0} MiB of features), {(stream ? "streamed" : "in memory")}: " +
+                      $"peak working set {process.PeakWorkingSet64 / (1 << 20):N0} MiB, {watch.Elapsed.TotalSeconds:F0} s (training stopped at {seconds} s).";
+        Console.WriteLine(line);
+        return 0;
+    }
+
     public static int Run(string[] args)
     {
         int rows = 2000, epochs = 3, batch = 32;

@@ -92,6 +92,13 @@ public sealed class AudioClassificationOptions
     /// labels, with a weight drawn from Beta(α, α); this is α. 0 turns it off. Default 0.</summary>
     public double MixupAlpha { get; set; }
 
+    /// <summary>Read the training and validation data from their data views on every epoch, through a shuffled pool of
+    /// batches, instead of holding it in memory: for data larger than memory (it is also done, with a message, when the
+    /// features would take more than 4 GiB). Each epoch then runs the view's pipeline again, so cache or save the
+    /// featurized data first (ML.NET's binary format: <c>mlContext.Data.SaveAsBinary</c> and <c>LoadFromBinary</c>).
+    /// Default false.</summary>
+    public bool StreamTrainingData { get; set; }
+
     /// <summary>Data scored after each epoch; with it, the epoch with the best validation accuracy is kept and training
     /// stops after <see cref="EarlyStoppingPatience"/> epochs without improvement. Default null.</summary>
     public IDataView? ValidationSet { get; set; }

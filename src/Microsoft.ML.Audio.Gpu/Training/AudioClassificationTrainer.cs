@@ -63,9 +63,9 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         using var ch = _host.Start("TrainModel");
         using var pch = _host.StartProgressChannel("Training audio classifier");
         var device = TorchDevices.Resolve(_host, "AudioClassification");
-        var train = ReadExamples(trainData, dims, "training", device);
-        var valid = validationData is null ? null : ReadExamples(validationData, dims, "validation", device);
-        ch.Info($"AudioClassification: {train.Count} training examples, {labels.Length} classes, features [{string.Join(", ", dims)}]" +
+        ExampleSource train = Source(trainData, dims, "training", device);
+        ExampleSource? valid = validationData is null ? null : Source(validationData, dims, "validation", device);
+        ch.Info($"AudioClassification: {train.Count} training examples{(train is StreamedExamples ? " (streamed from the data view each epoch)" : "")}, {labels.Length} classes, features [{string.Join(", ", dims)}]" +
                 (valid is null ? "" : $", {valid.Count} validation examples") + ".");
 
         int seed = (_host as IHostEnvironmentInternal)?.Seed ?? 1;
@@ -126,7 +126,7 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             for (epoch = 1; epoch <= schedule.PlannedEpochs; epoch++)
             {
                 var watch = Stopwatch.StartNew();
-                var (loss, accuracy) = TrainEpoch(trainable, optimizer, schedule, epoch, train, inputDims, rng, augment, augmentAudio,
+                var (loss, accuracy) = TrainEpoch(trainable, optimizer, schedule, epoch, train, rng, augment, augmentAudio,
                     augment ? waveform : null, mixup, labels.Length);
                 double? vAcc = null, vLoss = null;
                 if (valid is not null)
@@ -261,34 +261,171 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         return names;
     }
 
+    /// <summary>Training or validation examples, handed out in batches of <c>(features, labels)</c> on the device.</summary>
+    private abstract class ExampleSource : IDisposable
+    {
+        public abstract int Count { get; }
+        public abstract int[] Dims { get; }
+        public abstract Device Device { get; }
+
+        /// <summary>The examples in batches of <paramref name="size"/> (the last may be smaller), in a random order drawn
+        /// from <paramref name="shuffle"/>, or in order when it is null. The caller disposes each batch's tensors.</summary>
+        public abstract IEnumerable<(Tensor features, Tensor labels)> Batches(int size, Random? shuffle);
+
+        public virtual void Dispose() { }
+    }
+
     /// <summary>
     /// A data set held as two tensors on the training device (the features as one <c>(rows, ...dims)</c> tensor, the
     /// labels as int64), so that a batch is an index into them: no host copies or allocations per step.
     /// </summary>
-    private sealed class Examples : IDisposable
+    private sealed class Examples : ExampleSource
     {
         // On the CPU the tensor wraps this array without a copy: keep it referenced while the tensor lives.
         private readonly float[] _features;
+        private readonly Tensor _x, _y;
 
         public Examples(float[] features, long[] labels, int[] dims, Device device)
         {
             _features = features;
             Count = labels.Length;
             Dims = dims;
-            Features = TensorCopy.FromArray(features, [labels.Length, .. dims.Select(d => (long)d)], device);
-            Labels = tensor(labels, device: device);
+            _x = TensorCopy.FromArray(features, [labels.Length, .. dims.Select(d => (long)d)], device);
+            _y = tensor(labels, device: device);
         }
 
-        public int Count { get; }
-        public int[] Dims { get; }
-        public Tensor Features { get; }
-        public Tensor Labels { get; }
+        public override int Count { get; }
+        public override int[] Dims { get; }
+        public override Device Device => _x.device;
 
-        public void Dispose()
+        public override IEnumerable<(Tensor features, Tensor labels)> Batches(int size, Random? shuffle)
         {
-            Features.Dispose();
-            Labels.Dispose();
+            if (shuffle is null)
+            {
+                for (int start = 0; start < Count; start += size)
+                {
+                    int n = Math.Min(size, Count - start);
+                    yield return (_x.narrow(0, start, n), _y.narrow(0, start, n));
+                }
+                yield break;
+            }
+            var order = new long[Count];
+            for (int i = 0; i < order.Length; i++) order[i] = i;
+            shuffle.Shuffle(order);
+            // One upload of the epoch's order; each batch is an index into the tensors already on the device.
+            using var permutation = tensor(order, device: _x.device);
+            for (int start = 0; start < Count; start += size)
+            {
+                using var rows = permutation.narrow(0, start, Math.Min(size, Count - start));
+                yield return (_x.index_select(0, rows), _y.index_select(0, rows));
+            }
         }
+
+        public override void Dispose()
+        {
+            _x.Dispose();
+            _y.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// A data set read from its data view on every pass, for data larger than memory: rows go through a pool of
+    /// <see cref="PoolBatches"/> batches that is shuffled before it is handed out (ML.NET's shuffled blocks), so memory
+    /// stays at one pool whatever the number of rows. The view is read again each epoch: cache or save the featurized
+    /// data first (ML.NET's binary format) so that audio is not decoded every epoch.
+    /// </summary>
+    private sealed class StreamedExamples : ExampleSource
+    {
+        private const int PoolBatches = 32;
+        private readonly AudioClassificationTrainer _trainer;
+        private readonly IDataView _data;
+        private readonly string _what;
+
+        public StreamedExamples(AudioClassificationTrainer trainer, IDataView data, int[] dims, string what, Device device, int count)
+        {
+            _trainer = trainer;
+            _data = data;
+            _what = what;
+            Dims = dims;
+            Device = device;
+            Count = count;
+        }
+
+        public override int Count { get; }
+        public override int[] Dims { get; }
+        public override Device Device { get; }
+
+        public override IEnumerable<(Tensor features, Tensor labels)> Batches(int size, Random? shuffle)
+        {
+            var o = _trainer._options;
+            int width = Dims.Aggregate(1, (a, b) => a * b);
+            int poolRows = size * PoolBatches;
+            var pool = new float[(long)poolRows * width];
+            var poolLabels = new long[poolRows];
+            var fCol = _data.Schema[o.FeatureColumnName];
+            var lCol = _data.Schema[o.LabelColumnName];
+            long[] shape = [0, .. Dims.Select(d => (long)d)];
+            using var cursor = shuffle is null ? _data.GetRowCursor([fCol, lCol]) : _data.GetRowCursor([fCol, lCol], new Random(shuffle.Next()));
+            var fGet = cursor.GetGetter<VBuffer<float>>(fCol);
+            var lGet = cursor.GetGetter<uint>(lCol);
+            var v = default(VBuffer<float>);
+            uint key = 0;
+            bool more = true;
+            while (more)
+            {
+                int filled = 0;
+                while (filled < poolRows && (more = cursor.MoveNext()))
+                {
+                    _trainer._host.CheckAlive();
+                    lGet(ref key);
+                    if (key == 0)
+                        throw new InvalidOperationException($"AudioClassification: {_what} row {cursor.Position} has a missing label (a value that column '{o.LabelColumnName}' does not know).");
+                    fGet(ref v);
+                    if (v.Length != width)
+                        throw new InvalidOperationException($"AudioClassification: {_what} row {cursor.Position} has {v.Length} feature values; the column declares {width}.");
+                    v.CopyTo(pool.AsSpan((int)((long)filled * width), width));
+                    poolLabels[filled++] = key - 1;
+                }
+                var order = Enumerable.Range(0, filled).ToArray();
+                shuffle?.Shuffle(order);
+                var batch = new float[(long)size * width];
+                for (int start = 0; start < filled; start += size)
+                {
+                    int n = Math.Min(size, filled - start);
+                    var labels = new long[n];
+                    for (int k = 0; k < n; k++)
+                    {
+                        Array.Copy(pool, (long)order[start + k] * width, batch, (long)k * width, width);
+                        labels[k] = poolLabels[order[start + k]];
+                    }
+                    shape[0] = n;
+                    using var host = TensorCopy.FromArray(batch, 0, (long)n * width, shape, DeviceType.CPU == Device.type ? Device : CPU);
+                    // A copy: the batch array is reused for the next batch.
+                    yield return (host.to(Device, copy: true), tensor(labels, device: Device));
+                }
+            }
+        }
+    }
+
+    /// <summary>Above this many feature bytes, or with <see cref="AudioClassificationOptions.StreamTrainingData"/>, examples
+    /// are streamed from the data view instead of held in memory.</summary>
+    private const long InMemoryLimitBytes = 4L << 30;
+
+    /// <summary>The examples of <paramref name="data"/>: in memory, or streamed when they are large or the options ask.</summary>
+    private ExampleSource Source(IDataView data, int[] dims, string what, Device device)
+    {
+        long width = dims.Aggregate(1L, (a, b) => a * b);
+        long? rows = data.GetRowCount();
+        if (!_options.StreamTrainingData && !(rows * width * sizeof(float) > InMemoryLimitBytes) && !(rows * width > Array.MaxLength))
+            return ReadExamples(data, dims, what, device);
+        // A pass with no active column counts the rows without computing features (ML.NET's getters are lazy).
+        long count = rows ?? 0;
+        if (rows is null)
+            using (var cursor = data.GetRowCursor([]))
+                while (cursor.MoveNext()) { _host.CheckAlive(); count++; }
+        if (count == 0) throw new InvalidOperationException($"AudioClassification: the {what} data has no rows.");
+        if (count > int.MaxValue) throw new InvalidOperationException($"AudioClassification: the {what} data has {count} rows; at most {int.MaxValue} are supported.");
+        return new StreamedExamples(this, data, dims, what, device, (int)count);
     }
 
     /// <summary>Reads every row's features and label (one pass) into one array, then onto the device.</summary>
@@ -296,9 +433,13 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
     {
         var o = _options;
         int size = dims.Aggregate(1, (a, b) => a * b);
-        // Rows go straight into one growing array (doubling), not into a list of per-row arrays copied again at the end.
+        // With the row count known, rows go straight into one array of the exact size; otherwise into blocks of rows,
+        // copied once into an exact array at the end (peak: twice the features, not the three times of a doubling array).
         long? known = data.GetRowCount();
-        var features = new float[(long)Math.Max(1, known ?? 256) * size];
+        if (known * size > Array.MaxLength)
+            throw new InvalidOperationException($"AudioClassification: the {what} data does not fit in one array ({known} rows of {size} values); set StreamTrainingData.");
+        int blockRows = known is long k ? (int)Math.Max(1, k) : Math.Max(1, (16 << 20) / size);
+        var blocks = new List<float[]> { new float[(long)blockRows * size] };
         var labels = new List<long>((int)Math.Min(known ?? 256, int.MaxValue));
         var fCol = data.Schema[o.FeatureColumnName];
         var lCol = data.Schema[o.LabelColumnName];
@@ -315,39 +456,55 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
                 if (key == 0)
                     throw new InvalidOperationException($"AudioClassification: {what} row {cursor.Position} has a missing label (a value that column '{o.LabelColumnName}' does not know).");
                 fGet(ref v);
-                long offset = (long)labels.Count * size;
-                if (offset + size > features.LongLength) Array.Resize(ref features, (int)Math.Min(Array.MaxLength, features.LongLength * 2));
-                if (offset + size > features.LongLength)
-                    throw new InvalidOperationException($"AudioClassification: the {what} data does not fit in one array ({labels.Count} rows of {size} values); use fewer or shorter clips.");
-                v.CopyTo(features.AsSpan((int)offset, size));
+                int row = labels.Count % blockRows;
+                if (row == 0 && labels.Count > 0) blocks.Add(new float[(long)blockRows * size]);
+                if ((long)(labels.Count + 1) * size > Array.MaxLength)
+                    throw new InvalidOperationException($"AudioClassification: the {what} data does not fit in one array ({labels.Count} rows of {size} values); set StreamTrainingData.");
+                v.CopyTo(blocks[^1].AsSpan(row * size, size));
                 labels.Add(key - 1);
             }
         }
         if (labels.Count == 0) throw new InvalidOperationException($"AudioClassification: the {what} data has no rows.");
-        if (features.LongLength != (long)labels.Count * size) Array.Resize(ref features, labels.Count * size);
+        float[] features;
+        if (blocks.Count == 1 && blocks[0].LongLength == (long)labels.Count * size) features = blocks[0];
+        else
+        {
+            features = new float[(long)labels.Count * size];
+            for (int i = 0; i < blocks.Count; i++)
+            {
+                long offset = (long)i * blockRows * size;
+                Array.Copy(blocks[i], 0, features, offset, Math.Min(blocks[i].LongLength, features.LongLength - offset));
+                blocks[i] = null!; // each block can go as soon as it is copied
+            }
+        }
         return new Examples(features, [.. labels], dims, device);
     }
 
     /// <summary>Learning rate of a fine-tuned pretrained backbone, relative to the head's.</summary>
     private const double FineTuneLearningRateScale = 0.1;
 
-    /// <summary>Each example's pooled embedding, computed once with the frozen backbone (batches of 64, no gradient).</summary>
-    private static Examples Embed(Layers.SpeechEmbedding backbone, Examples audio)
+    /// <summary>Each example's pooled embedding, computed once with the frozen backbone (batches of 64, no gradient):
+    /// small enough to hold in memory even when the audio was streamed.</summary>
+    private static Examples Embed(Layers.SpeechEmbedding backbone, ExampleSource audio)
     {
         backbone.eval();
         int size = backbone.output_size;
         var features = new float[(long)audio.Count * size];
+        var labels = new long[audio.Count];
         using var _ = no_grad();
-        for (int start = 0; start < audio.Count; start += 64)
+        int start = 0;
+        foreach (var (x, y) in audio.Batches(64, null))
         {
-            int n = Math.Min(64, audio.Count - start);
             using var scope = NewDisposeScope();
-            var x = audio.Features.narrow(0, start, n);
-            var y = backbone.call(x.reshape(n, x.shape[^1]));
-            TensorCopy.CopyTo(y, features, (long)start * size);
+            long n = x.shape[0];
+            var e = backbone.call(x.reshape(n, x.shape[^1]));
+            TensorCopy.CopyTo(e, features, (long)start * size);
+            using (var cpuLabels = y.cpu()) cpuLabels.data<long>().CopyTo(labels, start);
+            start += (int)n;
+            x.Dispose();
+            y.Dispose();
         }
-        using var labels = audio.Labels.cpu();
-        return new Examples(features, labels.data<long>().ToArray(), [size], audio.Features.device);
+        return new Examples(features, labels, [size], audio.Device);
     }
 
     /// <summary>
@@ -377,6 +534,9 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         /// <summary>Epochs the run will last, as far as is known (fewer than the maximum when a time budget binds).</summary>
         public int PlannedEpochs { get; set; }
 
+        /// <summary>Whether the time budget is spent.</summary>
+        public bool OutOfTime => _budget is TimeSpan budget && _clock.Elapsed >= budget;
+
         /// <summary>The largest group's rate at the last step.</summary>
         public double Rate { get; private set; }
 
@@ -394,32 +554,31 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
     }
 
     private (double loss, double accuracy) TrainEpoch(nn.Module<Tensor, Tensor> network, optim.Optimizer optimizer, CosineSchedule schedule, int epoch,
-        Examples data, int[] dims, Random rng, bool augment, bool augmentAudio, nn.Module<Tensor, Tensor>? waveform, Layers.Mixup? mixup, int classes)
+        ExampleSource data, Random rng, bool augment, bool augmentAudio, nn.Module<Tensor, Tensor>? waveform, Layers.Mixup? mixup, int classes)
     {
         var o = _options;
         network.train();
         waveform?.train();
         mixup?.train();
-        var order = new long[data.Count];
-        for (int i = 0; i < order.Length; i++) order[i] = i;
-        rng.Shuffle(order);
-        var device = data.Features.device;
-        // One upload of the epoch's order; the running sums stay on the device, read once at the end of the epoch.
-        using var permutation = tensor(order, device: device);
-        using var lossSum = zeros(1, device: device);
-        using var correct = zeros(1, ScalarType.Int64, device: device);
-        for (int start = 0; start < order.Length; start += o.BatchSize)
+        // The running sums stay on the device, read once at the end of the epoch.
+        using var lossSum = zeros(1, device: data.Device);
+        using var correct = zeros(1, ScalarType.Int64, device: data.Device);
+        long seen = 0, start = 0;
+        foreach (var (features, labels) in data.Batches(o.BatchSize, rng))
         {
+            using var x0 = features;
+            using var y = labels;
             _host.CheckAlive();
-            int n = Math.Min(o.BatchSize, order.Length - start);
-            if (n < 2 && order.Length >= 2) continue; // BatchNorm needs two examples; the row is seen next epoch
-            schedule.Step(epoch, (double)start / order.Length);
+            int n = (int)y.shape[0];
+            start += n;
+            if (n < 2 && data.Count >= 2) continue; // BatchNorm needs two examples; the row is seen next epoch
+            // A time budget is kept within an epoch too (a large data set's epoch can be longer than the budget).
+            if (schedule.OutOfTime) break;
+            schedule.Step(epoch, (double)(start - n) / data.Count);
             using var scope = NewDisposeScope();
-            var rows = permutation.narrow(0, start, n);
-            var x = data.Features.index_select(0, rows);
+            var x = x0;
             if (augment) x = AugmentBatch(x, augmentAudio, rng);
             if (waveform is not null) x = waveform.call(x);
-            var y = data.Labels.index_select(0, rows);
             // With mixup the targets are the mixed labels' probabilities; accuracy is still counted against the first label.
             var targets = y;
             if (mixup is not null) (x, targets) = mixup.call(x, y, classes);
@@ -431,8 +590,10 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             using var count = n.ToScalar();
             lossSum.add_(loss.detach().mul(count), Layers.HeldScalars.One);
             correct.add_(logits.argmax(1).eq(y).sum(), Layers.HeldScalars.One);
+            seen += n;
         }
-        return (lossSum.item<float>() / data.Count, (double)correct.item<long>() / data.Count);
+        seen = Math.Max(1, seen);
+        return (lossSum.item<float>() / seen, (double)correct.item<long>() / seen);
     }
 
     /// <summary>The enabled waveform augmentation layers, in the order a recording meets them: the talker's speed, the
@@ -482,20 +643,19 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         return x;
     }
 
-    private (double loss, double accuracy) Evaluate(nn.Module<Tensor, Tensor> network, Examples data)
+    private (double loss, double accuracy) Evaluate(nn.Module<Tensor, Tensor> network, ExampleSource data)
     {
         network.eval();
         using var _ = no_grad();
-        var device = data.Features.device;
-        using var lossSum = zeros(1, device: device);
-        using var correct = zeros(1, ScalarType.Int64, device: device);
-        for (int start = 0; start < data.Count; start += _options.BatchSize)
+        using var lossSum = zeros(1, device: data.Device);
+        using var correct = zeros(1, ScalarType.Int64, device: data.Device);
+        foreach (var (features, labels) in data.Batches(_options.BatchSize, null))
         {
-            int n = Math.Min(_options.BatchSize, data.Count - start);
+            using var x = features;
+            using var y = labels;
             using var scope = NewDisposeScope();
-            var logits = network.call(data.Features.narrow(0, start, n));
-            var y = data.Labels.narrow(0, start, n);
-            using var count = n.ToScalar();
+            var logits = network.call(x);
+            using var count = y.shape[0].ToScalar();
             lossSum.add_(nn.functional.cross_entropy(logits, y).mul(count), Layers.HeldScalars.One);
             correct.add_(logits.argmax(1).eq(y).sum(), Layers.HeldScalars.One);
         }

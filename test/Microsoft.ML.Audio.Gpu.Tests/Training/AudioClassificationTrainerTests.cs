@@ -151,6 +151,26 @@ public sealed class AudioClassificationTrainerTests
     }
 
     [TestMethod]
+    public void StreamTrainingData_ReadsBatchesFromTheDataView_AndLearns()
+    {
+        var ml = new MLContext(1);
+        var options = new AudioClassificationOptions { Epochs = 12, BatchSize = 16, StreamTrainingData = true };
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label", nameof(Clip.Word))
+            .Append(ml.Transforms.Audio.MelSpectrogramGpu("Features", nameof(Clip.Audio), FrontEnd));
+        var prep = pipeline.Fit(Load(ml, Clips(20, 1)));
+        options.ValidationSet = prep.Transform(Load(ml, Clips(5, 42)));
+        var log = new List<string>();
+        ml.Log += (_, e) => { if (e.Message.Contains("training examples")) lock (log) log.Add(e.Message); };
+        var classifier = ml.MulticlassClassification.Trainers.AudioClassification(options).Fit(prep.Transform(Load(ml, Clips(20, 1))));
+
+        Assert.IsTrue(log.Any(m => m.Contains("60 training examples (streamed from the data view each epoch)")), string.Join("\n", log));
+        Assert.AreEqual(12, classifier.TrainingHistory.Count);
+        Assert.IsTrue(classifier.TrainingHistory.All(h => h.ValidationAccuracy is not null));
+        var metrics = ml.MulticlassClassification.Evaluate(classifier.Transform(prep.Transform(Load(ml, Clips(10, 99)))));
+        Assert.IsGreaterThan(0.8, metrics.MicroAccuracy, $"accuracy {metrics.MicroAccuracy:P1} (chance: 33%)");
+    }
+
+    [TestMethod]
     public void Fit_IsRepeatable_OnCpu_ForTheSameSeed()
     {
         float[][] Scores()
