@@ -21,21 +21,10 @@ namespace Microsoft.ML.Audio.Gpu.IO;
 /// <c>n / outRate</c>, with no delay. With a duration, only the source frames that output needs are read (plus the
 /// resampler's half-length, <see cref="ResamplerHalfLength"/>), so a crop of a long file reads little of it;
 /// the first frames of a cropped decode equal those of the whole-file decode exactly.</para>
-/// <para><b>Resampling quality.</b> A Kaiser-windowed sinc (β = 10, 64 zero crossings each side, cutoff at 0.95 of the
-/// lower Nyquist frequency, unit gain at DC), evaluated at exact rational positions; NAudio's
-/// <c>WdlResamplingSampleProvider</c> (linear interpolation and IIR filters) was measured and rejected. Measured by
-/// <c>ResamplingTests</c> on float input, skipping 0.1 s at each edge (this library / WDL):</para>
-/// <list type="bullet">
-/// <item>1 kHz sine, 44.1 kHz → 16 kHz, against the exact sine at 16 kHz: SNR 120.9 dB / 20 dB;</item>
-/// <item>1 kHz sine, 8 kHz → 16 kHz: SNR 113.4 dB / 15 dB;</item>
-/// <item>9 kHz tone at 44.1 kHz → 16 kHz, above the new 8 kHz Nyquist frequency: residual 115.8 dB / 22 dB below the
-/// tone (aliasing rejection); 104 dB at 8.1 kHz, where the stopband begins;</item>
-/// <item>passband flat to 0.0001 dB up to 0.9 × the lower Nyquist frequency; −6.02 dB at the 0.95 cutoff.</item>
-/// </list>
-/// <para>Any two of the common rates (8, 11.025, 16, 22.05, 32, 44.1, 48, 96 kHz) reduce to at most 1280 filter
-/// phases (11.025 → 32 kHz; 44.1 → 16 kHz is 160), precomputed per decode: 60 s of 44.1 kHz stereo to 16 kHz mono
-/// takes about 40 ms on one core. A pair whose ratio does not reduce that far (44.1 kHz → 16.001 kHz) computes its
-/// weights per frame, about 50 times slower, same quality.</para>
+/// <para><b>Resampling.</b> A Kaiser-windowed sinc (β = 10, 64 zero crossings each side, cutoff at 0.95 of the
+/// lower Nyquist frequency, unit gain at DC), evaluated at exact rational positions; rate pairs that reduce to at most
+/// 1280 phases use a precomputed phase bank, others compute their weights per frame (slower, same quality). Its
+/// measured quality and speed, and why NAudio's resampler was not used: <c>docs/decoding.md</c>.</para>
 /// <para><b>Bad input.</b> Every failure is an <see cref="AudioDecodeException"/> naming the source and the reason;
 /// the original exception, if any, is its <see cref="Exception.InnerException"/>. Nothing is truncated or zero-filled
 /// silently:</para>

@@ -82,7 +82,6 @@ internal sealed class SincResampler
     public int Taps { get; }
 
     /// <summary>True when the phases were precomputed (small <c>L</c>); false when weights are computed per frame.</summary>
-    internal bool UsesPhaseBank => bank is not null;
 
     /// <summary>
     /// Output length for a whole input: <c>round(inputFrames · outputRate / inputRate)</c>, halves rounded up,

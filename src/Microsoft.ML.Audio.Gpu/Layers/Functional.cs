@@ -228,7 +228,7 @@ public static partial class Functional
     }
 
     /// <summary>The mel filterbank of <see cref="melscale_fbanks"/> as a row-major <c>[n_freqs, n_mels]</c> array.</summary>
-    public static double[] melscale_fbanks_array(long n_freqs, double f_min, double? f_max, long n_mels, double sample_rate,
+    internal static double[] melscale_fbanks_array(long n_freqs, double f_min, double? f_max, long n_mels, double sample_rate,
         MelNorm norm = MelNorm.None, MelScale mel_scale = MelScale.Htk)
     {
         Check.Positive(n_freqs);

@@ -90,7 +90,6 @@ public sealed class GpuDecibelOptions
 /// </summary>
 public sealed class GpuDecibelTransformer : GpuAudioTransformerBase
 {
-    internal const string Summary = "Power or magnitude to decibels with a per-row dynamic range, on the GPU through TorchSharp.";
     internal const string UserName = "GPU Decibel Transform";
     internal const string LoaderSignature = "GpuDecibelTransform";
 

@@ -151,7 +151,6 @@ public sealed class GpuMelOptions
 /// </summary>
 public sealed class GpuMelTransformer : GpuAudioTransformerBase
 {
-    internal const string Summary = "Mel filterbank over a spectrum column, on the GPU through TorchSharp.";
     internal const string UserName = "GPU Mel Filterbank Transform";
     internal const string LoaderSignature = "GpuMelTransform";
     private const string FilterbankStream = "Filterbank.bin";

@@ -131,7 +131,6 @@ public sealed class GpuStftOptions
 /// </summary>
 public sealed class GpuStftTransformer : GpuAudioTransformerBase
 {
-    internal const string Summary = "Short-time Fourier transform (power or magnitude) of an audio column, on the GPU through TorchSharp.";
     internal const string UserName = "GPU STFT Transform";
     internal const string LoaderSignature = "GpuStftTransform";
 

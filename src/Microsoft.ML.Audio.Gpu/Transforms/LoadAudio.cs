@@ -80,7 +80,6 @@ public sealed class LoadAudioOptions
 /// </remarks>
 public sealed class LoadAudioTransformer : ITransformer
 {
-    internal const string Summary = "Decodes audio files (paths or bytes) into a column of samples.";
     internal const string UserName = "Load Audio Transform";
     internal const string LoaderSignature = "LoadAudioTransform";
 

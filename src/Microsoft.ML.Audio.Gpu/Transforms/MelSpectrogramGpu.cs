@@ -101,7 +101,6 @@ public sealed class MelSpectrogramOptions
 /// </summary>
 public sealed class MelSpectrogramGpuTransformer : GpuAudioTransformerBase
 {
-    internal const string Summary = "Log-mel spectrogram of an audio column (STFT, mel filterbank, decibels fused), on the GPU through TorchSharp.";
     internal const string UserName = "GPU Mel Spectrogram Transform";
     internal const string LoaderSignature = "MelSpectrogramGpu";
     private const string FilterbankStream = "Filterbank.bin";

@@ -104,7 +104,6 @@ public sealed class MfccOptions
 /// </summary>
 public sealed class MfccGpuTransformer : GpuAudioTransformerBase
 {
-    internal const string Summary = "Mel-frequency cepstral coefficients of an audio column (STFT, mel filterbank, decibels, DCT fused), on the GPU through TorchSharp.";
     internal const string UserName = "GPU MFCC Transform";
     internal const string LoaderSignature = "MfccGpu";
     private const string FilterbankStream = "Filterbank.bin";

@@ -4,7 +4,7 @@ using Microsoft.ML.Runtime;
 namespace Microsoft.ML.Audio.Gpu.Transforms;
 
 /// <summary>Defaults of the GPU transforms that are not the layers' own.</summary>
-public static class GpuTransformDefaults
+internal static class GpuTransformDefaults
 {
     /// <summary>Rows read ahead and computed together on the device: 64.</summary>
     public const int BatchSize = 64;
