@@ -111,14 +111,14 @@ public sealed class AudioClassificationOptions
         foreach (var (value, name) in new[] { (LabelColumnName, nameof(LabelColumnName)), (FeatureColumnName, nameof(FeatureColumnName)),
                      (ScoreColumnName, nameof(ScoreColumnName)), (PredictedLabelColumnName, nameof(PredictedLabelColumnName)) })
             if (string.IsNullOrWhiteSpace(value)) throw new ArgumentException($"{name} must name a column.", name);
-        OptionChecks.Defined(NetworkSize, nameof(NetworkSize));
-        OptionChecks.Defined(BcResNetSize, nameof(BcResNetSize));
-        OptionChecks.Positive(Epochs, nameof(Epochs));
+        Layers.Check.Defined(NetworkSize, nameof(NetworkSize));
+        Layers.Check.Defined(BcResNetSize, nameof(BcResNetSize));
+        Layers.Check.Positive(Epochs, nameof(Epochs));
         if (MaxTrainingTime is TimeSpan t && t <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(MaxTrainingTime), t, $"MaxTrainingTime must be positive (or null for no limit), got: {t}");
-        OptionChecks.Positive(BatchSize, nameof(BatchSize));
-        OptionChecks.Positive(LearningRate, nameof(LearningRate));
-        OptionChecks.NonNegative(WeightDecay, nameof(WeightDecay));
+        Layers.Check.Positive(BatchSize, nameof(BatchSize));
+        Layers.Check.Positive(LearningRate, nameof(LearningRate));
+        Layers.Check.NonNegative(WeightDecay, nameof(WeightDecay));
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, $"Dropout must be in [0, 1), got: {Dropout}");
         if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, $"LabelSmoothing must be in [0, 1), got: {LabelSmoothing}");
         if (EarlyStoppingPatience < 0) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, $"EarlyStoppingPatience must not be negative, got: {EarlyStoppingPatience}");
@@ -128,7 +128,7 @@ public sealed class AudioClassificationOptions
         AudioAugmentation?.Validate();
         if (TrainFrontEnd && FrontEnd is null) throw new ArgumentException("TrainFrontEnd needs a FrontEnd: set FrontEnd to train on raw audio.", nameof(TrainFrontEnd));
         FrontEnd?.Validate();
-        OptionChecks.Defined(Backbone, nameof(Backbone));
+        Layers.Check.Defined(Backbone, nameof(Backbone));
         if (Backbone == AudioBackbone.SpeechEmbedding && FrontEnd is not null)
             throw new ArgumentException("FrontEnd is for the Cnn backbone: the speech embedding has its own front end and takes 16 kHz audio.", nameof(FrontEnd));
         if (FineTuneBackbone && Backbone != AudioBackbone.SpeechEmbedding)

@@ -32,12 +32,12 @@ public sealed class GpuDecibelOptions
 
     internal void Validate()
     {
-        if (TopDb is double top) OptionChecks.NonNegative(top, nameof(TopDb));
-        OptionChecks.Positive(MinAmplitude, nameof(MinAmplitude));
-        OptionChecks.Positive(Reference, nameof(Reference));
+        if (TopDb is double top) Layers.Check.NonNegative(top, nameof(TopDb));
+        Layers.Check.Positive(MinAmplitude, nameof(MinAmplitude));
+        Layers.Check.Positive(Reference, nameof(Reference));
         if (Power is double p && p is not (1.0 or 2.0))
             throw new ArgumentOutOfRangeException(nameof(Power), p, $"Power must be 1 (magnitude) or 2 (power), got: {p}");
-        OptionChecks.Positive(BatchSize, nameof(BatchSize));
+        Layers.Check.Positive(BatchSize, nameof(BatchSize));
     }
 
     internal GpuDecibelOptions Resolve(IExceptionContext ectx, SignalColumn input, string columnName)

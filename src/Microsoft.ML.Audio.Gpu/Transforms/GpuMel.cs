@@ -41,20 +41,20 @@ public sealed class GpuMelOptions
 
     internal void Validate()
     {
-        if (SampleRate is int sr) OptionChecks.Positive(sr, nameof(SampleRate));
-        if (FftLength is int fft) OptionChecks.Positive(fft, nameof(FftLength));
-        OptionChecks.Positive(MelBinCount, nameof(MelBinCount));
-        OptionChecks.NonNegative(MinFrequency, nameof(MinFrequency));
+        if (SampleRate is int sr) Layers.Check.Positive(sr, nameof(SampleRate));
+        if (FftLength is int fft) Layers.Check.Positive(fft, nameof(FftLength));
+        Layers.Check.Positive(MelBinCount, nameof(MelBinCount));
+        Layers.Check.NonNegative(MinFrequency, nameof(MinFrequency));
         if (MaxFrequency is double max)
         {
-            OptionChecks.Positive(max, nameof(MaxFrequency));
+            Layers.Check.Positive(max, nameof(MaxFrequency));
             if (max <= MinFrequency) throw new ArgumentOutOfRangeException(nameof(MaxFrequency), max, $"MaxFrequency must be above MinFrequency ({MinFrequency}), got: {max}");
             if (SampleRate is int rate && max > rate / 2.0)
                 throw new ArgumentOutOfRangeException(nameof(MaxFrequency), max, $"MaxFrequency must be at most the Nyquist frequency SampleRate / 2 = {rate / 2.0}, got: {max}");
         }
-        OptionChecks.Defined(MelScale, nameof(MelScale));
-        OptionChecks.Defined(MelNorm, nameof(MelNorm));
-        OptionChecks.Positive(BatchSize, nameof(BatchSize));
+        Layers.Check.Defined(MelScale, nameof(MelScale));
+        Layers.Check.Defined(MelNorm, nameof(MelNorm));
+        Layers.Check.Positive(BatchSize, nameof(BatchSize));
     }
 
     /// <summary>The options with SampleRate and FftLength filled in from the input column; throws naming the column

@@ -42,13 +42,13 @@ public sealed class GpuResampleOptions
 
     internal void Validate()
     {
-        OptionChecks.Positive(SampleRate, nameof(SampleRate));
-        if (InputSampleRate is int r) OptionChecks.Positive(r, nameof(InputSampleRate));
-        OptionChecks.Positive(LowpassFilterWidth, nameof(LowpassFilterWidth));
+        Layers.Check.Positive(SampleRate, nameof(SampleRate));
+        if (InputSampleRate is int r) Layers.Check.Positive(r, nameof(InputSampleRate));
+        Layers.Check.Positive(LowpassFilterWidth, nameof(LowpassFilterWidth));
         if (!(Rolloff > 0 && Rolloff <= 1)) throw new ArgumentOutOfRangeException(nameof(Rolloff), Rolloff, $"Rolloff must be in (0, 1], got: {Rolloff}");
-        OptionChecks.Defined(Method, nameof(Method));
-        if (Beta is double b) OptionChecks.Positive(b, nameof(Beta));
-        OptionChecks.Positive(BatchSize, nameof(BatchSize));
+        Layers.Check.Defined(Method, nameof(Method));
+        if (Beta is double b) Layers.Check.Positive(b, nameof(Beta));
+        Layers.Check.Positive(BatchSize, nameof(BatchSize));
     }
 
     internal GpuResampleOptions Clone() => (GpuResampleOptions)MemberwiseClone();

@@ -55,19 +55,19 @@ public sealed class GpuStftOptions
     /// <summary>Checks the values; the exception names the property.</summary>
     internal void Validate()
     {
-        OptionChecks.Positive(FftLength, nameof(FftLength));
+        Layers.Check.Positive(FftLength, nameof(FftLength));
         if (WindowLength is int w)
         {
-            OptionChecks.Positive(w, nameof(WindowLength));
+            Layers.Check.Positive(w, nameof(WindowLength));
             if (w > FftLength) throw new ArgumentOutOfRangeException(nameof(WindowLength), w, $"WindowLength must be at most FftLength ({FftLength}), got: {w}");
         }
-        if (HopLength is int h) OptionChecks.Positive(h, nameof(HopLength));
-        OptionChecks.Defined(Window, nameof(Window));
-        OptionChecks.Defined(PadMode, nameof(PadMode));
-        if (Framing is FramePadding f) OptionChecks.Defined(f, nameof(Framing));
+        if (HopLength is int h) Layers.Check.Positive(h, nameof(HopLength));
+        Layers.Check.Defined(Window, nameof(Window));
+        Layers.Check.Defined(PadMode, nameof(PadMode));
+        if (Framing is FramePadding f) Layers.Check.Defined(f, nameof(Framing));
         if (Power is not (1.0 or 2.0)) throw new ArgumentOutOfRangeException(nameof(Power), Power, $"Power must be 1 (magnitude) or 2 (power), got: {Power}");
-        if (SampleRate is int sr) OptionChecks.Positive(sr, nameof(SampleRate));
-        OptionChecks.Positive(BatchSize, nameof(BatchSize));
+        if (SampleRate is int sr) Layers.Check.Positive(sr, nameof(SampleRate));
+        Layers.Check.Positive(BatchSize, nameof(BatchSize));
     }
 
     internal Stft CreateLayer() => AudioLayers.Stft(FftLength, EffectiveWindowLength, EffectiveHopLength, Window, EffectiveFraming, PadMode, Output);

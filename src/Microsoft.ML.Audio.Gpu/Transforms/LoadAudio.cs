@@ -47,11 +47,11 @@ public sealed class LoadAudioOptions
 
     internal void Validate()
     {
-        OptionChecks.Positive(SampleRate, nameof(SampleRate));
-        OptionChecks.Defined(Crop, nameof(Crop));
+        Layers.Check.Positive(SampleRate, nameof(SampleRate));
+        Layers.Check.Defined(Crop, nameof(Crop));
         if (DurationSeconds is double d)
         {
-            OptionChecks.Positive(d, nameof(DurationSeconds));
+            Layers.Check.Positive(d, nameof(DurationSeconds));
             if (d * SampleRate < 1 || d * SampleRate > int.MaxValue / Math.Max(1, Channels))
                 throw new ArgumentOutOfRangeException(nameof(DurationSeconds), d, $"DurationSeconds gives {d * SampleRate:F0} samples at {SampleRate} Hz; it must give between 1 and {int.MaxValue / Math.Max(1, Channels)}");
         }
@@ -59,7 +59,7 @@ public sealed class LoadAudioOptions
         {
             if (ChannelCount is not int c)
                 throw new ArgumentException("ChannelCount must be set when Mono is false: a column has one shape, [ChannelCount, samples].", nameof(ChannelCount));
-            OptionChecks.Positive(c, nameof(ChannelCount));
+            Layers.Check.Positive(c, nameof(ChannelCount));
         }
     }
 

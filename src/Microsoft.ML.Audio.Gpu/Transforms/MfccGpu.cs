@@ -88,10 +88,10 @@ public sealed class MfccOptions
 
     internal static void CheckCoefficients(int coefficients, int melBins, DctNorm norm)
     {
-        OptionChecks.Positive(coefficients, nameof(CoefficientCount));
+        Layers.Check.Positive(coefficients, nameof(CoefficientCount));
         if (coefficients > melBins)
             throw new ArgumentOutOfRangeException(nameof(CoefficientCount), coefficients, $"CoefficientCount must be at most MelBinCount ({melBins}), got: {coefficients}");
-        OptionChecks.Defined(norm, nameof(DctNorm));
+        Layers.Check.Defined(norm, nameof(DctNorm));
     }
 
     internal MfccOptions Clone() => (MfccOptions)MemberwiseClone();

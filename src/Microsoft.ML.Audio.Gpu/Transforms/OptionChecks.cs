@@ -17,26 +17,6 @@ internal static class GpuTransformDefaults
 /// <summary>Checks of options and schema shapes shared by the transforms; messages name the property or column.</summary>
 internal static class OptionChecks
 {
-    public static void Positive(int value, string name)
-    {
-        if (value <= 0) throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive, got: {value}");
-    }
-
-    public static void Positive(double value, string name)
-    {
-        if (!(value > 0) || !double.IsFinite(value)) throw new ArgumentOutOfRangeException(name, value, $"{name} must be a positive finite number, got: {value}");
-    }
-
-    public static void NonNegative(double value, string name)
-    {
-        if (!(value >= 0) || !double.IsFinite(value)) throw new ArgumentOutOfRangeException(name, value, $"{name} must be a finite number of at least 0, got: {value}");
-    }
-
-    public static void Defined<T>(T value, string name) where T : struct, Enum
-    {
-        if (!Enum.IsDefined(value)) throw new ArgumentOutOfRangeException(name, value, $"{name} must be one of {string.Join(", ", Enum.GetNames<T>())}, got: {value}");
-    }
-
     /// <summary>
     /// The estimator-level check (before any data): the input column exists and is a vector of Single; the output is a
     /// vector of Single of known size when the input's is, with the given annotations.

@@ -37,7 +37,7 @@ public sealed class SpeechEmbeddingOptions
         if (!(MinimumDurationSeconds >= least - 1e-9) || MinimumDurationSeconds > 3600)
             throw new ArgumentOutOfRangeException(nameof(MinimumDurationSeconds), MinimumDurationSeconds,
                 $"MinimumDurationSeconds must be from {least:F3} (one window) to 3600, got: {MinimumDurationSeconds}");
-        OptionChecks.Positive(BatchSize, nameof(BatchSize));
+        Layers.Check.Positive(BatchSize, nameof(BatchSize));
     }
 
     internal SpeechEmbedding CreateLayer() => SpeechEmbedding.Pretrained(Pooling, Math.Max(MinimumSamples, SpeechEmbedding.WindowSamples));
