@@ -54,6 +54,10 @@ public sealed class AudioClassificationOptions
     /// </summary>
     public TimeSpan? MaxTrainingTime { get; set; }
 
+    /// <summary>The clock <see cref="MaxTrainingTime"/> and the epochs' durations are read from: the system's, or a
+    /// test's that makes a budgeted run repeatable.</summary>
+    internal TimeProvider Clock { get; set; } = TimeProvider.System;
+
     /// <summary>Examples per optimisation step (and per inference batch). Default 32.</summary>
     public int BatchSize { get; set; } = 32;
 

@@ -109,8 +109,9 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
                       o.LearningRate, o.WeightDecay)
                 : new HeldScalarAdamW(trainable.parameters(), o.LearningRate, o.WeightDecay);
             var budget = o.MaxTrainingTime;
-            var clock = Stopwatch.StartNew();
-            var schedule = new CosineSchedule(optimizer, o.Epochs, budget, clock);
+            long started = o.Clock.GetTimestamp();
+            TimeSpan Elapsed() => o.Clock.GetElapsedTime(started);
+            var schedule = new CosineSchedule(optimizer, o.Epochs, budget, Elapsed);
             if (budget is TimeSpan b)
                 ch.Info($"AudioClassification: time budget {b.TotalSeconds:F0} s, at most {o.Epochs} epochs; the learning rate anneals to 0 over the budget.");
             Dictionary<string, Tensor>? best = null;
@@ -125,7 +126,7 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             });
             for (epoch = 1; epoch <= schedule.PlannedEpochs; epoch++)
             {
-                var watch = Stopwatch.StartNew();
+                long epochStarted = o.Clock.GetTimestamp();
                 var (loss, accuracy) = TrainEpoch(trainable, optimizer, schedule, epoch, train, rng, augment, augmentAudio,
                     augment ? waveform : null, mixup, labels.Length);
                 double? vAcc = null, vLoss = null;
@@ -133,21 +134,20 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
                 {
                     (vLoss, vAcc) = Evaluate(trainable, valid);
                 }
-                watch.Stop();
-                var metrics = new EpochMetrics(epoch, loss, accuracy, vAcc, vLoss, watch.Elapsed.TotalSeconds, schedule.Rate);
+                var metrics = new EpochMetrics(epoch, loss, accuracy, vAcc, vLoss, o.Clock.GetElapsedTime(epochStarted).TotalSeconds, schedule.Rate);
                 history.Add(metrics);
                 if (budget is TimeSpan limit)
                 {
                     // Epochs that still fit, from the recent epochs' pace (the first one pays for warm-up).
                     var recent = history.Skip(Math.Max(1, history.Count - 3)).DefaultIfEmpty(history[^1]).Average(h => h.Seconds);
-                    double left = (limit - clock.Elapsed).TotalSeconds;
+                    double left = (limit - Elapsed()).TotalSeconds;
                     schedule.PlannedEpochs = Math.Min(o.Epochs, epoch + (int)Math.Floor(Math.Max(0, left) / recent));
                 }
                 ch.Info($"Epoch {epoch}/{schedule.PlannedEpochs}: loss {loss:F4}, accuracy {accuracy:P1}" +
                         (vAcc is double va ? $", validation accuracy {va:P1}, validation loss {vLoss:F4}" : "") + $", {metrics.Seconds:F1} s");
                 pch.Checkpoint(loss, accuracy, epoch);
                 if (budget is not null && epoch >= schedule.PlannedEpochs && epoch < o.Epochs)
-                    ch.Info($"Time budget reached after {clock.Elapsed.TotalSeconds:F0} s and {epoch} epochs.");
+                    ch.Info($"Time budget reached after {Elapsed().TotalSeconds:F0} s and {epoch} epochs.");
 
                 if (valid is null) continue;
                 if (vAcc > bestAccuracy || (vAcc == bestAccuracy && vLoss < bestLoss))
@@ -518,16 +518,16 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         private readonly double[] _initial;
         private readonly int _epochs;
         private readonly TimeSpan? _budget;
-        private readonly Stopwatch _clock;
+        private readonly Func<TimeSpan> _elapsed;
         private double _progress;
 
-        public CosineSchedule(optim.Optimizer optimizer, int epochs, TimeSpan? budget, Stopwatch clock)
+        public CosineSchedule(optim.Optimizer optimizer, int epochs, TimeSpan? budget, Func<TimeSpan> elapsed)
         {
             _optimizer = optimizer;
             _initial = [.. optimizer.ParamGroups.Select(g => g.LearningRate)];
             _epochs = PlannedEpochs = epochs;
             _budget = budget;
-            _clock = clock;
+            _elapsed = elapsed;
             Rate = _initial.Max();
         }
 
@@ -535,7 +535,7 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         public int PlannedEpochs { get; set; }
 
         /// <summary>Whether the time budget is spent.</summary>
-        public bool OutOfTime => _budget is TimeSpan budget && _clock.Elapsed >= budget;
+        public bool OutOfTime => _budget is TimeSpan budget && _elapsed() >= budget;
 
         /// <summary>The largest group's rate at the last step.</summary>
         public double Rate { get; private set; }
@@ -544,7 +544,7 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         public void Step(int epoch, double fraction)
         {
             double progress = (epoch - 1 + fraction) / _epochs;
-            if (_budget is TimeSpan budget) progress = Math.Max(progress, _clock.Elapsed / budget);
+            if (_budget is TimeSpan budget) progress = Math.Max(progress, _elapsed() / budget);
             _progress = Math.Clamp(progress, _progress, 1.0);
             double factor = 0.5 * (1 + Math.Cos(Math.PI * _progress));
             int i = 0;
