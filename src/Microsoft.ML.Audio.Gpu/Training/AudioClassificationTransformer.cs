@@ -298,7 +298,7 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable
                 TensorCopy.CopyTo(nn.functional.softmax(_network.call(x), 1), output, (long)start * _labels.Length);
             });
         }
-        catch (Exception e) when (e is InvalidOperationException or System.Runtime.InteropServices.ExternalException)
+        catch (Exception e) when (DeviceMemory.IsRowDataError(e))
         {
             foreach (int r in rows)
                 if (results[r].Error is null)

@@ -223,7 +223,7 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
                         results[rows[start + k]] = new RowResult(output!, k * perRow, perRow, null);
                 });
             }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.Runtime.InteropServices.ExternalException)
+            catch (Exception e) when (DeviceMemory.IsRowDataError(e))
             {
                 foreach (int i in rows)
                     if (results[i].Buffer is null)
