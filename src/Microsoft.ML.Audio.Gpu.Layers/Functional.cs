@@ -28,11 +28,8 @@ public static partial class Functional
     public static Tensor window(WindowType window, long win_length, long? n_fft = null, FramePadding padding = FramePadding.Center,
         ScalarType? dtype = null, Device? device = null)
     {
-        Check.Positive(win_length);
         long fft = n_fft ?? win_length;
-        Check.Positive(fft, nameof(n_fft));
-        if (win_length > fft)
-            throw new ArgumentOutOfRangeException(nameof(n_fft), fft, $"n_fft must be at least win_length ({win_length}), got: {fft}");
+        StftGeometry.CheckWindow(fft, win_length);
         Check.Defined(window);
         var type = dtype ?? ScalarType.Float32;
         using var scope = NewDisposeScope();

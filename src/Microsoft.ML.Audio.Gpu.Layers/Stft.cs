@@ -45,11 +45,7 @@ public sealed class Stft : nn.Module<Tensor, Tensor>
     public Stft(string name, long n_fft, long? win_length, long? hop_length, WindowType window, FramePadding padding,
         PadMode pad_mode, SpectrumType output, ScalarType? dtype = null, Device? device = null) : base(name)
     {
-        this.n_fft = Check.Positive(n_fft);
-        this.win_length = Check.Positive(win_length ?? n_fft, nameof(win_length));
-        if (this.win_length > n_fft)
-            throw new ArgumentOutOfRangeException(nameof(n_fft), n_fft, $"n_fft must be at least win_length ({this.win_length}), got: {n_fft}");
-        this.hop_length = Check.Positive(hop_length ?? Math.Max(1, this.win_length / LayerDefaults.HopDivisor), nameof(hop_length));
+        (this.n_fft, this.win_length, this.hop_length) = StftGeometry.Of(n_fft, win_length, hop_length);
         window_type = Check.Defined(window);
         this.padding = Check.Defined(padding);
         this.pad_mode = Check.Defined(pad_mode);

@@ -48,20 +48,15 @@ public sealed class GpuStftOptions
     public int BatchSize { get; set; } = GpuTransformDefaults.BatchSize;
 
     internal FramePadding EffectiveFraming => Framing ?? (Center ? FramePadding.Center : FramePadding.NoCenter);
-    internal int EffectiveWindowLength => WindowLength ?? FftLength;
-    internal int EffectiveHopLength => HopLength ?? Math.Max(1, EffectiveWindowLength / LayerDefaults.HopDivisor);
+    private StftGeometry Geometry => StftGeometry.OfOptions(FftLength, WindowLength, HopLength);
+    internal int EffectiveWindowLength => (int)Geometry.WindowLength;
+    internal int EffectiveHopLength => (int)Geometry.HopLength;
     internal SpectrumType Output => Power == 1.0 ? SpectrumType.Magnitude : SpectrumType.Power;
 
     /// <summary>Checks the values; the exception names the property.</summary>
     internal void Validate()
     {
-        Layers.Check.Positive(FftLength, nameof(FftLength));
-        if (WindowLength is int w)
-        {
-            Layers.Check.Positive(w, nameof(WindowLength));
-            if (w > FftLength) throw new ArgumentOutOfRangeException(nameof(WindowLength), w, $"WindowLength must be at most FftLength ({FftLength}), got: {w}");
-        }
-        if (HopLength is int h) Layers.Check.Positive(h, nameof(HopLength));
+        _ = Geometry;
         Layers.Check.Defined(Window, nameof(Window));
         Layers.Check.Defined(PadMode, nameof(PadMode));
         if (Framing is FramePadding f) Layers.Check.Defined(f, nameof(Framing));
