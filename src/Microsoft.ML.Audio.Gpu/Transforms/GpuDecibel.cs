@@ -167,33 +167,23 @@ public sealed class GpuDecibelTransformer : GpuAudioTransformerBase
 /// | Exportable to ONNX | No |
 /// ]]></format>
 /// </remarks>
-public sealed class GpuDecibelEstimator : IEstimator<GpuDecibelTransformer>
+public sealed class GpuDecibelEstimator : GpuAudioEstimatorBase<GpuDecibelTransformer>
 {
-    private readonly IHostEnvironment _env;
-    private readonly string _output, _input;
     private readonly GpuDecibelOptions _options;
 
     internal GpuDecibelEstimator(IHostEnvironment env, string outputColumnName, string? inputColumnName, GpuDecibelOptions? options)
+        : base(env, outputColumnName, inputColumnName)
     {
-        _env = Contracts.CheckRef(env, nameof(env));
-        _output = outputColumnName;
-        _input = inputColumnName ?? outputColumnName;
         _options = (options ?? new GpuDecibelOptions()).Clone();
         _options.Validate();
     }
 
-    /// <summary>Resolves the spectrum type from the input column and returns the transformer.</summary>
-    public GpuDecibelTransformer Fit(IDataView input)
-    {
-        var column = SignalColumn.Describe(_env, input.Schema, _input, spectrum: true);
-        var transformer = new GpuDecibelTransformer(_env, _output, _input, _options.Resolve(_env, column, _input));
-        transformer.GetOutputSchema(input.Schema);
-        return transformer;
-    }
+    private protected override bool InputIsSpectrum => true;
 
-    /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-        => OptionChecks.AudioOutputShape(_env, inputSchema, _input, _output, spectrum: true,
-            [AudioAnnotationKinds.SampleRate, AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.FftLength,
-             AudioAnnotationKinds.HopLength, AudioAnnotationKinds.BinCount]);
+    private protected override IEnumerable<string> OutputAnnotationKinds =>
+        [AudioAnnotationKinds.SampleRate, AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.FftLength,
+         AudioAnnotationKinds.HopLength, AudioAnnotationKinds.BinCount];
+
+    private protected override GpuDecibelTransformer Create(SignalColumn input)
+        => new(Env, OutputColumnName, InputColumnName, _options.Resolve(Env, input, InputColumnName));
 }

@@ -247,33 +247,25 @@ public sealed class GpuMelTransformer : GpuAudioTransformerBase
 /// | Exportable to ONNX | No |
 /// ]]></format>
 /// </remarks>
-public sealed class GpuMelEstimator : IEstimator<GpuMelTransformer>
+public sealed class GpuMelEstimator : GpuAudioEstimatorBase<GpuMelTransformer>
 {
-    private readonly IHostEnvironment _env;
-    private readonly string _output, _input;
     private readonly GpuMelOptions _options;
 
     internal GpuMelEstimator(IHostEnvironment env, string outputColumnName, string? inputColumnName, GpuMelOptions? options)
+        : base(env, outputColumnName, inputColumnName)
     {
-        _env = Contracts.CheckRef(env, nameof(env));
-        _output = outputColumnName;
-        _input = inputColumnName ?? outputColumnName;
         _options = (options ?? new GpuMelOptions()).Clone();
         _options.Validate();
     }
 
-    /// <summary>Resolves the sample rate and FFT length from the input column and returns the transformer.</summary>
-    public GpuMelTransformer Fit(IDataView input)
-    {
-        var column = SignalColumn.Describe(_env, input.Schema, _input, spectrum: true, _options.FftLength / 2 + 1);
-        var transformer = new GpuMelTransformer(_env, _output, _input, _options.Resolve(_env, column, _input));
-        transformer.GetOutputSchema(input.Schema);
-        return transformer;
-    }
+    private protected override bool InputIsSpectrum => true;
 
-    /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-        => OptionChecks.AudioOutputShape(_env, inputSchema, _input, _output, spectrum: true,
-            [AudioAnnotationKinds.SampleRate, AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.FftLength,
-             AudioAnnotationKinds.HopLength, AudioAnnotationKinds.BinCount, AudioAnnotationKinds.SpectrumPower]);
+    private protected override int? BinsFromOptions => _options.FftLength / 2 + 1;
+
+    private protected override IEnumerable<string> OutputAnnotationKinds =>
+        [AudioAnnotationKinds.SampleRate, AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.FftLength,
+         AudioAnnotationKinds.HopLength, AudioAnnotationKinds.BinCount, AudioAnnotationKinds.SpectrumPower];
+
+    private protected override GpuMelTransformer Create(SignalColumn input)
+        => new(Env, OutputColumnName, InputColumnName, _options.Resolve(Env, input, InputColumnName));
 }

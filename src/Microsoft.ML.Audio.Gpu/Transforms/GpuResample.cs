@@ -156,34 +156,25 @@ public sealed class GpuResampleTransformer : GpuAudioTransformerBase
 /// | Exportable to ONNX | No |
 /// ]]></format>
 /// </remarks>
-public sealed class GpuResampleEstimator : IEstimator<GpuResampleTransformer>
+public sealed class GpuResampleEstimator : GpuAudioEstimatorBase<GpuResampleTransformer>
 {
-    private readonly IHostEnvironment _env;
-    private readonly string _output, _input;
     private readonly GpuResampleOptions _options;
 
     internal GpuResampleEstimator(IHostEnvironment env, string outputColumnName, string? inputColumnName, GpuResampleOptions? options)
+        : base(env, outputColumnName, inputColumnName)
     {
-        _env = Contracts.CheckRef(env, nameof(env));
-        _output = outputColumnName;
-        _input = inputColumnName ?? outputColumnName;
         _options = (options ?? new GpuResampleOptions()).Clone();
         _options.Validate();
     }
 
-    /// <summary>Resolves the input rate from the column and returns the transformer.</summary>
-    public GpuResampleTransformer Fit(IDataView input)
-    {
-        var column = SignalColumn.Describe(_env, input.Schema, _input, spectrum: false);
-        var resolved = _options.Clone();
-        resolved.InputSampleRate = column.ResolveSampleRate(_env, _input, _options.InputSampleRate, nameof(GpuResampleOptions.InputSampleRate));
-        var transformer = new GpuResampleTransformer(_env, _output, _input, resolved);
-        transformer.GetOutputSchema(input.Schema);
-        return transformer;
-    }
+    private protected override bool InputIsSpectrum => false;
 
-    /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-        => OptionChecks.AudioOutputShape(_env, inputSchema, _input, _output, spectrum: false,
-            [AudioAnnotationKinds.SampleRate, AudioAnnotationKinds.ChannelCount]);
+    private protected override IEnumerable<string> OutputAnnotationKinds => [AudioAnnotationKinds.SampleRate, AudioAnnotationKinds.ChannelCount];
+
+    private protected override GpuResampleTransformer Create(SignalColumn input)
+    {
+        var resolved = _options.Clone();
+        resolved.InputSampleRate = input.ResolveSampleRate(Env, InputColumnName, _options.InputSampleRate, nameof(GpuResampleOptions.InputSampleRate));
+        return new(Env, OutputColumnName, InputColumnName, resolved);
+    }
 }

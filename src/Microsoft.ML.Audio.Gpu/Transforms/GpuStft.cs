@@ -218,32 +218,23 @@ public sealed class GpuStftTransformer : GpuAudioTransformerBase
 /// | Exportable to ONNX | No |
 /// ]]></format>
 /// </remarks>
-public sealed class GpuStftEstimator : IEstimator<GpuStftTransformer>
+public sealed class GpuStftEstimator : GpuAudioEstimatorBase<GpuStftTransformer>
 {
-    private readonly IHostEnvironment _env;
-    private readonly string _output, _input;
     private readonly GpuStftOptions _options;
 
     internal GpuStftEstimator(IHostEnvironment env, string outputColumnName, string? inputColumnName, GpuStftOptions? options)
+        : base(env, outputColumnName, inputColumnName)
     {
-        _env = Contracts.CheckRef(env, nameof(env));
-        _output = outputColumnName;
-        _input = inputColumnName ?? outputColumnName;
         _options = GpuStftTransformer.Clone(options ?? new GpuStftOptions());
         _options.Validate();
     }
 
-    /// <summary>Checks the input schema and returns the transformer (nothing is learned).</summary>
-    public GpuStftTransformer Fit(IDataView input)
-    {
-        var transformer = new GpuStftTransformer(_env, _output, _input, _options);
-        transformer.GetOutputSchema(input.Schema); // validates the column, its type and its sample rate
-        return transformer;
-    }
+    private protected override bool InputIsSpectrum => false;
 
-    /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-        => OptionChecks.AudioOutputShape(_env, inputSchema, _input, _output, spectrum: false,
-            [AudioAnnotationKinds.SampleRate, AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.FftLength,
-             AudioAnnotationKinds.HopLength, AudioAnnotationKinds.BinCount, AudioAnnotationKinds.SpectrumPower]);
+    private protected override IEnumerable<string> OutputAnnotationKinds =>
+        [AudioAnnotationKinds.SampleRate, AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.FftLength,
+         AudioAnnotationKinds.HopLength, AudioAnnotationKinds.BinCount, AudioAnnotationKinds.SpectrumPower];
+
+    // The transformer checks the column's sample rate against the options itself (GetOutputSchema).
+    private protected override GpuStftTransformer Create(SignalColumn input) => new(Env, OutputColumnName, InputColumnName, _options);
 }

@@ -209,42 +209,28 @@ public sealed class MelSpectrogramGpuTransformer : GpuAudioTransformerBase
 /// | Exportable to ONNX | No |
 /// ]]></format>
 /// </remarks>
-public sealed class MelSpectrogramGpuEstimator : IEstimator<MelSpectrogramGpuTransformer>
+public sealed class MelSpectrogramGpuEstimator : GpuAudioEstimatorBase<MelSpectrogramGpuTransformer>
 {
-    private readonly IHostEnvironment _env;
-    private readonly string _output, _input;
     private readonly MelSpectrogramOptions _options;
 
     internal MelSpectrogramGpuEstimator(IHostEnvironment env, string outputColumnName, string? inputColumnName, MelSpectrogramOptions? options)
+        : base(env, outputColumnName, inputColumnName)
     {
-        _env = Contracts.CheckRef(env, nameof(env));
-        _output = outputColumnName;
-        _input = inputColumnName ?? outputColumnName;
         _options = (options ?? new MelSpectrogramOptions()).Clone();
         _options.Validate();
     }
 
-    /// <summary>Resolves the sample rate from the input column and returns the transformer.</summary>
-    public MelSpectrogramGpuTransformer Fit(IDataView input)
-    {
-        var column = SignalColumn.Describe(_env, input.Schema, _input, spectrum: false);
-        var mel = _options.Mel;
-        mel.SampleRate = column.ResolveSampleRate(_env, _input, _options.SampleRate, nameof(MelSpectrogramOptions.SampleRate));
-        mel.Validate();
-        var transformer = new MelSpectrogramGpuTransformer(_env, _output, _input, _options.Stft, mel, _options.ToDecibel ? _options.Decibel : null);
-        transformer.GetOutputSchema(input.Schema);
-        return transformer;
-    }
+    private protected override bool InputIsSpectrum => false;
 
-    /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    private protected override IEnumerable<string> OutputAnnotationKinds =>
+        [AudioAnnotationKinds.SampleRate, AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.FftLength,
+         AudioAnnotationKinds.HopLength, AudioAnnotationKinds.BinCount, .. _options.ToDecibel ? [] : (string[])[AudioAnnotationKinds.SpectrumPower]];
+
+    private protected override MelSpectrogramGpuTransformer Create(SignalColumn input)
     {
-        var kinds = new List<string>
-        {
-            AudioAnnotationKinds.SampleRate, AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.FftLength,
-            AudioAnnotationKinds.HopLength, AudioAnnotationKinds.BinCount,
-        };
-        if (!_options.ToDecibel) kinds.Add(AudioAnnotationKinds.SpectrumPower);
-        return OptionChecks.AudioOutputShape(_env, inputSchema, _input, _output, spectrum: false, kinds);
+        var mel = _options.Mel;
+        mel.SampleRate = input.ResolveSampleRate(Env, InputColumnName, _options.SampleRate, nameof(MelSpectrogramOptions.SampleRate));
+        mel.Validate();
+        return new(Env, OutputColumnName, InputColumnName, _options.Stft, mel, _options.ToDecibel ? _options.Decibel : null);
     }
 }

@@ -226,38 +226,29 @@ public sealed class MfccGpuTransformer : GpuAudioTransformerBase
 /// | Exportable to ONNX | No |
 /// ]]></format>
 /// </remarks>
-public sealed class MfccGpuEstimator : IEstimator<MfccGpuTransformer>
+public sealed class MfccGpuEstimator : GpuAudioEstimatorBase<MfccGpuTransformer>
 {
-    private readonly IHostEnvironment _env;
-    private readonly string _output, _input;
     private readonly MfccOptions _options;
 
     internal MfccGpuEstimator(IHostEnvironment env, string outputColumnName, string? inputColumnName, MfccOptions? options)
+        : base(env, outputColumnName, inputColumnName)
     {
-        _env = Contracts.CheckRef(env, nameof(env));
-        _output = outputColumnName;
-        _input = inputColumnName ?? outputColumnName;
         _options = (options ?? new MfccOptions()).Clone();
         _options.Validate();
     }
 
-    /// <summary>Resolves the sample rate from the input column and returns the transformer.</summary>
-    public MfccGpuTransformer Fit(IDataView input)
+    private protected override bool InputIsSpectrum => false;
+
+    private protected override IEnumerable<string> OutputAnnotationKinds =>
+        [AudioAnnotationKinds.SampleRate, AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.FftLength,
+         AudioAnnotationKinds.HopLength, AudioAnnotationKinds.BinCount];
+
+    private protected override MfccGpuTransformer Create(SignalColumn input)
     {
-        var column = SignalColumn.Describe(_env, input.Schema, _input, spectrum: false);
         var melOptions = _options.Mel;
         var mel = melOptions.Mel;
-        mel.SampleRate = column.ResolveSampleRate(_env, _input, _options.SampleRate, nameof(MfccOptions.SampleRate));
+        mel.SampleRate = input.ResolveSampleRate(Env, InputColumnName, _options.SampleRate, nameof(MfccOptions.SampleRate));
         mel.Validate();
-        var transformer = new MfccGpuTransformer(_env, _output, _input, melOptions.Stft, mel, melOptions.Decibel,
-            _options.CoefficientCount, _options.DctNorm);
-        transformer.GetOutputSchema(input.Schema);
-        return transformer;
+        return new(Env, OutputColumnName, InputColumnName, melOptions.Stft, mel, melOptions.Decibel, _options.CoefficientCount, _options.DctNorm);
     }
-
-    /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-        => OptionChecks.AudioOutputShape(_env, inputSchema, _input, _output, spectrum: false,
-            [AudioAnnotationKinds.SampleRate, AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.FftLength,
-             AudioAnnotationKinds.HopLength, AudioAnnotationKinds.BinCount]);
 }

@@ -185,33 +185,26 @@ public sealed class SpeechEmbeddingTransformer : GpuAudioTransformerBase
 /// them learns spoken words from ten clips per class.
 /// ]]></format>
 /// </remarks>
-public sealed class SpeechEmbeddingEstimator : IEstimator<SpeechEmbeddingTransformer>
+public sealed class SpeechEmbeddingEstimator : GpuAudioEstimatorBase<SpeechEmbeddingTransformer>
 {
-    private readonly IHostEnvironment _env;
-    private readonly string _output, _input;
     private readonly SpeechEmbeddingOptions _options;
 
     internal SpeechEmbeddingEstimator(IHostEnvironment env, string outputColumnName, string? inputColumnName, SpeechEmbeddingOptions? options)
+        : base(env, outputColumnName, inputColumnName)
     {
-        _env = Contracts.CheckRef(env, nameof(env));
-        _output = outputColumnName;
-        _input = inputColumnName ?? outputColumnName;
         _options = (options ?? new SpeechEmbeddingOptions()).Clone();
         _options.Validate();
     }
 
-    /// <summary>Checks the audio column (mono, 16 kHz) and returns the transformer.</summary>
-    public SpeechEmbeddingTransformer Fit(IDataView input)
-    {
-        var column = SignalColumn.Describe(_env, input.Schema, _input, spectrum: false);
-        SpeechEmbeddingTransformer.CheckInput(_env, column, _input);
-        var transformer = new SpeechEmbeddingTransformer(_env, _output, _input, _options);
-        transformer.GetOutputSchema(input.Schema);
-        return transformer;
-    }
+    private protected override bool InputIsSpectrum => false;
 
-    /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-        => OptionChecks.AudioOutputShape(_env, inputSchema, _input, _output, spectrum: false,
-            _options.Pooling == EmbeddingPooling.None ? [AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.BinCount] : [AudioAnnotationKinds.ChannelCount]);
+    private protected override IEnumerable<string> OutputAnnotationKinds => _options.Pooling == EmbeddingPooling.None
+        ? [AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.BinCount]
+        : [AudioAnnotationKinds.ChannelCount];
+
+    private protected override SpeechEmbeddingTransformer Create(SignalColumn input)
+    {
+        SpeechEmbeddingTransformer.CheckInput(Env, input, InputColumnName);
+        return new(Env, OutputColumnName, InputColumnName, _options);
+    }
 }
