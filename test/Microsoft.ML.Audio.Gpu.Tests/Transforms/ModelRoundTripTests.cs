@@ -9,7 +9,7 @@ namespace Microsoft.ML.Audio.Gpu.Tests.Transforms;
 [TestClass]
 public sealed class ModelRoundTripTests
 {
-    public static IEnumerable<object[]> Pipelines => [["GpuStft"], ["GpuMel"], ["GpuDecibel"], ["MelSpectrogramGpu"], ["Chain"], ["GpuResample"]];
+    public static IEnumerable<object[]> Pipelines => [["GpuStft"], ["GpuMel"], ["GpuDecibel"], ["MelSpectrogramGpu"], ["Chain"], ["GpuResample"], ["MfccGpu"], ["SpeechEmbedding"]];
 
     private static IEstimator<ITransformer> Pipeline(MLContext ml, string name)
     {
@@ -25,6 +25,8 @@ public sealed class ModelRoundTripTests
                 FftLength = 256, HopLength = 64, MelBinCount = 30, Framing = FramePadding.Same, Window = WindowType.Hamming,
                 MaxFrequency = 6000, TopDb = null, BatchSize = 5,
             }),
+            "MfccGpu" => ml.Transforms.Audio.MfccGpu("Out", "Audio", new MfccOptions { FftLength = 400, HopLength = 160, MelBinCount = 40, CoefficientCount = 20, DctNorm = DctNorm.None }),
+            "SpeechEmbedding" => ml.Transforms.Audio.SpeechEmbedding("Out", "Audio", new SpeechEmbeddingOptions { Pooling = EmbeddingPooling.None, MinimumDurationSeconds = 0.8 }),
             _ => stft.Append(ml.Transforms.Audio.GpuMel("Mel", "Spec")).Append(ml.Transforms.Audio.GpuDecibel("Out", "Mel")),
         };
     }
