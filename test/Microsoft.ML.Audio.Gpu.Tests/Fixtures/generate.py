@@ -6,8 +6,8 @@ What it writes (all paths relative to this file):
   data/<case>.npy          expected outputs (and decibel inputs), float32 '<f4', C order
   manifest.json            every signal and case with its parameters (see README.md)
   kapre/speech.npy         Kapre's speech test file as float32 (int16 / 32768)
-  kapre/*.wav, kapre/*_g0.npy are copied from ../shared/reference/kapre/ beside the repository (Kapre's
-  own test data, MIT licence) and the Kapre recipe is checked against them here.
+  It reads kapre/*.wav and kapre/*_g0.npy (Kapre's own test data, MIT licence, committed) and checks the Kapre
+  recipe against them here.
 
 Fixture kinds:
   stft     torch.stft (framing "center" / "nocenter") or an independent NumPy
@@ -45,7 +45,6 @@ import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
-import shutil  # noqa: E402
 import sys  # noqa: E402
 import warnings  # noqa: E402
 
@@ -60,9 +59,6 @@ import torchaudio.transforms as AT  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data")
 KAPRE_OUT = os.path.join(HERE, "kapre")
-# Kapre's data sits in the shared folder beside the repository (../shared/reference/kapre from the
-# repository root); once copied into kapre/ the committed copies are used.
-KAPRE_SRC = os.path.normpath(os.path.join(HERE, "..", "..", "..", "..", "shared", "reference", "kapre"))
 
 VERSIONS = {
     "python": platform.python_version(),
@@ -301,10 +297,9 @@ def main():
     }
 
     # ---------------------------------------------------------------- Kapre data
+    # Kapre's own files (MIT, see kapre/README.md) are committed in kapre/; nothing outside the repository is read.
     for f in ("speech_test_file.wav", "test_audio_stft_g0.npy", "test_audio_mel_g0.npy"):
-        if os.path.exists(os.path.join(KAPRE_SRC, f)):
-            shutil.copyfile(os.path.join(KAPRE_SRC, f), os.path.join(KAPRE_OUT, f))
-        assert os.path.exists(os.path.join(KAPRE_OUT, f)), f"{f}: not in {KAPRE_SRC} nor in {KAPRE_OUT}"
+        assert os.path.exists(os.path.join(KAPRE_OUT, f)), f"{f}: not in {KAPRE_OUT}"
     sr_speech, pcm = scipy.io.wavfile.read(os.path.join(KAPRE_OUT, "speech_test_file.wav"))
     assert pcm.dtype == np.int16 and pcm.ndim == 1 and sr_speech == 44100, (pcm.dtype, pcm.shape, sr_speech)
     speech = pcm.astype(np.float64) / 32768.0

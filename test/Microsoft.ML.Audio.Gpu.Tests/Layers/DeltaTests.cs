@@ -11,19 +11,19 @@ public sealed class DeltaTests
     /// <summary>float32 convolution of at most 9 terms against float64, relative to the largest delta (measured: below 1e-6).</summary>
     private const double DeltaRel = 1e-5;
 
-    public static IEnumerable<object[]> Cases => LayersAFixtures.CaseNames("delta");
+    public static IEnumerable<object[]> Cases => InverseFramingWindowsFixtures.CaseNames("delta");
 
     [TestMethod]
     [DynamicData(nameof(Cases))]
     public void Forward_MatchesReference(string name)
     {
-        var c = LayersAFixtures.Case(name);
-        var input = LayersAFixtures.Data(c, "input");
+        var c = InverseFramingWindowsFixtures.Case(name);
+        var input = InverseFramingWindowsFixtures.Data(c, "input");
         var mode = c.String("mode") == "symmetric" ? DeltaPadding.Symmetric : DeltaPadding.Replicate;
         using var scope = NewDisposeScope();
         using var delta = AudioLayers.Delta(c.Long("win_length"), mode);
         var y = delta.call(tensor(input.Data).reshape(input.Shape)); // (2, 3, 20, 37): batch, channels, freq, time
-        Compare.RelativeToMax(y, LayersAFixtures.Data(c), DeltaRel, name);
+        Compare.RelativeToMax(y, InverseFramingWindowsFixtures.Data(c), DeltaRel, name);
     }
 
     [TestMethod]

@@ -21,18 +21,18 @@ public sealed class FrameEnergyMuLawTests
     /// <summary>Decoding in float32 against float64: a few float32 ulps of values at most 1 (measured: 2.4e-7).</summary>
     private const double MuLawDecodeAbs = 1e-6;
 
-    public static IEnumerable<object[]> FrameCases => LayersAFixtures.CaseNames("frame");
-    public static IEnumerable<object[]> EnergyCases => LayersAFixtures.CaseNames("energy");
-    public static IEnumerable<object[]> EncodeCases => LayersAFixtures.CaseNames("mulaw_encode");
-    public static IEnumerable<object[]> DecodeCases => LayersAFixtures.CaseNames("mulaw_decode");
+    public static IEnumerable<object[]> FrameCases => InverseFramingWindowsFixtures.CaseNames("frame");
+    public static IEnumerable<object[]> EnergyCases => InverseFramingWindowsFixtures.CaseNames("energy");
+    public static IEnumerable<object[]> EncodeCases => InverseFramingWindowsFixtures.CaseNames("mulaw_encode");
+    public static IEnumerable<object[]> DecodeCases => InverseFramingWindowsFixtures.CaseNames("mulaw_decode");
 
     [TestMethod]
     [DynamicData(nameof(FrameCases))]
     public void Frame_MatchesTfSignalFrame(string name)
     {
-        var c = LayersAFixtures.Case(name);
+        var c = InverseFramingWindowsFixtures.Case(name);
         var (signal, _) = ReferenceFixtures.Signal(c.String("signal")!);
-        var expected = LayersAFixtures.Data(c);
+        var expected = InverseFramingWindowsFixtures.Data(c);
         using var scope = NewDisposeScope();
         using var frame = AudioLayers.Frame(c.Long("frame_length"), c.Long("hop_length"), c.Bool("pad_end"), c.Double("pad_value"));
         Compare.Absolute(frame.call(tensor(signal.Data)), expected, FrameAbs, name);
@@ -64,9 +64,9 @@ public sealed class FrameEnergyMuLawTests
     [DynamicData(nameof(EnergyCases))]
     public void Energy_MatchesKapreFormula(string name)
     {
-        var c = LayersAFixtures.Case(name);
+        var c = InverseFramingWindowsFixtures.Case(name);
         var (signal, _) = ReferenceFixtures.Signal(c.String("signal")!);
-        var expected = LayersAFixtures.Data(c);
+        var expected = InverseFramingWindowsFixtures.Data(c);
         using var scope = NewDisposeScope();
         using var energy = AudioLayers.Energy(c.Double("sample_rate"), c.Double("ref_duration"), c.Long("frame_length"), c.Long("hop_length"), c.Bool("pad_end"));
         Compare.RelativeToMax(energy.call(tensor(signal.Data)), expected, EnergyRel, name);
@@ -90,9 +90,9 @@ public sealed class FrameEnergyMuLawTests
     [DynamicData(nameof(EncodeCases))]
     public void MuLawEncoding_MatchesTorchaudio(string name)
     {
-        var c = LayersAFixtures.Case(name);
-        var input = LayersAFixtures.Data(c, "input");
-        var expected = LayersAFixtures.Data(c);
+        var c = InverseFramingWindowsFixtures.Case(name);
+        var input = InverseFramingWindowsFixtures.Data(c, "input");
+        var expected = InverseFramingWindowsFixtures.Data(c);
         using var scope = NewDisposeScope();
         using var encode = AudioLayers.MuLawEncoding(c.Long("quantization_channels"));
         var codes = encode.call(tensor(input.Data));
@@ -104,8 +104,8 @@ public sealed class FrameEnergyMuLawTests
     [DynamicData(nameof(DecodeCases))]
     public void MuLawDecoding_MatchesTorchaudio(string name)
     {
-        var c = LayersAFixtures.Case(name);
-        var expected = LayersAFixtures.Data(c);
+        var c = InverseFramingWindowsFixtures.Case(name);
+        var expected = InverseFramingWindowsFixtures.Data(c);
         long q = c.Long("quantization_channels");
         using var scope = NewDisposeScope();
         using var decode = AudioLayers.MuLawDecoding(q);

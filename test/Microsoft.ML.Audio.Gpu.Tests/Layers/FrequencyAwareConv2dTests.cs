@@ -11,13 +11,13 @@ public sealed class FrequencyAwareConv2dTests
     /// <summary>float32 convolution of at most 27 products against float64, relative to the largest output. Measured: 1.3e-7 at most.</summary>
     private const double ConvRel = 1e-5;
 
-    public static IEnumerable<object[]> Cases => LayersBFixtures.CaseNames("freqconv");
+    public static IEnumerable<object[]> Cases => CepstraFilterbanksNormsFixtures.CaseNames("freqconv");
 
     private static void LoadWeights(FrequencyAwareConv2d layer, NpyArray weight, NpyArray bias)
     {
         using var _ = no_grad();
-        using var w = LayersBFixtures.Tensor(weight);
-        using var b = LayersBFixtures.Tensor(bias);
+        using var w = CepstraFilterbanksNormsFixtures.Tensor(weight);
+        using var b = CepstraFilterbanksNormsFixtures.Tensor(bias);
         layer.conv.weight!.copy_(w);
         layer.conv.bias!.copy_(b);
     }
@@ -26,13 +26,13 @@ public sealed class FrequencyAwareConv2dTests
     [DynamicData(nameof(Cases))]
     public void Forward_MatchesTorchConv2dOverInputAndFrequencyMap(string name)
     {
-        var c = LayersBFixtures.Case(name);
+        var c = CepstraFilterbanksNormsFixtures.Case(name);
         using var scope = NewDisposeScope();
         using var layer = AudioLayers.FrequencyAwareConv2d(c.Long("in_channels"), c.Long("out_channels"), c.Long("kernel_size"),
             stride: c.Long("stride"), padding: c.Long("padding"));
-        LoadWeights(layer, LayersBFixtures.Data(c, "weight"), LayersBFixtures.Data(c, "bias"));
-        var x = LayersBFixtures.Tensor(LayersBFixtures.Data(c, "input"));
-        Compare.RelativeToMax(layer.call(x), LayersBFixtures.Data(c, "expected"), ConvRel, name);
+        LoadWeights(layer, CepstraFilterbanksNormsFixtures.Data(c, "weight"), CepstraFilterbanksNormsFixtures.Data(c, "bias"));
+        var x = CepstraFilterbanksNormsFixtures.Tensor(CepstraFilterbanksNormsFixtures.Data(c, "input"));
+        Compare.RelativeToMax(layer.call(x), CepstraFilterbanksNormsFixtures.Data(c, "expected"), ConvRel, name);
     }
 
     [TestMethod]

@@ -18,15 +18,15 @@ public sealed class GriffinLimTests
     /// (measured 0.093 on both; 0.99 and 0.91 with no iteration, i.e. a zero phase).</summary>
     private const double ConvergenceBound = 0.12;
 
-    public static IEnumerable<object[]> TorchCases => LayersAFixtures.CaseNames("griffinlim");
+    public static IEnumerable<object[]> TorchCases => InverseFramingWindowsFixtures.CaseNames("griffinlim");
 
     [TestMethod]
     [DynamicData(nameof(TorchCases))]
     public void Forward_MatchesTorchaudio_WithZeroInitialPhase(string name)
     {
-        var c = LayersAFixtures.Case(name);
-        var input = LayersAFixtures.Data(c, "input");
-        var expected = LayersAFixtures.Data(c);
+        var c = InverseFramingWindowsFixtures.Case(name);
+        var input = InverseFramingWindowsFixtures.Data(c, "input");
+        var expected = InverseFramingWindowsFixtures.Data(c);
         using var scope = NewDisposeScope();
         using var gl = AudioLayers.GriffinLim(n_fft: c.Long("n_fft"), win_length: c.Long("win_length"), hop_length: c.Long("hop_length"),
             window: ReferenceFixtures.Window(c.String("window")!), power: c.Double("power"), n_iter: c.Long("n_iter"),

@@ -19,7 +19,7 @@ public sealed class InverseStftTests
     /// relative to the largest sample (measured: below 1e-6).</summary>
     private const double TorchIstftRel = 1e-5;
 
-    public static IEnumerable<object[]> TorchCases => LayersAFixtures.CaseNames("istft");
+    public static IEnumerable<object[]> TorchCases => InverseFramingWindowsFixtures.CaseNames("istft");
 
     private static Tensor Signal(string name) => tensor(ReferenceFixtures.Signal(name).samples.Data);
 
@@ -100,9 +100,9 @@ public sealed class InverseStftTests
     [DynamicData(nameof(TorchCases))]
     public void Forward_MatchesTorchIstft(string name)
     {
-        var c = LayersAFixtures.Case(name);
-        var input = LayersAFixtures.Data(c, "input"); // [F, T, 2]
-        var expected = LayersAFixtures.Data(c);
+        var c = InverseFramingWindowsFixtures.Case(name);
+        var input = InverseFramingWindowsFixtures.Data(c, "input"); // [F, T, 2]
+        var expected = InverseFramingWindowsFixtures.Data(c);
         using var scope = NewDisposeScope();
         using var istft = AudioLayers.InverseStft(n_fft: c.Long("n_fft"), win_length: c.Long("win_length"), hop_length: c.Long("hop_length"),
             window: ReferenceFixtures.Window(c.String("window")!));

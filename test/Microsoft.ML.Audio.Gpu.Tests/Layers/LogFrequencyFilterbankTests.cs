@@ -11,16 +11,16 @@ public sealed class LogFrequencyFilterbankTests
     /// <summary>Filterbank built in float64 and stored in float32: rounding alone (6e-8 of the peak).</summary>
     private const double FilterbankRel = 1e-6;
 
-    public static IEnumerable<object[]> Cases => LayersBFixtures.CaseNames("logfb");
+    public static IEnumerable<object[]> Cases => CepstraFilterbanksNormsFixtures.CaseNames("logfb");
 
     [TestMethod]
     [DynamicData(nameof(Cases))]
     public void LogFrequencyFbanks_MatchesKapreFormula(string name)
     {
-        var c = LayersBFixtures.Case(name);
+        var c = CepstraFilterbanksNormsFixtures.Case(name);
         using var fb = Functional.log_frequency_fbanks(c.Double("sample_rate"), c.Long("n_freq"), c.Long("n_bins"), c.Long("bins_per_octave"),
             c.NullableDouble("f_min"), c.Double("spread"));
-        Compare.RelativeToMax(fb, LayersBFixtures.Data(c, "expected"), FilterbankRel, name);
+        Compare.RelativeToMax(fb, CepstraFilterbanksNormsFixtures.Data(c, "expected"), FilterbankRel, name);
     }
 
     [TestMethod]

@@ -16,8 +16,8 @@ public sealed class MfccTests
     /// averages it. Measured: 2.3e-6 (mono) and 4.4e-7 (4-D).</summary>
     private const double MfccRel = 1e-4;
 
-    public static IEnumerable<object[]> DctCases => LayersBFixtures.CaseNames("dct");
-    public static IEnumerable<object[]> MfccCases => LayersBFixtures.CaseNames("mfcc");
+    public static IEnumerable<object[]> DctCases => CepstraFilterbanksNormsFixtures.CaseNames("dct");
+    public static IEnumerable<object[]> MfccCases => CepstraFilterbanksNormsFixtures.CaseNames("mfcc");
 
     internal static MelSpectrogram LogMel(System.Text.Json.JsonElement c)
         => AudioLayers.MelSpectrogram(c.Double("sample_rate"), c.Long("n_fft"), c.Long("win_length"), c.Long("hop_length"),
@@ -28,10 +28,10 @@ public sealed class MfccTests
     [DynamicData(nameof(DctCases))]
     public void CreateDct_MatchesTorchaudio(string name)
     {
-        var c = LayersBFixtures.Case(name);
+        var c = CepstraFilterbanksNormsFixtures.Case(name);
         var norm = c.String("norm") == "ortho" ? DctNorm.Ortho : DctNorm.None;
         using var dct = Functional.create_dct(c.Long("n_mfcc"), c.Long("n_mels"), norm);
-        Compare.RelativeToMax(dct, LayersBFixtures.Data(c, "expected"), DctRel, name);
+        Compare.RelativeToMax(dct, CepstraFilterbanksNormsFixtures.Data(c, "expected"), DctRel, name);
     }
 
     [TestMethod]
@@ -48,25 +48,25 @@ public sealed class MfccTests
     [DynamicData(nameof(MfccCases))]
     public void Forward_MatchesTorchaudioMfcc_ForMonoSignal(string name)
     {
-        var c = LayersBFixtures.Case(name);
+        var c = CepstraFilterbanksNormsFixtures.Case(name);
         var (signal, rate) = ReferenceFixtures.Signal(c.String("signal")!);
         Assert.AreEqual(rate, c.Double("sample_rate"));
         using var scope = NewDisposeScope();
         using var logmel = LogMel(c);
         using var mfcc = AudioLayers.Mfcc(c.Long("n_mfcc"), c.Long("n_mels"));
-        Compare.RelativeToMax(mfcc.call(logmel.call(tensor(signal.Data))), LayersBFixtures.Data(c, "expected"), MfccRel, name);
+        Compare.RelativeToMax(mfcc.call(logmel.call(tensor(signal.Data))), CepstraFilterbanksNormsFixtures.Data(c, "expected"), MfccRel, name);
     }
 
     [TestMethod]
     public void Forward_MatchesTorchaudioMfcc_ForBatchOfMultiChannelSignals()
     {
         // (batch 2, channels 2, time): torchaudio takes the 80 dB floor per batch entry over both channels, as our layers do.
-        var c = LayersBFixtures.Cases("mfcc4d").Single();
+        var c = CepstraFilterbanksNormsFixtures.Cases("mfcc4d").Single();
         using var scope = NewDisposeScope();
         using var logmel = LogMel(c);
         using var mfcc = AudioLayers.Mfcc(c.Long("n_mfcc"), c.Long("n_mels"));
-        var x = LayersBFixtures.Tensor(LayersBFixtures.Data(c, "input"));
-        Compare.RelativeToMax(mfcc.call(logmel.call(x)), LayersBFixtures.Data(c, "expected"), MfccRel, c.String("name")!);
+        var x = CepstraFilterbanksNormsFixtures.Tensor(CepstraFilterbanksNormsFixtures.Data(c, "input"));
+        Compare.RelativeToMax(mfcc.call(logmel.call(x)), CepstraFilterbanksNormsFixtures.Data(c, "expected"), MfccRel, c.String("name")!);
     }
 
     [TestMethod]

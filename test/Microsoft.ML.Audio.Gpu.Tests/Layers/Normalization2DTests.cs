@@ -12,7 +12,7 @@ public sealed class Normalization2DTests
     /// (about 4): a few float32 ulps. Measured: 1.5e-7 at most.</summary>
     private const double NormalizationRel = 1e-5;
 
-    public static IEnumerable<object[]> Cases => LayersBFixtures.CaseNames("norm2d");
+    public static IEnumerable<object[]> Cases => CepstraFilterbanksNormsFixtures.CaseNames("norm2d");
 
     private static NormalizationAxis Axis(string kapreName) => kapreName switch
     {
@@ -28,11 +28,11 @@ public sealed class Normalization2DTests
     [DynamicData(nameof(Cases))]
     public void Forward_MatchesKapreNormalization2D(string name)
     {
-        var c = LayersBFixtures.Case(name);
+        var c = CepstraFilterbanksNormsFixtures.Case(name);
         using var scope = NewDisposeScope();
         using var layer = AudioLayers.Normalization2D(Axis(c.String("axis")!), c.Double("eps"));
-        var x = LayersBFixtures.Tensor(LayersBFixtures.Data(c, "input"));
-        Compare.RelativeToMax(layer.call(x), LayersBFixtures.Data(c, "expected"), NormalizationRel, name);
+        var x = CepstraFilterbanksNormsFixtures.Tensor(CepstraFilterbanksNormsFixtures.Data(c, "input"));
+        Compare.RelativeToMax(layer.call(x), CepstraFilterbanksNormsFixtures.Data(c, "expected"), NormalizationRel, name);
     }
 
     [TestMethod]

@@ -41,20 +41,20 @@ public sealed class ResampleTests
     /// <summary>Measured with the Kaiser window: −11.9 dB (wider main lobe, deeper stopband further out).</summary>
     private const double Kaiser9kHzResidualDb = -11;
 
-    public static IEnumerable<object[]> TorchaudioCases => LayersCFixtures.CaseNames("resample");
+    public static IEnumerable<object[]> TorchaudioCases => ResamplingFixtures.CaseNames("resample");
 
     private static Tensor Signal(string name) => tensor(ReferenceFixtures.Signal(name).samples.Data);
 
     private static Resample LayerFor(System.Text.Json.JsonElement c, ScalarType? dtype = null)
         => AudioLayers.Resample(c.Long("orig_freq"), c.Long("new_freq"), c.Long("lowpass_filter_width"), c.Double("rolloff"),
-            LayersCFixtures.Method(c.String("resampling_method")), c.NullableDouble("beta"), dtype: dtype);
+            ResamplingFixtures.Method(c.String("resampling_method")), c.NullableDouble("beta"), dtype: dtype);
 
     [TestMethod]
     [DynamicData(nameof(TorchaudioCases))]
     public void Forward_MatchesTorchaudioResample(string name)
     {
-        var c = LayersCFixtures.Case(name);
-        var expected = LayersCFixtures.Data(c);
+        var c = ResamplingFixtures.Case(name);
+        var expected = ResamplingFixtures.Data(c);
         using var scope = NewDisposeScope();
         var x = Signal(c.String("signal")!);
         using var resample = LayerFor(c);
@@ -70,13 +70,13 @@ public sealed class ResampleTests
     [DynamicData(nameof(TorchaudioCases))]
     public void Functional_MatchesTorchaudioResample_InFloat64(string name)
     {
-        var c = LayersCFixtures.Case(name);
-        var expected = LayersCFixtures.Data(c);
+        var c = ResamplingFixtures.Case(name);
+        var expected = ResamplingFixtures.Data(c);
         using var scope = NewDisposeScope();
         var x = Signal(c.String("signal")!).to(ScalarType.Float64);
 
         var y = Functional.resample(x, c.Long("orig_freq"), c.Long("new_freq"), c.Long("lowpass_filter_width"), c.Double("rolloff"),
-            LayersCFixtures.Method(c.String("resampling_method")), c.NullableDouble("beta"));
+            ResamplingFixtures.Method(c.String("resampling_method")), c.NullableDouble("beta"));
         Assert.AreEqual(ScalarType.Float64, y.dtype, "float64 follows the input");
         Compare.RelativeToMax(y, expected, TorchaudioFloat64Rel, name + " float64");
 

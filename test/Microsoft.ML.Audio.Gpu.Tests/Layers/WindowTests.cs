@@ -14,7 +14,7 @@ public sealed class WindowTests
     /// <summary>Power complementarity w[n]² + w[n + N/2]² = 1 in float32 (a few ulps).</summary>
     private const double ComplementarityAbs = 1e-6;
 
-    public static IEnumerable<object[]> Cases => LayersAFixtures.CaseNames("window");
+    public static IEnumerable<object[]> Cases => InverseFramingWindowsFixtures.CaseNames("window");
 
     private static Tensor Build(System.Text.Json.JsonElement c)
     {
@@ -32,11 +32,11 @@ public sealed class WindowTests
     [DynamicData(nameof(Cases))]
     public void Window_MatchesReference(string name)
     {
-        var c = LayersAFixtures.Case(name);
+        var c = InverseFramingWindowsFixtures.Case(name);
         using var scope = NewDisposeScope();
         var w = Build(c);
         Assert.AreEqual(ScalarType.Float32, w.dtype);
-        Compare.Absolute(w, LayersAFixtures.Data(c), WindowAbs, name);
+        Compare.Absolute(w, InverseFramingWindowsFixtures.Data(c), WindowAbs, name);
     }
 
     [TestMethod]

@@ -23,7 +23,7 @@ public sealed class MfccGpuEstimatorTests
         public string Audio { get; set; } = "";
     }
 
-    public static IEnumerable<object[]> MfccCases => LayersBFixtures.CaseNames("mfcc");
+    public static IEnumerable<object[]> MfccCases => CepstraFilterbanksNormsFixtures.CaseNames("mfcc");
 
     private static MfccOptions OptionsOf(System.Text.Json.JsonElement c) => new()
     {
@@ -36,9 +36,9 @@ public sealed class MfccGpuEstimatorTests
     [DynamicData(nameof(MfccCases))]
     public void Transform_MatchesTorchaudioMfcc(string name)
     {
-        var c = LayersBFixtures.Case(name);
+        var c = CepstraFilterbanksNormsFixtures.Case(name);
         var (signal, rate) = ReferenceFixtures.Signal(c.String("signal")!);
-        var expected = LayersBFixtures.Data(c, "expected");
+        var expected = CepstraFilterbanksNormsFixtures.Data(c, "expected");
         var ml = new MLContext(1);
         var data = AudioData.Load(ml, [new AudioRow { Audio = signal.Data }], [(int)signal.Length], rate);
         var output = ml.Transforms.Audio.MfccGpu("Mfcc", "Audio", OptionsOf(c)).Fit(data).Transform(data);

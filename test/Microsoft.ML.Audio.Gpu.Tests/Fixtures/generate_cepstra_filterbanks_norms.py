@@ -3,8 +3,8 @@
 Normalization2D and the frequency-aware convolution.
 
 What it writes (paths relative to this file), all float32 '<f4', C order, numpy format 1.0:
-  layers_b/*.npy          inputs and expected outputs
-  layers_b/manifest.json  every case with its parameters and file names
+  cepstra_filterbanks_norms/*.npy          inputs and expected outputs
+  cepstra_filterbanks_norms/manifest.json  every case with its parameters and file names
 
 Cases:
   dct        torchaudio.functional.create_dct(n_mfcc, n_mels, norm) -> (n_mels, n_mfcc)
@@ -29,45 +29,23 @@ Generated with (printed and written to manifest.json under "versions"):
   python 3.11.2, torch 1.13.0a0, torchaudio 0.13.1, numpy 1.24.2 (Debian /usr/bin/python3)
 
 Rerun (from any directory):
-  /usr/bin/python3 test/Microsoft.ML.Audio.Gpu.Tests/Fixtures/generate_layers_b.py
+  /usr/bin/python3 test/Microsoft.ML.Audio.Gpu.Tests/Fixtures/generate_cepstra_filterbanks_norms.py
 Deterministic: fixed seeds (numpy.random.default_rng(20)); float64 throughout; only results are rounded
 to float32. Inputs are rounded to float32 first, so the C# tests see exactly what the reference saw.
 """
 
+import warnings
+
+import numpy as np
 import torch
+import torchaudio.functional as AF
+import torchaudio.transforms as AT
 
-torch.set_default_dtype(torch.float64)
+from fixturelib import CaseSet, f32, signal
 
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-import warnings  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torchaudio  # noqa: E402
-import torchaudio.functional as AF  # noqa: E402
-import torchaudio.transforms as AT  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "layers_b")
-DATA = os.path.join(HERE, "data")
-
-
-def f32(a):
-    return np.asarray(a, dtype=np.float64).astype(np.float32)
-
-
-def save(name, array):
-    array = np.ascontiguousarray(f32(array))  # C order: transposed results would be written in Fortran order
-    np.save(os.path.join(OUT, name), array)
-    back = np.load(os.path.join(OUT, name))
-    assert back.dtype == np.float32 and np.array_equal(back, array), name
-    return name
-
-
-def signal(name):
-    return np.load(os.path.join(DATA, f"signal_{name}.npy")).astype(np.float64)
+CASES = CaseSet("cepstra_filterbanks_norms", "generate_cepstra_filterbanks_norms.py",
+                "Reference fixtures for MFCC, log-frequency filterbank, Normalization2D, frequency-aware conv")
+save = CASES.save
 
 
 def log_frequency_fbanks(sample_rate, n_freq, n_bins, bins_per_octave, f_min, spread):
@@ -96,12 +74,8 @@ def normalization_2d(x, keep_axis, eps):
 
 def main():
     warnings.simplefilter("ignore")
-    os.makedirs(OUT, exist_ok=True)
-    for f in os.listdir(OUT):
-        if f.endswith(".npy"):
-            os.remove(os.path.join(OUT, f))
     rng = np.random.default_rng(20)
-    cases = []
+    cases = CASES.cases
 
     # --- DCT matrices
     for n_mfcc, n_mels, norm in [(40, 128, "ortho"), (13, 40, "ortho"), (20, 64, None)]:
@@ -182,16 +156,7 @@ def main():
                       "weight": save(name + "_weight.npy", w), "bias": save(name + "_bias.npy", b),
                       "expected": save(name + ".npy", y), "shape": list(y.shape)})
 
-    versions = {"python": platform.python_version(), "torch": torch.__version__, "torchaudio": torchaudio.__version__,
-                "numpy": np.__version__}
-    manifest = {"description": "Reference fixtures for MFCC, log-frequency filterbank, Normalization2D, frequency-aware conv",
-                "generator": "generate_layers_b.py", "versions": versions, "dtype": "float32", "cases": cases}
-    with open(os.path.join(OUT, "manifest.json"), "w") as fh:
-        json.dump(manifest, fh, indent=2)
-        fh.write("\n")
-    total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
-    print(versions, file=sys.stderr)
-    print(f"{len(cases)} cases, {total} bytes in {OUT}")
+    total = CASES.write_manifest()
     assert total < 1_000_000
 
 

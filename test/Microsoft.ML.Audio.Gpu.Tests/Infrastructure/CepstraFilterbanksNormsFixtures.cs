@@ -4,12 +4,12 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Audio.Gpu.Tests.Infrastructure;
 
 /// <summary>
-/// The fixtures of Fixtures/generate_layers_b.py (MFCC, DCT, log-frequency filterbank, Normalization2D,
-/// frequency-aware conv), in Fixtures/layers_b/. Tests read them; they never run Python.
+/// The fixtures of Fixtures/generate_cepstra_filterbanks_norms.py (MFCC, DCT, log-frequency filterbank, Normalization2D,
+/// frequency-aware conv), in Fixtures/cepstra_filterbanks_norms/. Tests read them; they never run Python.
 /// </summary>
-public static class LayersBFixtures
+public static class CepstraFilterbanksNormsFixtures
 {
-    public static string Root { get; } = Path.Combine(ReferenceFixtures.Root, "layers_b");
+    public static string Root { get; } = Path.Combine(ReferenceFixtures.Root, "cepstra_filterbanks_norms");
 
     private static readonly Lazy<JsonElement> Manifest = new(() =>
         JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "manifest.json"))).RootElement);

@@ -3,8 +3,8 @@
 mu-law, extra windows and deltas.
 
 What it writes (paths relative to this file):
-  layers_a/*.npy          inputs and expected outputs, float32 '<f4', C order (numpy.save)
-  layers_a/manifest.json  every case with its parameters and file names
+  inverse_framing_windows/*.npy          inputs and expected outputs, float32 '<f4', C order (numpy.save)
+  inverse_framing_windows/manifest.json  every case with its parameters and file names
 
 It reads the signals of generate.py (data/signal_*.npy) and makes no new audio.
 
@@ -23,63 +23,26 @@ References:
 torch.set_default_dtype(torch.float64) is set first; every reference is computed in float64 from the float32 values
 that are stored (except mu-law encoding, see above), and only the result is rounded to float32.
 
-Generated with (also written to layers_a/manifest.json under "versions"):
+Generated with (also written to inverse_framing_windows/manifest.json under "versions"):
   python 3.11.2, torch 1.13.0a0, torchaudio 0.13.1, numpy 1.24.2, scipy 1.10.1 (Debian /usr/bin/python3)
 
 Rerun from any directory:
-  /usr/bin/python3 test/Microsoft.ML.Audio.Gpu.Tests/Fixtures/generate_layers_a.py
+  /usr/bin/python3 test/Microsoft.ML.Audio.Gpu.Tests/Fixtures/generate_inverse_framing_windows.py
 The output is deterministic (fixed seed, numpy.random.default_rng(7)); about 0.6 MB.
 """
 
+import numpy as np
+import scipy.signal
 import torch
+import torchaudio.functional as AF
 
-torch.set_default_dtype(torch.float64)
+from fixturelib import CaseSet, f32, signal
 
-import glob  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-
-import numpy as np  # noqa: E402
-import scipy  # noqa: E402
-import scipy.signal  # noqa: E402
-import torchaudio  # noqa: E402
-import torchaudio.functional as AF  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "layers_a")
-SIGNALS = os.path.join(HERE, "data")
-
-VERSIONS = {
-    "python": platform.python_version(),
-    "torch": torch.__version__,
-    "torchaudio": torchaudio.__version__,
-    "numpy": np.__version__,
-    "scipy": scipy.__version__,
-}
-
-CASES = []
-
-
-def f32(a):
-    if isinstance(a, torch.Tensor):
-        a = a.detach().cpu().numpy()
-    return np.ascontiguousarray(np.asarray(a), dtype="<f4")
-
-
-def save(fname, arr):
-    arr = f32(arr)
-    np.save(os.path.join(OUT, fname), arr)
-    return fname
-
-
-def signal(name):
-    """A signal of generate.py, as the float32 values stored, widened to float64."""
-    return np.load(os.path.join(SIGNALS, f"signal_{name}.npy")).astype(np.float64)
-
-
-def add(kind, name, **fields):
-    CASES.append({"kind": kind, "name": name, **fields})
+CASES = CaseSet("inverse_framing_windows", "generate_inverse_framing_windows.py",
+                "Reference fixtures for InverseStft, GriffinLim, Frame, Energy, MuLaw, windows, Delta",
+                signals_from="data/signal_<name>.npy (generate.py)")
+save = CASES.save
+add = CASES.add
 
 
 # --------------------------------------------------------------------------- inverse STFT
@@ -156,7 +119,7 @@ def frame_energy_cases():
 # --------------------------------------------------------------------------- mu-law
 
 def mulaw_cases():
-    x = np.concatenate([np.load(os.path.join(SIGNALS, "signal_speech44k.npy")),
+    x = np.concatenate([signal("speech44k").astype(np.float32),  # the stored float32 values
                         np.array([-1.0, 1.0, 0.0, 1e-9, -1e-9, 0.999999, -0.999999], dtype=np.float32)]).astype(np.float32)
     for q in [256, 16]:
         codes = AF.mu_law_encoding(torch.from_numpy(x), q)  # float32 in, float32 arithmetic, int64 out
@@ -218,24 +181,13 @@ def delta_cases():
 
 
 def main():
-    os.makedirs(OUT, exist_ok=True)
-    for old in glob.glob(os.path.join(OUT, "*.npy")):
-        os.remove(old)
     istft_cases()
     griffinlim_cases()
     frame_energy_cases()
     mulaw_cases()
     window_cases()
     delta_cases()
-    manifest = {"description": "Reference fixtures for InverseStft, GriffinLim, Frame, Energy, MuLaw, windows, Delta",
-                "generator": "generate_layers_a.py", "versions": VERSIONS, "dtype": "float32",
-                "signals_from": "data/signal_<name>.npy (generate.py)", "cases": CASES}
-    with open(os.path.join(OUT, "manifest.json"), "w") as fh:
-        json.dump(manifest, fh, indent=2, allow_nan=False)
-        fh.write("\n")
-    total = sum(os.path.getsize(p) for p in glob.glob(os.path.join(OUT, "*")))
-    print("versions:", json.dumps(VERSIONS))
-    print(f"{len(CASES)} cases, {total / 1e6:.2f} MB")
+    CASES.write_manifest()
 
 
 if __name__ == "__main__":

@@ -4,12 +4,12 @@ using Microsoft.ML.Audio.Gpu.Layers;
 namespace Microsoft.ML.Audio.Gpu.Tests.Infrastructure;
 
 /// <summary>
-/// The fixtures of Fixtures/generate_layers_c.py (resampling), listed in Fixtures/layers_c/manifest.json. Signals are
+/// The fixtures of Fixtures/generate_resampling.py (resampling), listed in Fixtures/resampling/manifest.json. Signals are
 /// those of <see cref="ReferenceFixtures"/>.
 /// </summary>
-public static class LayersCFixtures
+public static class ResamplingFixtures
 {
-    public static string Root { get; } = Path.Combine(ReferenceFixtures.Root, "layers_c");
+    public static string Root { get; } = Path.Combine(ReferenceFixtures.Root, "resampling");
 
     private static readonly Lazy<JsonElement> Manifest = new(() =>
         JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "manifest.json"))).RootElement);

@@ -3,12 +3,12 @@ using System.Text.Json;
 namespace Microsoft.ML.Audio.Gpu.Tests.Infrastructure;
 
 /// <summary>
-/// The fixtures of Fixtures/generate_layers_a.py (inverse STFT, Griffin-Lim, framing, energy, mu-law, windows, deltas),
-/// listed in Fixtures/layers_a/manifest.json. Signals are those of <see cref="ReferenceFixtures"/>.
+/// The fixtures of Fixtures/generate_inverse_framing_windows.py (inverse STFT, Griffin-Lim, framing, energy, mu-law, windows, deltas),
+/// listed in Fixtures/inverse_framing_windows/manifest.json. Signals are those of <see cref="ReferenceFixtures"/>.
 /// </summary>
-public static class LayersAFixtures
+public static class InverseFramingWindowsFixtures
 {
-    public static string Root { get; } = Path.Combine(ReferenceFixtures.Root, "layers_a");
+    public static string Root { get; } = Path.Combine(ReferenceFixtures.Root, "inverse_framing_windows");
 
     private static readonly Lazy<JsonElement> Manifest = new(() =>
         JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "manifest.json"))).RootElement);
