@@ -4,8 +4,9 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Audio.Gpu.Layers;
 
 /// <summary>
-/// Writes and reads a module's parameters and buffers as raw tensors (no pickle, nothing that executes code), checking
-/// every name, type and shape against the module built from the saved hyperparameters before reading any data.
+/// The one tensor serializer of the saved models: a module's parameters and buffers as raw tensors (no pickle, nothing
+/// that executes code), checking every name, type and shape against the module built from the saved hyperparameters
+/// before reading any data; and a single float32 matrix (the transforms' filterbank streams).
 /// </summary>
 internal static class ModelWeights
 {
@@ -25,7 +26,7 @@ internal static class ModelWeights
                 case ScalarType.Float32:
                     writer.Write((byte)1);
                     WriteShape(writer, cpu.shape);
-                    foreach (float v in cpu.data<float>()) writer.Write(v);
+                    WriteFloats(writer, cpu);
                     break;
                 case ScalarType.Int64:
                     writer.Write((byte)2);
@@ -78,9 +79,7 @@ internal static class ModelWeights
                 throw new InvalidDataException($"Tensor '{name}' is cut short: {bytes} bytes needed, {reader.BaseStream.Length - reader.BaseStream.Position} left.");
             if (type == 1)
             {
-                var values = new float[n];
-                for (long k = 0; k < n; k++) values[k] = reader.ReadSingle();
-                using var t = tensor(values, dims);
+                using var t = tensor(ReadFloats(reader, n), dims);
                 target.copy_(t);
             }
             else
@@ -91,5 +90,37 @@ internal static class ModelWeights
                 target.copy_(t);
             }
         }
+    }
+
+    // *** Binary format of a matrix (the transforms' filterbank streams) ***
+    // int: rows, int: columns, then rows x columns float32, row-major, little-endian
+    public static void SaveMatrix(BinaryWriter writer, Tensor matrix)
+    {
+        using var cpu = matrix.detach().cpu().to(ScalarType.Float32).contiguous();
+        writer.Write((int)cpu.shape[0]);
+        writer.Write((int)cpu.shape[1]);
+        WriteFloats(writer, cpu);
+    }
+
+    /// <summary>Reads a matrix, checking its shape against the one the settings need before allocating; throws
+    /// <see cref="InvalidDataException"/> when it differs.</summary>
+    public static float[] LoadMatrix(BinaryReader reader, int rows, int cols, string what)
+    {
+        int r = reader.ReadInt32(), c = reader.ReadInt32();
+        if (r != rows || c != cols)
+            throw new InvalidDataException($"The model's {what} is [{r}, {c}] but its settings need [{rows}, {cols}].");
+        return ReadFloats(reader, (long)rows * cols);
+    }
+
+    private static void WriteFloats(BinaryWriter writer, Tensor cpuFloat32)
+    {
+        foreach (float v in cpuFloat32.data<float>()) writer.Write(v);
+    }
+
+    private static float[] ReadFloats(BinaryReader reader, long n)
+    {
+        var values = new float[n];
+        for (long k = 0; k < n; k++) values[k] = reader.ReadSingle();
+        return values;
     }
 }

@@ -114,25 +114,14 @@ public sealed class GpuMelOptions
 
     internal GpuMelOptions Clone() => (GpuMelOptions)MemberwiseClone();
 
-    // *** Binary format of a filterbank stream ***
-    // int: rows (frequency bins), int: columns (mel bands), then rows x columns float32, row-major
-    internal static void SaveFilterbank(BinaryWriter writer, Tensor filterbank)
-    {
-        using var cpu = filterbank.detach().cpu().to(ScalarType.Float32).contiguous();
-        writer.Write((int)cpu.shape[0]);
-        writer.Write((int)cpu.shape[1]);
-        foreach (float v in cpu.data<float>()) writer.Write(v);
-    }
+    // The filterbank stream is ModelWeights' matrix format.
+    internal static void SaveFilterbank(BinaryWriter writer, Tensor filterbank) => ModelWeights.SaveMatrix(writer, filterbank);
 
     /// <summary>Reads a filterbank stream, checking its shape against the settings before allocating.</summary>
     internal static float[] LoadFilterbank(IExceptionContext ectx, BinaryReader reader, int rows, int cols)
     {
-        int r = reader.ReadInt32(), c = reader.ReadInt32();
-        if (r != rows || c != cols)
-            throw ectx.ExceptDecode($"The model's filterbank is [{r}, {c}] but its settings need [{rows}, {cols}].");
-        var values = new float[rows * cols];
-        for (int i = 0; i < values.Length; i++) values[i] = reader.ReadSingle();
-        return values;
+        try { return ModelWeights.LoadMatrix(reader, rows, cols, "filterbank"); }
+        catch (InvalidDataException e) { throw ectx.ExceptDecode(e, e.Message); }
     }
 
     internal static void LoadInto(MelFilterbank layer, float[]? values)
