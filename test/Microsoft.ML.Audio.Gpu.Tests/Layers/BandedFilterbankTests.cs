@@ -175,6 +175,6 @@ public sealed class BandedFilterbankTests
         Assert.IsNotNull(Functional.filterbank_bands(fb));
         var actual = Functional.apply_filterbank(spectrum, fb);
         var expected = einsum("fm,bft->bmt", fb, spectrum);
-        Assert.IsLessThanOrEqualTo(1e-12, (actual - expected).abs().max().item<double>() / expected.abs().max().item<double>());
+        Assert.IsLessThanOrEqualTo(Tolerances.Float64IdentityAbs, (actual - expected).abs().max().item<double>() / expected.abs().max().item<double>());
     }
 }

@@ -30,4 +30,15 @@ internal static class Tolerances
     /// order (measured: the resampler 1 ulp, the speech embedding 1.7e-6 of the largest value). Layers without
     /// convolutions give identical bits at every batch size.</summary>
     public const double BatchSizeRel = 1e-5;
+
+    /// <summary>The same float32 maths by another route (a fused module against its chain of transforms, a transform
+    /// against its layer, one example against the same example in a batch): only the summation order differs.</summary>
+    public const double SameComputationRel = 1e-6;
+
+    /// <summary>Griffin-Lim's example alone against the same example in a batch: the summation-order differences of
+    /// <see cref="SameComputationRel"/>, compounded over its iterations.</summary>
+    public const double IterativeRel = 1e-5;
+
+    /// <summary>An identity that holds exactly in real numbers, computed in float64 (a few roundings: about 1e-15).</summary>
+    public const double Float64IdentityAbs = 1e-12;
 }

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Audio.Gpu.Tests.Infrastructure;
+using Microsoft.ML.Audio.Gpu.Tests.Layers;
 using Microsoft.ML.Audio.Gpu.Transforms;
 using Microsoft.ML.Data;
 
@@ -60,7 +61,7 @@ public sealed class CpuChunkingTests
             }
             // A whole chunk takes the banded mel product, a single row the dense one: equal up to float rounding.
             double worst = alone.Zip(batched[i], (a, b) => Math.Abs(a - (double)b)).Max();
-            Assert.IsLessThanOrEqualTo(1e-3, worst, $"row {i}: max |diff| = {worst} dB");
+            Assert.IsLessThanOrEqualTo(Tolerances.DecibelAbs, worst, $"row {i}: max |diff| = {worst} dB");
         }
     }
 

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Audio.Gpu.Layers;
 using Microsoft.ML.Audio.Gpu.Tests.Infrastructure;
+using Microsoft.ML.Audio.Gpu.Tests.Layers;
 using Microsoft.ML.Audio.Gpu.Transforms;
 using Microsoft.ML.Data;
 using static TorchSharp.torch;
@@ -26,7 +27,7 @@ public sealed class GpuResampleEstimatorTests
         using var layer = AudioLayers.Resample(44100, 16000);
         var values = AudioData.Column(output, "Resampled");
         for (int i = 0; i < rows.Length; i++)
-            Compare.RelativeToMax(values[i], Compare.ToArray(layer.call(tensor(rows[i].Audio))), 1e-6, $"row {i}");
+            Compare.RelativeToMax(values[i], Compare.ToArray(layer.call(tensor(rows[i].Audio))), Tolerances.SameComputationRel, $"row {i}");
     }
 
     [TestMethod]

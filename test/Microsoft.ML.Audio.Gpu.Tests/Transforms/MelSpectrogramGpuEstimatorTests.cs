@@ -54,7 +54,7 @@ public sealed class MelSpectrogramGpuEstimatorTests
         var b = AudioData.Column(steps, "Mel");
         Assert.HasCount(5, a);
         for (int i = 0; i < a.Length; i++)
-            Compare.RelativeToMax(a[i], b[i], 1e-6, $"row {i}: fused vs GpuStft → GpuMel → GpuDecibel");
+            Compare.RelativeToMax(a[i], b[i], Tolerances.SameComputationRel, $"row {i}: fused vs GpuStft → GpuMel → GpuDecibel");
     }
 
     [TestMethod]
@@ -74,7 +74,7 @@ public sealed class MelSpectrogramGpuEstimatorTests
         {
             // One example of two channels: the 80 dB range is measured over both channels together.
             var expected = Compare.ToArray(layer.call(tensor(rows[i].Audio).reshape(1, 2, 3000)));
-            Compare.RelativeToMax(values[i], expected, 1e-6, $"row {i}");
+            Compare.RelativeToMax(values[i], expected, Tolerances.SameComputationRel, $"row {i}");
         }
     }
 
@@ -98,7 +98,7 @@ public sealed class MelSpectrogramGpuEstimatorTests
         for (int i = 0; i < rows.Length; i++)
         {
             Assert.AreEqual(40 * (1 + lengths[i] / 128), values[i].Length, $"row {i}: frames = 1 + length / hop");
-            Compare.RelativeToMax(values[i], Compare.ToArray(layer.call(tensor(rows[i].Audio))), 1e-6, $"row {i}");
+            Compare.RelativeToMax(values[i], Compare.ToArray(layer.call(tensor(rows[i].Audio))), Tolerances.SameComputationRel, $"row {i}");
         }
     }
 }
