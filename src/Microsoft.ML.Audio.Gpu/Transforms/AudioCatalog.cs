@@ -26,6 +26,13 @@ public sealed class AudioTransformsCatalog
     /// <see cref="LoadAudioOptions.BaseFolder"/>) or file contents (vector of <see cref="byte"/>). Null means
     /// <paramref name="outputColumnName"/>.</param>
     /// <param name="options">Decoding settings; null uses the defaults of <see cref="LoadAudioOptions"/> (16 kHz mono, whole file).</param>
+    /// <example>
+    /// <code language="csharp">
+    /// // Rows of file paths (a "Path" column) to 16 kHz mono audio, cropped or padded to 1 s.
+    /// var load = ml.Transforms.Audio.LoadAudio("Audio", "Path", new LoadAudioOptions { SampleRate = 16000, DurationSeconds = 1 });
+    /// var audio = load.Fit(files).Transform(files); // "Audio": float[16000] per row, with a SampleRate annotation
+    /// </code>
+    /// </example>
     public LoadAudioEstimator LoadAudio(string outputColumnName, string? inputColumnName = null, LoadAudioOptions? options = null)
         => new(_env, outputColumnName, inputColumnName, options);
 
@@ -37,6 +44,13 @@ public sealed class AudioTransformsCatalog
     /// <param name="inputColumnName">Name of the audio column (with a SampleRate annotation, e.g. from LoadAudio at the
     /// files' own rate). Null means <paramref name="outputColumnName"/>.</param>
     /// <param name="options">Settings; null resamples to 16 kHz with torchaudio's defaults.</param>
+    /// <example>
+    /// <code language="csharp">
+    /// // Decode at each file's own rate (SampleRate null), then resample whole batches to 16 kHz on the device.
+    /// var pipeline = ml.Transforms.Audio.LoadAudio("Audio", "Path", new LoadAudioOptions { SampleRate = null })
+    ///     .Append(ml.Transforms.Audio.GpuResample("Audio16k", "Audio", new GpuResampleOptions { SampleRate = 16000 }));
+    /// </code>
+    /// </example>
     public GpuResampleEstimator GpuResample(string outputColumnName, string? inputColumnName = null, GpuResampleOptions? options = null)
         => new(_env, outputColumnName, inputColumnName, options);
 
@@ -49,6 +63,12 @@ public sealed class AudioTransformsCatalog
     /// <param name="inputColumnName">Name of the audio column, a vector of <see cref="float"/> (<c>[samples]</c> or
     /// <c>[channels, samples]</c>, e.g. from <see cref="LoadAudio"/>). Null means <paramref name="outputColumnName"/>.</param>
     /// <param name="options">STFT settings; null uses the defaults of <see cref="GpuStftOptions"/>.</param>
+    /// <example>
+    /// <code language="csharp">
+    /// // 25 ms windows every 10 ms at 16 kHz, FFT 512: [257 bins, frames] of power per row.
+    /// var stft = ml.Transforms.Audio.GpuStft("Spectrum", "Audio", new GpuStftOptions { FftLength = 512, WindowLength = 400, HopLength = 160 });
+    /// </code>
+    /// </example>
     public GpuStftEstimator GpuStft(string outputColumnName, string? inputColumnName = null, GpuStftOptions? options = null)
         => new(_env, outputColumnName, inputColumnName, options);
 
@@ -61,6 +81,12 @@ public sealed class AudioTransformsCatalog
     /// (power or magnitude). Null means <paramref name="outputColumnName"/>.</param>
     /// <param name="options">Mel settings; null uses the defaults of <see cref="GpuMelOptions"/>, with the sample rate and
     /// FFT length taken from the input column's annotations.</param>
+    /// <example>
+    /// <code language="csharp">
+    /// var pipeline = ml.Transforms.Audio.GpuStft("Spectrum", "Audio")
+    ///     .Append(ml.Transforms.Audio.GpuMel("Mel", "Spectrum", new GpuMelOptions { MelBinCount = 64, MelScale = MelScale.Slaney }));
+    /// </code>
+    /// </example>
     public GpuMelEstimator GpuMel(string outputColumnName, string? inputColumnName = null, GpuMelOptions? options = null)
         => new(_env, outputColumnName, inputColumnName, options);
 
@@ -72,6 +98,13 @@ public sealed class AudioTransformsCatalog
     /// <param name="inputColumnName">Name of the spectrum column (from <see cref="GpuStft"/> or <see cref="GpuMel"/>).
     /// Null means <paramref name="outputColumnName"/>.</param>
     /// <param name="options">Decibel settings; null uses the defaults of <see cref="GpuDecibelOptions"/> (80 dB range).</param>
+    /// <example>
+    /// <code language="csharp">
+    /// var pipeline = ml.Transforms.Audio.GpuStft("Spectrum", "Audio")
+    ///     .Append(ml.Transforms.Audio.GpuMel("Mel", "Spectrum"))
+    ///     .Append(ml.Transforms.Audio.GpuDecibel("LogMel", "Mel", new GpuDecibelOptions { TopDb = 80 }));
+    /// </code>
+    /// </example>
     public GpuDecibelEstimator GpuDecibel(string outputColumnName, string? inputColumnName = null, GpuDecibelOptions? options = null)
         => new(_env, outputColumnName, inputColumnName, options);
 
@@ -85,6 +118,14 @@ public sealed class AudioTransformsCatalog
     /// <param name="inputColumnName">Name of the audio column, a vector of <see cref="float"/>. Null means
     /// <paramref name="outputColumnName"/>.</param>
     /// <param name="options">Settings; null uses the defaults of <see cref="MelSpectrogramOptions"/>.</param>
+    /// <example>
+    /// <code language="csharp">
+    /// // The usual speech front end: 64 log-mel bands, 25 ms windows every 10 ms, 80 dB range.
+    /// var pipeline = ml.Transforms.Audio.LoadAudio("Audio", "Path", new LoadAudioOptions { SampleRate = 16000, DurationSeconds = 1 })
+    ///     .Append(ml.Transforms.Audio.MelSpectrogramGpu("Features", "Audio",
+    ///         new MelSpectrogramOptions { FftLength = 512, WindowLength = 400, HopLength = 160, MelBinCount = 64 }));
+    /// </code>
+    /// </example>
     public MelSpectrogramGpuEstimator MelSpectrogramGpu(string outputColumnName, string? inputColumnName = null, MelSpectrogramOptions? options = null)
         => new(_env, outputColumnName, inputColumnName, options);
 
@@ -98,6 +139,14 @@ public sealed class AudioTransformsCatalog
     /// <param name="inputColumnName">Name of the audio column, a vector of <see cref="float"/>. Null means
     /// <paramref name="outputColumnName"/>.</param>
     /// <param name="options">Settings; null uses the defaults of <see cref="MfccOptions"/> (40 coefficients of 128 mel bands, 80 dB range).</param>
+    /// <example>
+    /// <code language="csharp">
+    /// // torchaudio's MFCC defaults (FFT 400, hop 200), 13 coefficients of 40 mel bands, then any ML.NET trainer.
+    /// var pipeline = ml.Transforms.Audio.MfccGpu("Mfcc", "Audio", new MfccOptions { FftLength = 400, HopLength = 200, MelBinCount = 40, CoefficientCount = 13 })
+    ///     .Append(ml.Transforms.Conversion.MapValueToKey("Label", "Word"))
+    ///     .Append(ml.MulticlassClassification.Trainers.SdcaMaximumEntropy("Label", "Mfcc"));
+    /// </code>
+    /// </example>
     public MfccGpuEstimator MfccGpu(string outputColumnName, string? inputColumnName = null, MfccOptions? options = null)
         => new(_env, outputColumnName, inputColumnName, options);
 
