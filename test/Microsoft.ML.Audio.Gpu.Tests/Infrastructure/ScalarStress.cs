@@ -145,6 +145,8 @@ public static class ScalarStress
         };
         foreach (var (name, make, input, train) in cases)
         {
+            // Named as it starts: a crash (the process dies, nothing else is printed) then says which layer it was in.
+            Console.WriteLine($"    layer {name}");
             using var layer = make();
             if (train) layer.train(); else layer.eval();
             for (int repeat = 0; repeat < 10; repeat++)

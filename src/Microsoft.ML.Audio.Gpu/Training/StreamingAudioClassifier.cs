@@ -1,0 +1,287 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Microsoft.ML.Audio.Gpu.Transforms;
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.Audio.Gpu.Training;
+
+/// <summary>Settings of <see cref="StreamingAudioClassifier"/>.</summary>
+public sealed class StreamingClassifierOptions
+{
+    /// <summary>Audio in each scored window. Default null: the model's clip length (its LoadAudio's DurationSeconds);
+    /// required for a model that does not start with LoadAudio.</summary>
+    public double? WindowSeconds { get; set; }
+
+    /// <summary>Time between window starts. Default 0.25 s.</summary>
+    public double HopSeconds { get; set; } = 0.25;
+
+    /// <summary>Windows whose class probabilities are averaged before a decision (1: no smoothing). Default 2.</summary>
+    public int SmoothingWindows { get; set; } = 2;
+
+    /// <summary>Smoothed probability of a class that starts a detection. Default 0.6.</summary>
+    public double Threshold { get; set; } = 0.6;
+
+    /// <summary>Smoothed probability under which a detection ends (below <see cref="Threshold"/>, so a score wavering
+    /// around the threshold does not split a word). Default 0.4.</summary>
+    public double ReleaseThreshold { get; set; } = 0.4;
+
+    /// <summary>Classes that are never reported (background, silence, unknown). Default null: those whose name starts
+    /// with '_' (Speech Commands' <c>_background_noise_</c>, <c>_silence_</c>, <c>_unknown_</c>) or is
+    /// "silence", "background" or "noise".</summary>
+    public IReadOnlyCollection<string>? IgnoredClasses { get; set; }
+
+    /// <summary>For a model that does not start with LoadAudio: its audio column (a vector of Single). Default null.</summary>
+    public string? InputColumnName { get; set; }
+
+    /// <summary>For a model that does not start with LoadAudio: the sample rate it expects. Default null.</summary>
+    public int? SampleRate { get; set; }
+
+    /// <summary>The model's column of class probabilities (with slot names). Default "Score".</summary>
+    public string ScoreColumnName { get; set; } = "Score";
+
+    internal StreamingClassifierOptions Clone() => (StreamingClassifierOptions)MemberwiseClone();
+
+    internal static bool IsIgnoredByDefault(string name)
+        => name.StartsWith('_') || name.Equals("silence", StringComparison.OrdinalIgnoreCase)
+           || name.Equals("background", StringComparison.OrdinalIgnoreCase) || name.Equals("noise", StringComparison.OrdinalIgnoreCase);
+}
+
+/// <summary>A class heard in a stream: from the start of the first window that heard it to the end of the last one,
+/// with the time and smoothed probability of its strongest window.</summary>
+/// <param name="Label">The class.</param>
+/// <param name="Start">Start of the first window that heard it, from the start of the stream.</param>
+/// <param name="End">End of the last window that heard it.</param>
+/// <param name="Peak">Centre of the window where it scored highest.</param>
+/// <param name="Score">Its highest smoothed probability.</param>
+public sealed record AudioDetection(string Label, TimeSpan Start, TimeSpan End, TimeSpan Peak, float Score);
+
+/// <summary>
+/// Classifies a live audio stream with a trained audio classification model: windows of the model's clip length every
+/// <see cref="StreamingClassifierOptions.HopSeconds"/>, class probabilities averaged over the last few windows,
+/// detections raised with start and end times when a class's smoothed probability crosses
+/// <see cref="StreamingClassifierOptions.Threshold"/> and ended when it falls under
+/// <see cref="StreamingClassifierOptions.ReleaseThreshold"/>.
+/// </summary>
+/// <remarks>
+/// Audio arrives through <see cref="Push"/> (float samples at the model's rate, chunks of any size) or
+/// <see cref="ListenAsync"/> (16-bit little-endian mono PCM from a stream: a microphone through <c>arecord</c>,
+/// <c>sox</c> or <c>ffmpeg</c>, or a file). A model that starts with LoadAudio (the sample's) is run from the step after
+/// it, on the samples themselves; its clip length and rate are the window's. Not thread-safe.
+/// </remarks>
+public sealed class StreamingAudioClassifier : IDisposable
+{
+    private readonly StreamingClassifierOptions _options;
+    private readonly PredictionEngine<Window, Scores> _engine;
+    private readonly int _window, _hop;
+    private readonly bool[] _ignored;
+    private readonly Queue<float[]> _recent = new();
+    private float[] _buffer;
+    private int _count;            // samples held, from absolute sample _bufferStart
+    private long _bufferStart, _received, _nextWindow;
+    private Open? _open;
+    private readonly Stopwatch _compute = new();
+
+    private sealed class Window
+    {
+        public float[] Audio { get; set; } = [];
+    }
+
+    private sealed class Scores
+    {
+        public float[] Score { get; set; } = [];
+    }
+
+    private sealed class Open(int label, long start)
+    {
+        public int Label = label;
+        public long Start = start, End, PeakCentre;
+        public float Peak;
+    }
+
+    /// <summary>Prepares to classify a stream with <paramref name="model"/> (not owned).</summary>
+    public StreamingAudioClassifier(MLContext mlContext, ITransformer model, StreamingClassifierOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        ArgumentNullException.ThrowIfNull(model);
+        _options = (options ?? new StreamingClassifierOptions()).Clone();
+        var o = _options;
+        Layers.Check.Positive(o.HopSeconds, nameof(o.HopSeconds));
+        Layers.Check.Positive(o.SmoothingWindows, nameof(o.SmoothingWindows));
+        if (o.Threshold is not (> 0 and <= 1)) throw new ArgumentOutOfRangeException(nameof(o.Threshold), o.Threshold, $"Threshold must be in (0, 1], got: {o.Threshold}");
+        if (o.ReleaseThreshold is not (> 0) || o.ReleaseThreshold > o.Threshold)
+            throw new ArgumentOutOfRangeException(nameof(o.ReleaseThreshold), o.ReleaseThreshold, $"ReleaseThreshold must be in (0, Threshold = {o.Threshold}], got: {o.ReleaseThreshold}");
+
+        // A model that decodes files first is run from the step after LoadAudio, on the samples it would have produced.
+        var steps = model is IEnumerable<ITransformer> chain ? chain.ToList() : [model];
+        string column;
+        int rate;
+        double? seconds = o.WindowSeconds;
+        if (steps.Count > 0 && steps[0] is LoadAudioTransformer load)
+        {
+            var loading = load.Options;
+            if (!loading.Mono && loading.ChannelCount is not 1)
+                throw new ArgumentException("The model's LoadAudio keeps several channels; a stream is mono.", nameof(model));
+            column = load.OutputColumnName;
+            rate = loading.SampleRate;
+            seconds ??= loading.DurationSeconds;
+            steps.RemoveAt(0);
+        }
+        else
+        {
+            column = o.InputColumnName ?? throw new ArgumentException(
+                "The model does not start with LoadAudio: set InputColumnName (its audio column) and SampleRate.", nameof(options));
+            rate = o.SampleRate ?? throw new ArgumentException("The model does not start with LoadAudio: set SampleRate.", nameof(options));
+        }
+        if (seconds is not double s)
+            throw new ArgumentException("The model's clip length is unknown (its LoadAudio has no DurationSeconds): set WindowSeconds.", nameof(options));
+        Layers.Check.Positive(s, nameof(o.WindowSeconds));
+        SampleRate = rate;
+        _window = (int)Math.Round(s * rate);
+        _hop = Math.Max(1, (int)Math.Round(o.HopSeconds * rate));
+        _buffer = new float[Math.Max(_window * 2, 4096)];
+
+        var definition = SchemaDefinition.Create(typeof(Window));
+        var audio = definition[nameof(Window.Audio)];
+        audio.ColumnName = column;
+        audio.ColumnType = new VectorDataViewType(NumberDataViewType.Single, _window);
+        audio.AddAnnotation(AudioAnnotationKinds.SampleRate, rate, NumberDataViewType.Int32);
+        audio.AddAnnotation(AudioAnnotationKinds.ChannelCount, 1, NumberDataViewType.Int32);
+        var rest = new TransformerChain<ITransformer>([.. steps]);
+        var outputs = SchemaDefinition.Create(typeof(Scores));
+        outputs[nameof(Scores.Score)].ColumnName = o.ScoreColumnName;
+        // The engine must not own the model: disposing it would dispose the caller's transformers.
+        _engine = mlContext.Model.CreatePredictionEngine<Window, Scores>(rest, new PredictionEngineOptions
+        {
+            InputSchemaDefinition = definition, OutputSchemaDefinition = outputs, OwnsTransformer = false,
+        });
+
+        var inputSchema = mlContext.Data.LoadFromEnumerable(Array.Empty<Window>(), definition).Schema;
+        var score = rest.GetOutputSchema(inputSchema).GetColumnOrNull(o.ScoreColumnName)
+            ?? throw new ArgumentException($"The model writes no column '{o.ScoreColumnName}' of class probabilities.", nameof(model));
+        var names = default(VBuffer<ReadOnlyMemory<char>>);
+        if (!score.HasSlotNames()) throw new ArgumentException($"The model's column '{o.ScoreColumnName}' has no class names (slot names).", nameof(model));
+        score.GetSlotNames(ref names);
+        ClassNames = [.. names.DenseValues().Select(n => n.ToString())];
+        var ignored = o.IgnoredClasses;
+        foreach (var name in ignored ?? [])
+            if (!ClassNames.Contains(name))
+                throw new ArgumentException($"IgnoredClasses names '{name}', which is not a class of the model ({string.Join(", ", ClassNames)}).", nameof(options));
+        _ignored = [.. ClassNames.Select(n => ignored?.Contains(n) ?? StreamingClassifierOptions.IsIgnoredByDefault(n))];
+    }
+
+    /// <summary>The model's classes, in score order.</summary>
+    public IReadOnlyList<string> ClassNames { get; }
+
+    /// <summary>Samples per second the stream must have (the model's rate).</summary>
+    public int SampleRate { get; }
+
+    /// <summary>Audio received so far.</summary>
+    public TimeSpan Received => Seconds(_received);
+
+    /// <summary>Time spent scoring windows so far; <see cref="Received"/> divided by it is the real-time factor.</summary>
+    public TimeSpan ComputeTime => _compute.Elapsed;
+
+    /// <summary>Adds samples (mono, at <see cref="SampleRate"/>, in [-1, 1]) and returns the detections they end.</summary>
+    public IReadOnlyList<AudioDetection> Push(ReadOnlySpan<float> samples)
+    {
+        if (_count + samples.Length > _buffer.Length) Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _count + samples.Length));
+        samples.CopyTo(_buffer.AsSpan(_count));
+        _count += samples.Length;
+        _received += samples.Length;
+        var done = new List<AudioDetection>();
+        while (_nextWindow + _window <= _received) Score(_buffer.AsSpan(checked((int)(_nextWindow - _bufferStart)), _window), done);
+        int drop = checked((int)Math.Min(_nextWindow - _bufferStart, _count));
+        if (drop > 0)
+        {
+            Array.Copy(_buffer, drop, _buffer, 0, _count - drop);
+            _count -= drop;
+            _bufferStart += drop;
+        }
+        return done;
+    }
+
+    /// <summary>Ends the stream: scores the last, partial window (padded with silence) and ends an open detection.</summary>
+    public IReadOnlyList<AudioDetection> Flush()
+    {
+        var done = new List<AudioDetection>();
+        if (_received > _nextWindow && (_received < _window || _received - _nextWindow > _window - _hop))
+        {
+            var last = new float[_window];
+            _buffer.AsSpan(checked((int)(_nextWindow - _bufferStart)), checked((int)(_received - _nextWindow))).CopyTo(last);
+            Score(last, done);
+        }
+        if (_open is not null) done.Add(Close(_open));
+        _open = null;
+        return done;
+    }
+
+    /// <summary>Reads 16-bit little-endian mono PCM at <see cref="SampleRate"/> from <paramref name="pcm"/> until it
+    /// ends, yielding each detection as soon as it ends.</summary>
+    public async IAsyncEnumerable<AudioDetection> ListenAsync(Stream pcm, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pcm);
+        var bytes = new byte[Math.Max(2, SampleRate / 10 * 2)]; // 100 ms reads: detections come within a read of the data
+        var samples = new float[bytes.Length / 2];
+        int held = 0;
+        while (true)
+        {
+            int n = await pcm.ReadAsync(bytes.AsMemory(held), cancellationToken).ConfigureAwait(false);
+            if (n == 0) break;
+            held += n;
+            int whole = held / 2;
+            for (int i = 0; i < whole; i++) samples[i] = BitConverter.ToInt16(bytes, 2 * i) / 32768f;
+            if ((held & 1) == 1) bytes[0] = bytes[held - 1]; // an odd byte waits for its pair
+            held &= 1;
+            foreach (var d in Push(samples.AsSpan(0, whole))) yield return d;
+        }
+        foreach (var d in Flush()) yield return d;
+    }
+
+    private TimeSpan Seconds(long samples) => TimeSpan.FromSeconds((double)samples / SampleRate);
+
+    private void Score(ReadOnlySpan<float> window, List<AudioDetection> done)
+    {
+        long start = _nextWindow;
+        _nextWindow += _hop;
+        _compute.Start();
+        var raw = _engine.Predict(new Window { Audio = window.ToArray() }).Score;
+        _compute.Stop();
+        if (raw.Length != ClassNames.Count)
+            throw new InvalidOperationException($"The model scored {raw.Length} classes, its schema names {ClassNames.Count}.");
+        _recent.Enqueue(raw);
+        while (_recent.Count > _options.SmoothingWindows) _recent.Dequeue();
+        var smoothed = new float[raw.Length];
+        foreach (var r in _recent)
+            for (int c = 0; c < r.Length; c++) smoothed[c] += r[c] / _recent.Count;
+
+        if (_open is { } open)
+        {
+            if (smoothed[open.Label] >= _options.ReleaseThreshold)
+            {
+                open.End = start + _window;
+                if (smoothed[open.Label] > open.Peak) (open.Peak, open.PeakCentre) = (smoothed[open.Label], start + _window / 2);
+                return;
+            }
+            done.Add(Close(open));
+            _open = null;
+        }
+        int best = -1;
+        for (int c = 0; c < smoothed.Length; c++)
+            if (!_ignored[c] && (best < 0 || smoothed[c] > smoothed[best])) best = c;
+        if (best < 0 || smoothed[best] < _options.Threshold) return;
+        // The detection starts with the earliest smoothed window that already heard the class.
+        int back = _recent.Count - 1;
+        foreach (var r in _recent)
+        {
+            if (r[best] >= _options.ReleaseThreshold) break;
+            back--;
+        }
+        _open = new Open(best, start - (long)Math.Max(back, 0) * _hop) { End = start + _window, Peak = smoothed[best], PeakCentre = start + _window / 2 };
+    }
+
+    private AudioDetection Close(Open open)
+        => new(ClassNames[open.Label], Seconds(Math.Max(open.Start, 0)), Seconds(Math.Min(open.End, _received)), Seconds(open.PeakCentre), open.Peak);
+
+    /// <summary>Releases the prediction engine (the model stays the caller's).</summary>
+    public void Dispose() => _engine.Dispose();
+}
