@@ -206,3 +206,26 @@ internal sealed class HeadlessChromium : IAsyncDisposable
         try { profile.Delete(recursive: true); } catch (IOException) { }
     }
 }
+
+/// <summary>What a script needs to know of the web sample's page (samples/AudioClassification.Web/Page/index.html).</summary>
+internal static class SamplePage
+{
+    /// <summary>
+    /// JavaScript: a promise of what the page shows once its upload is classified. The page sets body's data-state and
+    /// fires "kapre:done" when it has shown a result or an error; the state is read first, as the event may be past.
+    /// </summary>
+    public const string WhenDone = """
+        new Promise(resolve => {
+          const read = () => ({
+            state: document.body.dataset.state,
+            label: document.getElementById("label").textContent,
+            status: document.getElementById("status").textContent,
+            bars: document.querySelectorAll("#scores .bar").length,
+            spectrogramWidth: document.getElementById("spectrogram").naturalWidth,
+          });
+          const state = document.body.dataset.state;
+          if (state === "done" || state === "error") resolve(read());
+          else document.addEventListener("kapre:done", () => resolve(read()), { once: true });
+        })
+        """;
+}

@@ -26,7 +26,7 @@ public sealed class WebBrowserTests
 
         await browser.NavigateAsync(server.Address);
         await browser.SetFilesAsync("#file", file);
-        var shown = (await browser.EvaluateAsync(WhenDone))!.AsObject();
+        var shown = (await browser.EvaluateAsync(SamplePage.WhenDone))!.AsObject();
 
         Assert.AreEqual("done", shown["state"]!.GetValue<string>(), shown.ToJsonString());
         Assert.AreEqual(expected!.Label, shown["label"]!.GetValue<string>());
@@ -36,23 +36,4 @@ public sealed class WebBrowserTests
         await File.WriteAllBytesAsync(screenshot, await browser.ScreenshotAsync());
         TestContext.AddResultFile(screenshot);
     }
-
-    /// <summary>
-    /// JavaScript: a promise of what the page shows once its upload is classified. The page sets body's data-state and
-    /// fires "kapre:done" when it has shown a result or an error; the state is read first, as the event may be past.
-    /// </summary>
-    public const string WhenDone = """
-        new Promise(resolve => {
-          const read = () => ({
-            state: document.body.dataset.state,
-            label: document.getElementById("label").textContent,
-            status: document.getElementById("status").textContent,
-            bars: document.querySelectorAll("#scores .bar").length,
-            spectrogramWidth: document.getElementById("spectrogram").naturalWidth,
-          });
-          const state = document.body.dataset.state;
-          if (state === "done" || state === "error") resolve(read());
-          else document.addEventListener("kapre:done", () => resolve(read()), { once: true });
-        })
-        """;
 }
