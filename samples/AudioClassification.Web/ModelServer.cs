@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using AudioClassification.Consumption;
 using Microsoft.Extensions.ObjectPool;
@@ -50,7 +51,7 @@ public sealed class ModelServer : IDisposable
     private readonly SemaphoreSlim _slots;
     private readonly int _mels, _frames;
 
-    /// <summary>Loads the model and builds one engine of each kind, so a model that cannot serve fails here.</summary>
+    /// <summary>Loads the model and runs it once, so a model that cannot serve fails here.</summary>
     /// <param name="modelPath">A model zip saved by the console sample.</param>
     /// <param name="concurrency">Requests computed at once (and engines kept in each pool).</param>
     public ModelServer(string modelPath, int concurrency)
@@ -73,9 +74,12 @@ public sealed class ModelServer : IDisposable
         var pools = new DefaultObjectPoolProvider { MaximumRetained = concurrency };
         _predictors = pools.Create(new EnginePolicy<ModelOutput>(_ml, model));
         _spectrograms = pools.Create(new EnginePolicy<LogMelOutput>(_ml, spectrogram));
-        _predictors.Return(_predictors.Get());
-        _spectrograms.Return(_spectrograms.Get());
         _slots = new SemaphoreSlim(concurrency, concurrency);
+        // One prediction of each kind now, on a second of silence: a model that cannot serve fails here rather than at the
+        // first request, and that request does not pay for the first run (JIT, libtorch's first allocations).
+        byte[] silence = SilentWav(ModelTraining.Loading.SampleRate);
+        Borrow(_predictors, silence, "warm-up");
+        Borrow(_spectrograms, silence, "warm-up");
     }
 
     /// <summary>The model file, as a full path.</summary>
@@ -140,6 +144,27 @@ public sealed class ModelServer : IDisposable
         }
         pool.Return(engine);
         return output;
+    }
+
+    /// <summary>One second of silence as a 16-bit mono WAV file: RIFF header, fmt chunk, data chunk.</summary>
+    private static byte[] SilentWav(int sampleRate)
+    {
+        int dataBytes = 2 * sampleRate;
+        var wav = new byte[44 + dataBytes];
+        var header = wav.AsSpan();
+        "RIFF"u8.CopyTo(header);
+        BinaryPrimitives.WriteInt32LittleEndian(header[4..], 36 + dataBytes);
+        "WAVEfmt "u8.CopyTo(header[8..]);
+        BinaryPrimitives.WriteInt32LittleEndian(header[16..], 16);            // fmt chunk size
+        BinaryPrimitives.WriteInt16LittleEndian(header[20..], 1);             // PCM
+        BinaryPrimitives.WriteInt16LittleEndian(header[22..], 1);             // mono
+        BinaryPrimitives.WriteInt32LittleEndian(header[24..], sampleRate);
+        BinaryPrimitives.WriteInt32LittleEndian(header[28..], 2 * sampleRate); // bytes per second
+        BinaryPrimitives.WriteInt16LittleEndian(header[32..], 2);             // block align
+        BinaryPrimitives.WriteInt16LittleEndian(header[34..], 16);            // bits per sample
+        "data"u8.CopyTo(header[36..]);
+        BinaryPrimitives.WriteInt32LittleEndian(header[40..], dataBytes);
+        return wav;
     }
 
     /// <summary>The decoder's exception, wherever ML.NET's row machinery put it.</summary>

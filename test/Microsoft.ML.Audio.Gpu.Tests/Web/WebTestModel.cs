@@ -18,7 +18,7 @@ internal static class WebTestModel
     /// <summary>The model zip.</summary>
     public static string ModelPath => Made.Value.Model;
 
-    /// <summary>WAV files in several encodings and rates, with no two alike.</summary>
+    /// <summary>WAV files in several encodings and channel counts, and a long recording; no two alike.</summary>
     public static IReadOnlyList<string> Files => Made.Value.Files;
 
     private static (string, string[]) Make()
@@ -49,6 +49,17 @@ internal static class WebTestModel
             File.WriteAllBytes(path, WavBuilder.For(Column(unseen[i].Audio, channels), ClipRate, format).ToBytes());
             files.Add(path);
         }
+        // A long recording (20 s, 320 KB) with the word at 12.3 s: the model hears its loudest second, as the console
+        // sample does; long uploads are cropped, not refused (the size limit bounds them).
+        var word = unseen[0].Audio;
+        var recording = new float[20 * ClipRate];
+        var noise = new Random(5);
+        for (int t = 0; t < recording.Length; t++) recording[t] = (float)((noise.NextDouble() * 2 - 1) * 0.01);
+        int onset = (int)(12.3 * ClipRate);
+        for (int t = 0; t < word.Length; t++) recording[onset + t] += word[t];
+        string longFile = Path.Combine(dir.FullName, $"long20s_{unseen[0].Word}.wav");
+        File.WriteAllBytes(longFile, WavBuilder.For(Column(recording, channels: 1), ClipRate, SampleFormat.Pcm16).ToBytes());
+        files.Add(longFile);
         return (model, [.. files]);
     }
 
