@@ -43,21 +43,22 @@ internal sealed class HeadlessChromium : IAsyncDisposable
 
     /// <summary>Starts the browser with one blank page of the given size, ready for <see cref="CallAsync"/>.</summary>
     /// <param name="cancellation">Ends every wait of this browser's calls (a guard against a hung browser, not a time limit).</param>
-    public static async Task<HeadlessChromium> StartAsync(int width, int height, CancellationToken cancellation)
+    /// <param name="arguments">More command-line switches (e.g. a fake microphone).</param>
+    public static async Task<HeadlessChromium> StartAsync(int width, int height, CancellationToken cancellation, params string[] arguments)
     {
         string executable = Find() ?? throw new InvalidOperationException(
             "No Chromium found: run build/install-prerequisites.sh (it installs Debian's chromium), or set CHROMIUM to a Chromium or Chrome.");
         var profile = Directory.CreateTempSubdirectory("kapre-chromium-");
         var start = new ProcessStartInfo(executable) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var argument in new[]
-        {
+        foreach (var argument in (string[])
+        [
             "--headless", "--remote-debugging-port=0", $"--user-data-dir={profile.FullName}",
             // Containers and CI run as root without user namespaces, where Chromium's sandbox cannot start; the browser
             // only visits this process's loopback server.
             "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
             "--disable-extensions", "--disable-background-networking", "--disable-component-update", "--mute-audio",
-            $"--window-size={width},{height}", "about:blank",
-        })
+            $"--window-size={width},{height}", .. arguments, "about:blank",
+        ])
             start.ArgumentList.Add(argument);
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
@@ -121,11 +122,13 @@ internal sealed class HeadlessChromium : IAsyncDisposable
     }
 
     /// <summary>Evaluates a JavaScript expression in the page; a promise is awaited. Returns its value as JSON.</summary>
-    public async Task<JsonNode?> EvaluateAsync(string expression)
+    /// <param name="expression">The script.</param>
+    /// <param name="userGesture">Run it as if the user had acted (a click), which browsers require to start audio.</param>
+    public async Task<JsonNode?> EvaluateAsync(string expression, bool userGesture = false)
     {
         var answer = await CallAsync("Runtime.evaluate", new JsonObject
         {
-            ["expression"] = expression, ["awaitPromise"] = true, ["returnByValue"] = true,
+            ["expression"] = expression, ["awaitPromise"] = true, ["returnByValue"] = true, ["userGesture"] = userGesture,
         });
         if (answer["exceptionDetails"] is JsonNode failure) throw new InvalidOperationException($"The page's script failed: {failure.ToJsonString()}");
         return answer["result"]!["value"];
