@@ -159,9 +159,18 @@ public static class WebSample
 
         var app = builder.Build();
         // Loaded now, not at the first request: a model that cannot be served stops the start, and /health is true.
-        var server = app.Services.GetRequiredService<ModelServer>();
+        ModelServer loaded;
+        try
+        {
+            loaded = app.Services.GetRequiredService<ModelServer>();
+        }
+        catch
+        {
+            ((IDisposable)app).Dispose();
+            throw;
+        }
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AudioClassification.Web");
-        log.LogInformation("Model {Model} loaded: {Count} classes ({Classes}).", server.ModelPath, server.ClassNames.Count, string.Join(", ", server.ClassNames));
+        log.LogInformation("Model {Model} loaded: {Count} classes ({Classes}).", loaded.ModelPath, loaded.ClassNames.Count, string.Join(", ", loaded.ClassNames));
 
         app.Use(async (context, next) =>
         {
@@ -179,7 +188,7 @@ public static class WebSample
         });
 
         app.MapGet("/", () => Results.Text(Page, "text/html; charset=utf-8"));
-        app.MapGet("/health", () => Results.Json(new Health("ready", Path.GetFileName(server.ModelPath), server.ClassNames)));
+        app.MapGet("/health", () => Results.Json(new Health("ready", Path.GetFileName(loaded.ModelPath), loaded.ClassNames)));
         // Handlers take the server as a parameter: a lambda of HttpContext alone would be a RequestDelegate, whose
         // returned IResult ASP.NET Core discards.
         app.MapPost("/predict", (HttpContext context, ModelServer server) => Serve(context, options, log, "predict",
