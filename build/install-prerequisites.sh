@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what TorchSharp 0.107.0 and the sample's plots need at run time and nothing else. Idempotent.
+# Installs what TorchSharp 0.107.0, the sample's plots and the web sample's browser test need, and nothing else. Idempotent.
 #
 # Fonts: the sample draws its plots with ScottPlot on SkiaSharp (the NoDependencies native build: no fontconfig).
 # It reads fonts from /usr/share/fonts and, with none there (slim images), draws plots without any text. Where no
@@ -33,6 +33,21 @@ elif command -v apt-get >/dev/null; then
 else
   echo "install-prerequisites: no fonts in /usr/share/fonts and no apt-get: install a TrueType font (e.g. DejaVu)" >&2
   echo "there by your own means, or the sample's plots will have no text." >&2
+fi
+
+# Browser: the web sample's browser test (test/.../Web/BrowserTests) drives Debian's chromium headless through the
+# DevTools protocol, and docs/web-sample.png is its screenshot. Installed where no chromium is found; the test names
+# this script when it is missing. Other systems: install Chromium or Chrome by your own means (or set CHROMIUM).
+if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then
+  echo "install-prerequisites: chromium found; nothing to do for the browser test."
+elif command -v apt-get >/dev/null; then
+  echo "install-prerequisites: installing chromium for the web sample's browser test..."
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  command -v chromium >/dev/null || { echo "install-prerequisites: chromium installed but not on PATH." >&2; exit 1; }
+else
+  echo "install-prerequisites: no chromium and no apt-get: install Chromium or Chrome for the web sample's browser" >&2
+  echo "test by your own means (or set CHROMIUM to its path)." >&2
 fi
 
 need=GLIBCXX_3.4.32

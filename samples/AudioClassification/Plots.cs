@@ -19,6 +19,10 @@ public static class Plots
     /// across, the mel bands up (evenly spaced in mels, as computed), labelled with their frequencies in Hz.
     /// </summary>
     public static void Spectrogram(string path, float[] values, int mels, int frames, MelSpectrogramOptions frontEnd, int sampleRate, string title)
+        => File.WriteAllBytes(path, SpectrogramPng(values, mels, frames, frontEnd, sampleRate, title));
+
+    /// <summary>The plot of <see cref="Spectrogram"/> as PNG bytes (the web sample sends them without a file).</summary>
+    public static byte[] SpectrogramPng(float[] values, int mels, int frames, MelSpectrogramOptions frontEnd, int sampleRate, string title)
     {
         if (values.Length != mels * frames) throw new ArgumentException($"Expected {mels} x {frames} values, got {values.Length}.", nameof(values));
         var plot = NewPlot();
@@ -52,7 +56,7 @@ public static class Plots
         plot.XLabel("Time (s)");
         plot.YLabel("Frequency (Hz, mel scale)");
         plot.Axes.Margins(0, 0);
-        plot.SavePng(path, SpectrogramWidth, SpectrogramHeight);
+        return plot.GetImageBytes(SpectrogramWidth, SpectrogramHeight, ImageFormat.Png);
     }
 
     // ScottPlot's default font is the system's default typeface, which on Linux can be a serif one (DejaVu Serif).

@@ -1,6 +1,7 @@
 // End-to-end throughput of the mel front end, side by side in one process (issue: "Performance").
 //
 //   dotnet run -c Release --project test/Microsoft.ML.Audio.Gpu.Benchmarks [-- --runs 5] [--out FILE] [--gpu 0] [--only W1]
+// (--web: the web sample under load, WebLoad.cs.)
 // (--only runs one workload, so the process's peak working set is that workload's.)
 //
 // Workloads (random audio, fixed seed): periodic Hann, centred with reflect padding, power 2, HTK mel, power to dB with
@@ -26,6 +27,7 @@ if (args.Contains("--micro"))
 }
 
 if (args.Contains("--kapre")) return KapreExperiment.Run(args);
+if (args.Contains("--web")) return await WebLoad.Run(args);
 if (args.Contains("--transfer")) return TransferExperiment.Run(args);
 if (args.Contains("--train-speed")) return TrainingSpeed.Run(args);
 if (args.Contains("--train-memory")) return TrainingSpeed.Memory(args);

@@ -51,12 +51,17 @@ public static class AudioClassifierModel
             lock (Gate)
             {
                 Engine();
-                var schema = _loaded!.Value.model.GetOutputSchema(_loaded.Value.ml.Data.LoadFromEnumerable(Array.Empty<ModelInput>()).Schema);
-                var names = default(VBuffer<ReadOnlyMemory<char>>);
-                schema["Score"].GetSlotNames(ref names);
-                return names.DenseValues().Select(n => n.ToString()).ToArray();
+                return ClassNamesOf(_loaded!.Value.model.GetOutputSchema(_loaded.Value.ml.Data.LoadFromEnumerable(Array.Empty<ModelInput>()).Schema));
             }
         }
+    }
+
+    /// <summary>Class names in score order: the slot names of the Score column of a model's output schema.</summary>
+    public static string[] ClassNamesOf(DataViewSchema outputSchema)
+    {
+        var names = default(VBuffer<ReadOnlyMemory<char>>);
+        outputSchema["Score"].GetSlotNames(ref names);
+        return names.DenseValues().Select(n => n.ToString()).ToArray();
     }
 
     private static PredictionEngine<ModelInput, ModelOutput> Engine()

@@ -1,0 +1,207 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using AudioClassification.Consumption;
+using Microsoft.Extensions.ObjectPool;
+using Microsoft.ML;
+using Microsoft.ML.Audio.Gpu.IO;
+using Microsoft.ML.Data;
+
+namespace AudioClassification.Web;
+
+/// <summary>
+/// The model's input for an upload: the file's bytes. The model's LoadAudio reads column "Path", which may hold a path
+/// (the console sample's <see cref="ModelInput"/>) or the file's contents; both decode the same way.
+/// </summary>
+public sealed class AudioFile
+{
+    [ColumnName("Path")]
+    public byte[] Bytes { get; set; } = [];
+}
+
+/// <summary>The log-mel spectrogram of an upload, row-major [mels, frames] in dB.</summary>
+public sealed class LogMelOutput
+{
+    [ColumnName("LogMel")]
+    public float[] Values { get; set; } = [];
+}
+
+/// <summary>What <c>POST /predict</c> answers.</summary>
+/// <param name="Label">The predicted class.</param>
+/// <param name="Scores">Each class's probability, in the model's class order.</param>
+/// <param name="Milliseconds">Time spent decoding and predicting on the server, without the upload.</param>
+public sealed record Prediction(string Label, IReadOnlyDictionary<string, float> Scores, double Milliseconds);
+
+/// <summary>The upload is not audio the decoder can read; the message is the decoder's, naming the upload.</summary>
+public sealed class BadAudioException(string message, Exception inner) : Exception(message, inner);
+
+/// <summary>
+/// Loads a model zip once and serves predictions and spectrograms to concurrent requests.
+/// </summary>
+/// <remarks>
+/// A PredictionEngine is not thread-safe, so each request borrows one from a pool (ObjectPool) and returns it; at most
+/// <c>concurrency</c> requests compute at once, each on the thread pool, and the others wait for a slot without holding
+/// a thread. A request that gives up waiting (its time limit) leaves its computation to finish and free its slot.
+/// </remarks>
+public sealed class ModelServer : IDisposable
+{
+    private readonly MLContext _ml;
+    private readonly ITransformer _model, _spectrogram;
+    private readonly ObjectPool<PredictionEngine<AudioFile, ModelOutput>> _predictors;
+    private readonly ObjectPool<PredictionEngine<AudioFile, LogMelOutput>> _spectrograms;
+    private readonly SemaphoreSlim _slots;
+    private readonly int _mels, _frames;
+
+    /// <summary>Loads the model and runs it once, so a model that cannot serve fails here.</summary>
+    /// <param name="modelPath">A model zip saved by the console sample.</param>
+    /// <param name="concurrency">Requests computed at once (and engines kept in each pool).</param>
+    public ModelServer(string modelPath, int concurrency)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(concurrency);
+        ModelPath = Path.GetFullPath(modelPath);
+        // As the consumption code: CUDA device 0 when the app has the CUDA backend and a GPU, else the CPU.
+        _ml = new MLContext(seed: 1) { GpuDeviceId = 0, FallbackToCpu = true };
+        var model = _model = _ml.Model.Load(ModelPath, out _);
+        var empty = _ml.Data.LoadFromEnumerable(Array.Empty<AudioFile>());
+        ClassNames = AudioClassifierModel.ClassNamesOf(model.GetOutputSchema(empty.Schema));
+
+        // The console sample's spectrogram command, on bytes: its decoding and front end, so the plot is what the model hears.
+        var spectrogram = _ml.Transforms.Audio.LoadAudio("Audio", "Path", ModelTraining.Loading)
+            .Append(_ml.Transforms.Audio.MelSpectrogramGpu("LogMel", "Audio", ModelTraining.FrontEnd)).Fit(empty);
+        _spectrogram = spectrogram;
+        var dims = ((VectorDataViewType)spectrogram.GetOutputSchema(empty.Schema)["LogMel"].Type).Dimensions;
+        (_mels, _frames) = (dims[0], dims[1]);
+
+        var pools = new DefaultObjectPoolProvider { MaximumRetained = concurrency };
+        _predictors = pools.Create(new EnginePolicy<ModelOutput>(_ml, model));
+        _spectrograms = pools.Create(new EnginePolicy<LogMelOutput>(_ml, spectrogram));
+        _slots = new SemaphoreSlim(concurrency, concurrency);
+        // One prediction of each kind now, on a second of silence: a model that cannot serve fails here rather than at the
+        // first request, and that request does not pay for the first run (JIT, libtorch's first allocations).
+        byte[] silence = SilentWav(ModelTraining.Loading.SampleRate);
+        Borrow(_predictors, silence, "warm-up");
+        Borrow(_spectrograms, silence, "warm-up");
+    }
+
+    /// <summary>The model file, as a full path.</summary>
+    public string ModelPath { get; }
+
+    /// <summary>The model's classes, in score order.</summary>
+    public IReadOnlyList<string> ClassNames { get; }
+
+    /// <summary>Classifies an audio file's bytes.</summary>
+    /// <param name="audio">The whole file (WAV, any encoding LoadAudio reads).</param>
+    /// <param name="name">A name for the upload, used in error messages.</param>
+    /// <param name="cancellation">Stops waiting (the request's time limit); a running computation still completes.</param>
+    /// <exception cref="BadAudioException">The bytes cannot be decoded.</exception>
+    public Task<Prediction> PredictAsync(byte[] audio, string name, CancellationToken cancellation) => RunAsync(() =>
+    {
+        var watch = Stopwatch.StartNew();
+        var output = Borrow(_predictors, audio, name);
+        var scores = new Dictionary<string, float>(ClassNames.Count);
+        for (int i = 0; i < ClassNames.Count; i++) scores[ClassNames[i]] = output.Score[i];
+        return new Prediction(output.PredictedLabel, scores, watch.Elapsed.TotalMilliseconds);
+    }, cancellation);
+
+    /// <summary>The log-mel spectrogram of an audio file's bytes, as a PNG with axes and a colour bar.</summary>
+    /// <inheritdoc cref="PredictAsync" path="/param"/>
+    /// <exception cref="BadAudioException">The bytes cannot be decoded.</exception>
+    public Task<byte[]> SpectrogramPngAsync(byte[] audio, string name, CancellationToken cancellation) => RunAsync(() =>
+    {
+        var output = Borrow(_spectrograms, audio, name);
+        return Plots.SpectrogramPng(output.Values, _mels, _frames, ModelTraining.FrontEnd, ModelTraining.Loading.SampleRate,
+            $"Log-mel spectrogram of {name} (1 s, as the model hears it)");
+    }, cancellation);
+
+    private async Task<T> RunAsync<T>(Func<T> work, CancellationToken cancellation)
+    {
+        await _slots.WaitAsync(cancellation).ConfigureAwait(false);
+        // Decoding and the network are CPU work: off the request's thread, so that a request over its time limit can be
+        // answered while its computation finishes (and frees the slot) on its own.
+        var computation = Task.Run(() =>
+        {
+            try { return work(); }
+            finally { _slots.Release(); }
+        }, CancellationToken.None);
+        return await computation.WaitAsync(cancellation).ConfigureAwait(false);
+    }
+
+    private static TOut Borrow<TOut>(ObjectPool<PredictionEngine<AudioFile, TOut>> pool, byte[] audio, string name)
+        where TOut : class, new()
+    {
+        var engine = pool.Get();
+        TOut output;
+        try
+        {
+            output = engine.Predict(new AudioFile { Bytes = audio });
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // An engine whose row failed midway is not trusted with the next one: drop it, the pool makes a new one.
+            engine.Dispose();
+            throw DecoderFailure(e) is AudioDecodeException d
+                ? new BadAudioException($"Cannot decode audio '{name}': {d.Reason}", e)
+                : e;
+        }
+        pool.Return(engine);
+        return output;
+    }
+
+    /// <summary>One second of silence as a 16-bit mono WAV file: RIFF header, fmt chunk, data chunk.</summary>
+    private static byte[] SilentWav(int sampleRate)
+    {
+        int dataBytes = 2 * sampleRate;
+        var wav = new byte[44 + dataBytes];
+        var header = wav.AsSpan();
+        "RIFF"u8.CopyTo(header);
+        BinaryPrimitives.WriteInt32LittleEndian(header[4..], 36 + dataBytes);
+        "WAVEfmt "u8.CopyTo(header[8..]);
+        BinaryPrimitives.WriteInt32LittleEndian(header[16..], 16);            // fmt chunk size
+        BinaryPrimitives.WriteInt16LittleEndian(header[20..], 1);             // PCM
+        BinaryPrimitives.WriteInt16LittleEndian(header[22..], 1);             // mono
+        BinaryPrimitives.WriteInt32LittleEndian(header[24..], sampleRate);
+        BinaryPrimitives.WriteInt32LittleEndian(header[28..], 2 * sampleRate); // bytes per second
+        BinaryPrimitives.WriteInt16LittleEndian(header[32..], 2);             // block align
+        BinaryPrimitives.WriteInt16LittleEndian(header[34..], 16);            // bits per sample
+        "data"u8.CopyTo(header[36..]);
+        BinaryPrimitives.WriteInt32LittleEndian(header[40..], dataBytes);
+        return wav;
+    }
+
+    /// <summary>The decoder's exception, wherever ML.NET's row machinery put it.</summary>
+    private static AudioDecodeException? DecoderFailure(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (x is AudioDecodeException d) return d;
+            if (x is AggregateException a && a.InnerExceptions.Count == 1) return DecoderFailure(a.InnerExceptions[0]);
+        }
+        return null;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        (_predictors as IDisposable)?.Dispose();
+        (_spectrograms as IDisposable)?.Dispose();
+        (_model as IDisposable)?.Dispose();
+        (_spectrogram as IDisposable)?.Dispose();
+        _slots.Dispose();
+    }
+
+    private sealed class EnginePolicy<TOut>(MLContext ml, ITransformer model) : PooledObjectPolicy<PredictionEngine<AudioFile, TOut>>
+        where TOut : class, new()
+    {
+        private readonly Lock _gate = new();
+
+        public override PredictionEngine<AudioFile, TOut> Create()
+        {
+            // Engines are made when requests find the pool empty, possibly several at once; MLContext does not promise
+            // that building them concurrently is safe.
+            // OwnsTransformer false: by default an engine disposes the model with itself, and the pool disposes engines
+            // (a failed one here, those beyond its size there) while the others still use the model.
+            lock (_gate) return ml.Model.CreatePredictionEngine<AudioFile, TOut>(model, new PredictionEngineOptions { OwnsTransformer = false });
+        }
+
+        public override bool Return(PredictionEngine<AudioFile, TOut> engine) => true;
+    }
+}
