@@ -20,6 +20,7 @@ public static class Cli
           AudioClassification evaluate --model PATH --data DIR
           AudioClassification predict --model PATH FILE...
           AudioClassification spectrogram [--input FILE] [--output PNG]   (default: the bundled speech.wav, spectrogram.png)
+          AudioClassification listen --model PATH [--input RAW] [--hop SECONDS] [--threshold P] [--ignore CLASS,...]
 
         DIR holds one folder per class with .wav files (any common sample rate and length: resampled to 16 kHz,
         padded or cropped to 1 s). Test and validation voices are kept out of training when 10 or more speakers are known:
@@ -32,6 +33,13 @@ public static class Cli
         batch on the device. --mixup mixes training examples and their labels.
         --backbone speech-embedding trains a head on Google's pretrained speech embedding (frozen; --fine-tune trains it
         too): the better choice with about 10 clips per class of speech; with many clips the CNN can be better.
+        listen reads raw 16-bit little-endian mono PCM at the model's rate (16 kHz) from standard input (or --input) and
+        prints each word as it is heard, with its start and end; e.g. from a microphone:
+          arecord -q -r 16000 -f S16_LE -c 1 -t raw | AudioClassification listen --model AudioClassifier.zip
+          sox speech.wav -t raw -r 16000 -b 16 -e signed -c 1 - | AudioClassification listen --model AudioClassifier.zip
+        Windows of the model's clip length every --hop (default 0.25 s) are scored, probabilities are averaged over two
+        windows, and a word starts at --threshold (default 0.6); classes named _like_this_ (background, silence) or
+        given by --ignore are never reported.
         """;
 
     public static string BundledData => Path.Combine(AppContext.BaseDirectory, "Data", "words");
@@ -47,6 +55,7 @@ public static class Cli
         ["evaluate"] = (["model", "data"], false),
         ["predict"] = (["model"], true),
         ["spectrogram"] = (["input", "output"], false),
+        ["listen"] = (["model", "input", "hop", "threshold", "ignore"], false),
         ["help"] = ([], false),
     };
 
@@ -70,6 +79,7 @@ public static class Cli
                 case "evaluate": return Evaluate(options, output);
                 case "predict": return Predict(options, output);
                 case "spectrogram": return Spectrogram(options, output);
+                case "listen": return Listen(options, output);
                 default: output.WriteLine(Usage); return 0;
             }
         }
@@ -267,6 +277,38 @@ public static class Cli
         return 0;
     }
 
+    private static int Listen(Options o, TextWriter output)
+    {
+        var ml = new MLContext(seed: 1) { GpuDeviceId = 0, FallbackToCpu = true };
+        var model = ml.Model.Load(Path.GetFullPath(o.Required("model")), out _);
+        var settings = new StreamingClassifierOptions();
+        if (o.Double("hop") is double hop) settings.HopSeconds = hop;
+        if (o.Double("threshold") is double threshold)
+        {
+            if (threshold > 1) throw new UsageException($"--threshold is a probability, at most 1; got {threshold}.");
+            settings.Threshold = threshold;
+            settings.ReleaseThreshold = Math.Min(settings.ReleaseThreshold, threshold);
+        }
+        if (o.Get("ignore") is string ignore) settings.IgnoredClasses = ignore.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        using var listener = new StreamingAudioClassifier(ml, model, settings);
+        string? input = o.Get("input");
+        using var pcm = input is null or "-" ? Console.OpenStandardInput() : File.OpenRead(input);
+        output.WriteLine($"Listening for {string.Join(", ", listener.ReportedClasses)} " +
+            $"in 16-bit mono PCM at {listener.SampleRate} Hz from {(input is null or "-" ? "standard input" : input)} (Ctrl+C to stop).");
+        int heard = 0;
+        foreach (var d in listener.ListenAsync(pcm).ToBlockingEnumerable())
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{d.Start.TotalSeconds,8:F2} - {d.End.TotalSeconds,6:F2} s  {d.Label,-12} {d.Score,6:P0}  (peak at {d.Peak.TotalSeconds:F2} s)"));
+            output.Flush();
+            heard++;
+        }
+        double audio = listener.Received.TotalSeconds, compute = listener.ComputeTime.TotalSeconds;
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{heard} word(s) in {audio:F1} s of audio; scoring took {compute:F1} s ({(compute > 0 ? audio / compute : 0):F0}x real time)."));
+        return 0;
+    }
+
     private sealed class UsageException(string message) : Exception(message);
 
     /// <summary>--name value pairs, --flags and positional arguments.</summary>
@@ -306,6 +348,10 @@ public static class Cli
         public string? Get(string name) => Values.GetValueOrDefault(name);
         public string Required(string name) => Get(name) ?? throw new UsageException($"--{name} is required.");
         public bool Flag(string name) => Flags.Contains(name);
+        public double? Double(string name) => Get(name) is string s
+            ? double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v > 0 && double.IsFinite(v) ? v
+              : throw new UsageException($"--{name} must be a positive number, got '{s}'.")
+            : null;
         public int? Int(string name) => Get(name) is string s
             ? int.TryParse(s, out int v) && v > 0 ? v : throw new UsageException($"--{name} must be a positive integer, got '{s}'.")
             : null;

@@ -112,7 +112,7 @@ public sealed class StreamingAudioClassifier : IDisposable
             throw new ArgumentOutOfRangeException(nameof(o.ReleaseThreshold), o.ReleaseThreshold, $"ReleaseThreshold must be in (0, Threshold = {o.Threshold}], got: {o.ReleaseThreshold}");
 
         // A model that decodes files first is run from the step after LoadAudio, on the samples it would have produced.
-        var steps = model is IEnumerable<ITransformer> chain ? chain.ToList() : [model];
+        var steps = Flatten(model).ToList();
         string column;
         int rate;
         double? seconds = o.WindowSeconds;
@@ -169,8 +169,15 @@ public sealed class StreamingAudioClassifier : IDisposable
         _ignored = [.. ClassNames.Select(n => ignored?.Contains(n) ?? StreamingClassifierOptions.IsIgnoredByDefault(n))];
     }
 
+    /// <summary>The steps of a model, chains within chains opened (a saved pipeline is often a chain of chains).</summary>
+    private static IEnumerable<ITransformer> Flatten(ITransformer model)
+        => model is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [model];
+
     /// <summary>The model's classes, in score order.</summary>
     public IReadOnlyList<string> ClassNames { get; }
+
+    /// <summary>The classes that can be reported (those not ignored).</summary>
+    public IReadOnlyList<string> ReportedClasses => [.. ClassNames.Where((_, i) => !_ignored[i])];
 
     /// <summary>Samples per second the stream must have (the model's rate).</summary>
     public int SampleRate { get; }
