@@ -115,7 +115,8 @@ internal static class Augmentation
     {
         using var span = (high - low).ToScalar();
         using var offset = low.ToScalar();
-        return rand(shape, dtype: dtype, device: device).mul_(span).add_(offset, HeldScalars.One);
+        using var scope = NewDisposeScope();
+        return rand(shape, dtype: dtype, device: device).mul_(span).add_(offset, HeldScalars.One).MoveToOuterDisposeScope();
     }
 
     /// <summary>Boolean mask of the examples an augmentation applies to: each with probability <paramref name="p"/>.</summary>

@@ -24,7 +24,7 @@ public static partial class Functional
             throw new ArgumentException($"window must be 1-D and not empty, got shape [{string.Join(", ", window.shape)}]", nameof(window));
         long n_fft = window.shape[0], bins = n_fft / 2 + 1;
         double[] w;
-        using (var cpu = window.detach().cpu().to(ScalarType.Float64).contiguous()) w = cpu.data<double>().ToArray();
+        using (var cpu = HostCopy.Of(window, ScalarType.Float64)) w = cpu.data<double>().ToArray();
         var kernels = new double[2 * bins * n_fft];
         for (long k = 0; k < bins; k++)
         {

@@ -149,7 +149,11 @@ public static partial class Functional
     /// <summary><c>|X|</c> of a complex spectrum (Kapre <c>Magnitude</c>).</summary>
     /// <param name="complex">Complex tensor of any shape.</param>
     /// <returns>A real tensor of the same shape.</returns>
-    public static Tensor magnitude(Tensor complex) => RequireComplex(complex).abs();
+    public static Tensor magnitude(Tensor complex)
+    {
+        RequireComplex(complex);
+        return complex.abs();
+    }
 
     /// <summary><c>|X|²</c> of a complex spectrum, without the square root that <c>abs().pow(2)</c> takes.</summary>
     /// <param name="complex">Complex tensor of any shape.</param>
@@ -167,7 +171,11 @@ public static partial class Functional
     /// <summary>The angle of a complex spectrum in radians, in (-π, π] (Kapre <c>Phase</c>, torch.angle).</summary>
     /// <param name="complex">Complex tensor of any shape.</param>
     /// <returns>A real tensor of the same shape.</returns>
-    public static Tensor phase(Tensor complex) => RequireComplex(complex).angle();
+    public static Tensor phase(Tensor complex)
+    {
+        RequireComplex(complex);
+        return complex.angle();
+    }
 
     private static Tensor RequireComplex(Tensor t)
     {

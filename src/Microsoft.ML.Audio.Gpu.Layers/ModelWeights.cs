@@ -19,7 +19,7 @@ internal static class ModelWeights
         writer.Write(entries.Count);
         foreach (var (name, tensor) in entries)
         {
-            using var cpu = tensor.detach().cpu().contiguous();
+            using var cpu = HostCopy.Of(tensor);
             writer.Write(name);
             switch (cpu.dtype)
             {
@@ -96,7 +96,7 @@ internal static class ModelWeights
     // int: rows, int: columns, then rows x columns float32, row-major, little-endian
     public static void SaveMatrix(BinaryWriter writer, Tensor matrix)
     {
-        using var cpu = matrix.detach().cpu().to(ScalarType.Float32).contiguous();
+        using var cpu = HostCopy.Of(matrix, ScalarType.Float32);
         writer.Write((int)cpu.shape[0]);
         writer.Write((int)cpu.shape[1]);
         WriteFloats(writer, cpu);

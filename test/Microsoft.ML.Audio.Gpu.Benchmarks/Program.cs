@@ -251,7 +251,8 @@ static Action Layers(Workload w, float[][] audio, Device device)
 static Action Naive(Workload w, float[][] audio, Device device)
 {
     using var fbCpu = Functional.melscale_fbanks(w.Fft / 2 + 1, 0, null, w.Mels, w.Rate);
-    var fbT = fbCpu.t().contiguous().to(device);
+    Tensor fbT;
+    using (NewDisposeScope()) fbT = fbCpu.t().contiguous().to(device).MoveToOuterDisposeScope();
     var window = hann_window(w.Win, device: device);
     var flat = audio.SelectMany(a => a).ToArray();
     long length = audio[0].Length;
@@ -338,7 +339,7 @@ public class LayerBenchmarks
     public void Setup()
     {
         CpuAllocator.Configure(); // as the transforms do on the CPU
-        _audio = randn(64, 16000).mul(Held.Half);
+        using (var noise = randn(64, 16000)) _audio = noise.mul(Held.Half);
         _stft = AudioLayers.Stft(512, 400, 160, output: Microsoft.ML.Audio.Gpu.Layers.SpectrumType.Complex);
         _melLayer = AudioLayers.MelFilterbank(16000, 512, 64);
         _db = AudioLayers.AmplitudeToDecibel(top_db: 80);
@@ -349,7 +350,7 @@ public class LayerBenchmarks
             _power = Functional.power(_complex);
             _mel = _melLayer.call(_power);
         }
-        _fbT = _melLayer.Filterbank.t().contiguous();
+        using (var transposed = _melLayer.Filterbank.t()) _fbT = transposed.contiguous();
     }
 
     private static void Run(Func<Tensor> f)
@@ -361,7 +362,7 @@ public class LayerBenchmarks
 
     [BenchmarkDotNet.Attributes.Benchmark(Description = "STFT (complex)")] public void Stft() => Run(() => _stft.call(_audio));
     [BenchmarkDotNet.Attributes.Benchmark(Description = "power: re² + im²")] public void Power() => Run(() => Functional.power(_complex));
-    [BenchmarkDotNet.Attributes.Benchmark(Description = "power: abs().pow(2) (naive)")] public void PowerNaive() => Run(() => _complex.abs().pow(Held.Two));
+    [BenchmarkDotNet.Attributes.Benchmark(Description = "power: abs().pow(2) (naive)")] public void PowerNaive() => Run(() => { using var magnitude = _complex.abs(); return magnitude.pow(Held.Two); });
     [BenchmarkDotNet.Attributes.Benchmark(Description = "mel filterbank (layer: banded on the CPU)")] public void Mel() => Run(() => _melLayer.call(_power));
     [BenchmarkDotNet.Attributes.Benchmark(Description = "mel: matmul with a contiguous transpose (naive)")] public void MelNaive() => Run(() => matmul(_fbT, _power));
     [BenchmarkDotNet.Attributes.Benchmark(Description = "decibels, top_db 80")] public void Decibel() => Run(() => _db.call(_mel));

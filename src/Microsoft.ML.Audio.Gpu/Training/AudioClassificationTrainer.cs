@@ -157,7 +157,7 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
                     selected = epoch;
                     sinceBest = 0;
                     DisposeAll(best);
-                    best = trainable.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().clone());
+                    best = trainable.state_dict().ToDictionary(kv => kv.Key, kv => Layers.HostCopy.Clone(kv.Value));
                 }
                 else if (o.EarlyStoppingPatience > 0 && ++sinceBest >= o.EarlyStoppingPatience)
                 {
@@ -638,7 +638,8 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             // Gains drawn on the host: no temporary TorchSharp scalars in the training loop.
             var gains = new float[x.shape[0]];
             for (int i = 0; i < gains.Length; i++) gains[i] = (float)Math.Pow(10, (rng.NextDouble() * 12 - 6) / 20);
-            x = x * tensor(gains, shape, device: x.device);
+            using var g = tensor(gains, shape, device: x.device);
+            x = x * g;
         }
         return x;
     }

@@ -129,11 +129,12 @@ internal static class SpectrogramStem
     /// <param name="augment">SpecAugment (the identity outside training).</param>
     public static Tensor Forward(Tensor input, MelSpectrogram? frontEnd, int channels, BatchNormalization norm, SpecAugment augment)
     {
+        using var scope = NewDisposeScope();
         var x = frontEnd is null ? input : frontEnd.call(input);
         if (x.dim() == 3) x = x.unsqueeze(1); // (batch, 1, mels, frames)
         if (x.dim() != 4 || x.shape[1] != channels || x.shape[2] < 1 || x.shape[3] < 1)
             throw new ArgumentException($"expected (batch, {channels}, mels, frames) after the front end, got [{string.Join(", ", x.shape)}]", nameof(input));
-        x = norm.call(x);
-        return augment.call(x); // after normalisation, so masked cells hold the mean (0)
+        x = norm.call(x); // a new tensor, made in this scope
+        return augment.call(x).MoveToOuterDisposeScope(); // after normalisation, so masked cells hold the mean (0)
     }
 }

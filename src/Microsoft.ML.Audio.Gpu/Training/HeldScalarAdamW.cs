@@ -45,6 +45,8 @@ internal sealed class HeldScalarAdamW : AdamW
 
             foreach (var param in group.Parameters)
             {
+                // The temporaries (the gradient's wrapper, denom) are the scope's, so no collection frees one mid-call.
+                using var scope = NewDisposeScope();
                 var state = (State)_state[param.Handle];
                 var grad = param.grad;
                 if (grad is null) continue;

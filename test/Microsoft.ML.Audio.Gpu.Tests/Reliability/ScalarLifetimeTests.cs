@@ -35,6 +35,19 @@ public sealed class ScalarLifetimeTests
     }
 
     [TestMethod]
+    public void LibrarySampleAndBenchmarks_ChainNoTensorTemporaryOutsideADisposeScope()
+    {
+        var findings = new TensorTemporaryAnalyzer().Check(
+            Path.Combine(Dir, "Microsoft.ML.Audio.Gpu.Layers.dll"),
+            Path.Combine(Dir, "Microsoft.ML.Audio.Gpu.IO.dll"),
+            Path.Combine(Dir, "Microsoft.ML.Audio.Gpu.dll"),
+            Path.Combine(Dir, "AudioClassification.dll"),
+            Benchmarks,
+            RoomTests.LayersOnly);
+        Assert.AreEqual(0, findings.Count, $"{findings.Count} unheld Tensor temporaries:\n" + string.Join("\n", findings));
+    }
+
+    [TestMethod]
     public void Tests_HoldEveryScalar()
     {
         var findings = new ScalarLifetimeAnalyzer().Check(typeof(ScalarLifetimeTests).Assembly.Location)
@@ -70,6 +83,61 @@ public sealed class ScalarLifetimeTests
     {
         var findings = Findings(typeof(KnownSafe), method);
         Assert.AreEqual(0, findings.Count, string.Join("\n", findings));
+    }
+
+    [TestMethod]
+    public void TensorCheck_FindsChainedTemporaries_AndAcceptsScopedOnes()
+    {
+        Assert.AreNotEqual(0, TensorFindings(nameof(TensorTemporaries.ChainOutsideAScope)).Count, "a chain outside a scope");
+        Assert.AreNotEqual(0, TensorFindings(nameof(TensorTemporaries.TemporaryArgument)).Count, "a temporary passed as an argument");
+        Assert.AreNotEqual(0, TensorFindings(nameof(TensorTemporaries.LocalLastReadByANativeCall)).Count, "a plain local read last by a native call");
+        foreach (var safe in new[] { nameof(TensorTemporaries.ChainInAScope), nameof(TensorTemporaries.InPlaceChain), nameof(TensorTemporaries.UsingLocals) })
+        {
+            var findings = TensorFindings(safe);
+            Assert.AreEqual(0, findings.Count, $"{safe}: " + string.Join("\n", findings));
+        }
+    }
+
+    private static List<ScalarLifetimeAnalyzer.Finding> TensorFindings(string method)
+    {
+        var path = typeof(TensorTemporaries).Assembly.Location;
+        var resolver = new DefaultAssemblyResolver();
+        resolver.AddSearchDirectory(Dir);
+        using var assembly = AssemblyDefinition.ReadAssembly(path, new ReaderParameters { AssemblyResolver = resolver });
+        var definition = assembly.MainModule.GetType(typeof(TensorTemporaries).FullName!.Replace('+', '/')).Methods.Single(m => m.Name == method);
+        return new TensorTemporaryAnalyzer().CheckMethod(definition).ToList();
+    }
+
+    /// <summary>Tensor temporaries held and not; never called, only read by the check.</summary>
+    internal static class TensorTemporaries
+    {
+        public static float[] ChainOutsideAScope(Tensor w)
+        {
+            using var cpu = w.detach().cpu().contiguous();
+            return cpu.data<float>().ToArray();
+        }
+
+        public static Tensor TemporaryArgument(Tensor a, Tensor b) => matmul(a, b.t());
+
+        public static Tensor LocalLastReadByANativeCall(Tensor w)
+        {
+            var detached = w.detach();
+            return detached.contiguous();
+        }
+
+        public static Tensor ChainInAScope(Tensor w)
+        {
+            using var scope = NewDisposeScope();
+            return w.detach().cpu().contiguous().MoveToOuterDisposeScope();
+        }
+
+        public static Tensor InPlaceChain(Tensor w) => w.mul_(HeldScalars.Two).add_(w, HeldScalars.One);
+
+        public static Tensor UsingLocals(Tensor w)
+        {
+            using var detached = w.detach();
+            return detached.contiguous();
+        }
     }
 
     private static List<ScalarLifetimeAnalyzer.Finding> Findings(Type type, string method)
