@@ -22,6 +22,8 @@ public static class SecondProcess
             ml.Data.SaveAsBinary(model.Transform(data), file, keepHidden: false);
             return 0;
         }
+        if (args.Length == 2 && args[0] == ModelFixtures.Command)
+            return ModelFixtures.Save(args[1]);
         if (args.Length == 3 && args[0] == ScalarStress.Command)
             return ScalarStress.Run(args[1], args[2]);
         Console.Error.WriteLine($"usage: transform <model.zip> <input.idv> <output.idv> | {ScalarStress.Command} calm|stress <output>");
