@@ -103,8 +103,6 @@ public sealed class MelSpectrogramGpuTransformer : GpuAudioTransformerBase
 {
     internal const string UserName = "GPU Mel Spectrogram Transform";
     internal const string LoaderSignature = "MelSpectrogramGpu";
-    private const string FilterbankStream = "Filterbank.bin";
-
     private static VersionInfo GetVersionInfo() => new(
         modelSignature: "GPUMELSP",
         verWrittenCur: 0x00010001, // Initial
@@ -113,21 +111,16 @@ public sealed class MelSpectrogramGpuTransformer : GpuAudioTransformerBase
         loaderSignature: LoaderSignature,
         loaderAssemblyName: typeof(MelSpectrogramGpuTransformer).Assembly.FullName);
 
-    private readonly GpuStftOptions _stft;
-    private readonly GpuMelOptions _mel;
-    private readonly GpuDecibelOptions? _db;
-    private readonly float[]? _savedFilterbank;
+    private readonly LogMelParts _parts;
 
     /// <summary>The settings, with the sample rate resolved (a copy).</summary>
-    public MelSpectrogramOptions Options => MelSpectrogramOptions.From(_stft, _mel, _db);
+    public MelSpectrogramOptions Options => MelSpectrogramOptions.From(_parts.Stft, _parts.Mel, _parts.Decibel);
 
     internal MelSpectrogramGpuTransformer(IHostEnvironment env, string outputColumnName, string inputColumnName,
         GpuStftOptions stft, GpuMelOptions resolvedMel, GpuDecibelOptions? db)
         : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(MelSpectrogramGpuTransformer)), outputColumnName, inputColumnName, stft.BatchSize)
     {
-        _stft = GpuStftTransformer.Clone(stft);
-        _mel = resolvedMel.Clone();
-        _db = db?.Clone();
+        _parts = new LogMelParts(stft, resolvedMel, db);
     }
 
     // Factory method for SignatureLoadModel.
@@ -140,36 +133,18 @@ public sealed class MelSpectrogramGpuTransformer : GpuAudioTransformerBase
 
     // *** Binary format ***
     // <base: columns and batch size>
-    // <STFT settings>
-    // <mel settings>
-    // byte: 1 when converted to decibels, then <decibel settings>
-    // stream Filterbank.bin: <filterbank stream>
+    // <front-end parts: STFT settings, mel settings, byte 1 when converted to decibels then decibel settings,
+    //  stream Filterbank.bin> (LogMelParts)
     private MelSpectrogramGpuTransformer(IHost host, ModelLoadContext ctx) : base(host, ctx)
     {
-        _stft = GpuStftOptions.Load(host, ctx.Reader);
-        _mel = GpuMelOptions.Load(host, ctx.Reader);
-        byte toDb = ctx.Reader.ReadByte();
-        host.CheckDecode(toDb <= 1);
-        _db = toDb == 1 ? GpuDecibelOptions.Load(host, ctx.Reader) : null;
-        host.CheckDecode(_mel.FftLength == _stft.FftLength, "The model's mel and STFT settings disagree on the FFT length.");
-        _stft.BatchSize = _mel.BatchSize = BatchSize;
-        _stft.SampleRate = _mel.SampleRate;
-        int rows = _stft.FftLength / 2 + 1, cols = _mel.MelBinCount;
-        float[]? fb = null;
-        if (!ctx.TryLoadBinaryStream(FilterbankStream, r => fb = GpuMelOptions.LoadFilterbank(host, r, rows, cols)))
-            throw host.ExceptDecode($"The model has no {FilterbankStream} stream.");
-        _savedFilterbank = fb;
+        _parts = LogMelParts.Load(host, ctx, BatchSize, optionalDecibels: true);
     }
 
     private protected override void SaveModel(ModelSaveContext ctx)
     {
         ctx.SetVersionInfo(GetVersionInfo());
         SaveCommon(ctx);
-        _stft.Save(ctx.Writer);
-        _mel.Save(ctx.Writer);
-        ctx.Writer.Write((byte)(_db is null ? 0 : 1));
-        _db?.Save(ctx.Writer);
-        ctx.SaveBinaryStream(FilterbankStream, w => GpuMelOptions.SaveFilterbank(w, ((MelSpectrogram)Module).mel.Filterbank));
+        _parts.Save(ctx, optionalDecibels: true, (MelSpectrogram)Module);
     }
 
     private protected override string ComponentName => "MelSpectrogramGpu";
@@ -178,21 +153,11 @@ public sealed class MelSpectrogramGpuTransformer : GpuAudioTransformerBase
 
     private protected override OutputLayout GetOutputLayout(SignalColumn input)
     {
-        int sampleRate = input.ResolveSampleRate(Host, InputColumnName, _mel.SampleRate, nameof(MelSpectrogramOptions.SampleRate));
-        var (_, frames, annotations) = _stft.Describe(sampleRate);
-        if (input.IsFixedSize && frames(input.Length) < 1)
-            throw Host.ExceptSchemaMismatch("inputSchema", "input", InputColumnName,
-                $"at least one frame of {_stft.EffectiveWindowLength} samples", $"{input.Length} samples per channel");
-        if (_db is not null) annotations.Remove(AudioAnnotationKinds.SpectrumPower);
-        return new OutputLayout(_mel.MelBinCount, frames, annotations);
+        var (frames, annotations) = _parts.Layout(Host, input, InputColumnName, nameof(MelSpectrogramOptions.SampleRate));
+        return new OutputLayout(_parts.Mel.MelBinCount, frames, annotations);
     }
 
-    private protected override nn.Module<Tensor, Tensor> CreateModule()
-    {
-        var mel = _mel.CreateLayer();
-        GpuMelOptions.LoadInto(mel, _savedFilterbank);
-        return new MelSpectrogram("melspectrogram", _stft.CreateLayer(), mel, _db?.CreateLayer());
-    }
+    private protected override nn.Module<Tensor, Tensor> CreateModule() => _parts.CreateModule();
 }
 
 /// <summary>Estimator of <see cref="MelSpectrogramGpuTransformer"/>: the fused (log-)mel spectrogram of an audio column.</summary>

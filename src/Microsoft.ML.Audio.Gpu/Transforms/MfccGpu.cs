@@ -106,8 +106,6 @@ public sealed class MfccGpuTransformer : GpuAudioTransformerBase
 {
     internal const string UserName = "GPU MFCC Transform";
     internal const string LoaderSignature = "MfccGpu";
-    private const string FilterbankStream = "Filterbank.bin";
-
     private static VersionInfo GetVersionInfo() => new(
         modelSignature: "GPUMFCC ",
         verWrittenCur: 0x00010001, // Initial
@@ -116,25 +114,20 @@ public sealed class MfccGpuTransformer : GpuAudioTransformerBase
         loaderSignature: LoaderSignature,
         loaderAssemblyName: typeof(MfccGpuTransformer).Assembly.FullName);
 
-    private readonly GpuStftOptions _stft;
-    private readonly GpuMelOptions _mel;
-    private readonly GpuDecibelOptions _db;
+    private readonly LogMelParts _parts;
     private readonly int _coefficients;
     private readonly DctNorm _dctNorm;
-    private readonly float[]? _savedFilterbank;
     // The mel stage of the module, set when the module is created: its filterbank is what SaveModel writes.
     private MelSpectrogram? _melspec;
 
     /// <summary>The settings, with the sample rate resolved (a copy).</summary>
-    public MfccOptions Options => MfccOptions.From(_stft, _mel, _db, _coefficients, _dctNorm);
+    public MfccOptions Options => MfccOptions.From(_parts.Stft, _parts.Mel, _parts.Decibel!, _coefficients, _dctNorm);
 
     internal MfccGpuTransformer(IHostEnvironment env, string outputColumnName, string inputColumnName,
         GpuStftOptions stft, GpuMelOptions resolvedMel, GpuDecibelOptions db, int coefficients, DctNorm dctNorm)
         : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(MfccGpuTransformer)), outputColumnName, inputColumnName, stft.BatchSize)
     {
-        _stft = GpuStftTransformer.Clone(stft);
-        _mel = resolvedMel.Clone();
-        _db = db.Clone();
+        _parts = new LogMelParts(stft, resolvedMel, db);
         _coefficients = coefficients;
         _dctNorm = dctNorm;
     }
@@ -155,36 +148,24 @@ public sealed class MfccGpuTransformer : GpuAudioTransformerBase
     // int: coefficient count
     // int: DCT normalisation (DctNorm)
     // stream Filterbank.bin: <filterbank stream> (the mel filterbank values in use)
+    // (the front-end parts without LogMelParts' decibel flag: MFCC always takes decibels)
     private MfccGpuTransformer(IHost host, ModelLoadContext ctx) : base(host, ctx)
     {
-        _stft = GpuStftOptions.Load(host, ctx.Reader);
-        _mel = GpuMelOptions.Load(host, ctx.Reader);
-        _db = GpuDecibelOptions.Load(host, ctx.Reader);
+        _parts = LogMelParts.Load(host, ctx, BatchSize, optionalDecibels: false);
         _coefficients = ctx.Reader.ReadInt32();
         _dctNorm = (DctNorm)ctx.Reader.ReadInt32();
-        try { MfccOptions.CheckCoefficients(_coefficients, _mel.MelBinCount, _dctNorm); }
+        try { MfccOptions.CheckCoefficients(_coefficients, _parts.Mel.MelBinCount, _dctNorm); }
         catch (ArgumentException e) { throw host.ExceptDecode(e, $"Invalid MFCC settings in the model: {e.Message}"); }
-        host.CheckDecode(_mel.FftLength == _stft.FftLength, "The model's mel and STFT settings disagree on the FFT length.");
-        _stft.BatchSize = _mel.BatchSize = _db.BatchSize = BatchSize;
-        _stft.SampleRate = _mel.SampleRate;
-        int rows = _stft.FftLength / 2 + 1, cols = _mel.MelBinCount;
-        float[]? fb = null;
-        if (!ctx.TryLoadBinaryStream(FilterbankStream, r => fb = GpuMelOptions.LoadFilterbank(host, r, rows, cols)))
-            throw host.ExceptDecode($"The model has no {FilterbankStream} stream.");
-        _savedFilterbank = fb;
     }
 
     private protected override void SaveModel(ModelSaveContext ctx)
     {
         ctx.SetVersionInfo(GetVersionInfo());
         SaveCommon(ctx);
-        _stft.Save(ctx.Writer);
-        _mel.Save(ctx.Writer);
-        _db.Save(ctx.Writer);
+        _ = Module; // creates the module, and with it _melspec
+        _parts.Save(ctx, optionalDecibels: false, _melspec!);
         ctx.Writer.Write(_coefficients);
         ctx.Writer.Write((int)_dctNorm);
-        _ = Module; // creates the module, and with it _melspec
-        ctx.SaveBinaryStream(FilterbankStream, w => GpuMelOptions.SaveFilterbank(w, _melspec!.mel.Filterbank));
     }
 
     private protected override string ComponentName => "MfccGpu";
@@ -193,22 +174,14 @@ public sealed class MfccGpuTransformer : GpuAudioTransformerBase
 
     private protected override OutputLayout GetOutputLayout(SignalColumn input)
     {
-        int sampleRate = input.ResolveSampleRate(Host, InputColumnName, _mel.SampleRate, nameof(MfccOptions.SampleRate));
-        var (_, frames, annotations) = _stft.Describe(sampleRate);
-        if (input.IsFixedSize && frames(input.Length) < 1)
-            throw Host.ExceptSchemaMismatch("inputSchema", "input", InputColumnName,
-                $"at least one frame of {_stft.EffectiveWindowLength} samples", $"{input.Length} samples per channel");
-        annotations.Remove(AudioAnnotationKinds.SpectrumPower);
+        var (frames, annotations) = _parts.Layout(Host, input, InputColumnName, nameof(MfccOptions.SampleRate));
         return new OutputLayout(_coefficients, frames, annotations);
     }
 
     private protected override nn.Module<Tensor, Tensor> CreateModule()
     {
-        var mel = _mel.CreateLayer();
-        GpuMelOptions.LoadInto(mel, _savedFilterbank);
-        var melspec = new MelSpectrogram("melspectrogram", _stft.CreateLayer(), mel, _db.CreateLayer());
-        _melspec = melspec;
-        return nn.Sequential(("melspectrogram", melspec), ("mfcc", AudioLayers.Mfcc(_coefficients, _mel.MelBinCount, _dctNorm)));
+        _melspec = _parts.CreateModule();
+        return nn.Sequential(("melspectrogram", _melspec), ("mfcc", AudioLayers.Mfcc(_coefficients, _parts.Mel.MelBinCount, _dctNorm)));
     }
 }
 
