@@ -29,6 +29,7 @@ if (args.Contains("--kapre")) return KapreExperiment.Run(args);
 if (args.Contains("--transfer")) return TransferExperiment.Run(args);
 if (args.Contains("--train-speed")) return TrainingSpeed.Run(args);
 if (args.Contains("--train-memory")) return TrainingSpeed.Memory(args);
+if (args.Contains("--decode-speed")) return DecodeSpeed.Run(args);
 
 int runs = 5;
 string? outPath = null, jsonPath = null;
