@@ -148,7 +148,8 @@ internal sealed class Mp3Source : BlockSource
             }
             while (windowEnd - windowStart < count && !streamEnded)
             {
-                int n = stream.Read(window, windowEnd, window.Length - windowEnd);
+                // Small reads: a fixed duration then reads little past the frames it needs.
+                int n = stream.Read(window, windowEnd, Math.Min(window.Length - windowEnd, Math.Max(count - (windowEnd - windowStart), 4096)));
                 if (n == 0)
                     streamEnded = true;
                 windowEnd += n;
