@@ -7,7 +7,7 @@ namespace Microsoft.ML.Audio.Gpu.IO;
 
 /// <summary>
 /// Opus in Ogg (RFC 7845) decoded by Concentus at 48 kHz, its packets read by NVorbis's Ogg container reader (the
-/// same page and packet code that serves Vorbis; Concentus has no container code). The pre-skip of the OpusHead is
+/// same page and packet code that serves Vorbis, <see cref="OggPackets"/>; Concentus has no container code). The pre-skip of the OpusHead is
 /// dropped, the last page's granule position ends the audio, and the header's output gain is applied, as
 /// libopusfile and ffmpeg do. Channel mapping families 0 (mono, stereo) and 1 (up to 8 channels, put in WAV order
 /// like every other format here: <see cref="VorbisOrder"/>).
@@ -20,22 +20,14 @@ internal sealed class OpusSource : BlockSource
     /// <summary>The longest Opus packet: 120 ms.</summary>
     private const int MaxPacketFrames = 5760;
 
-    private readonly NVorbis.Ogg.ContainerReader container;
-    private readonly IPacketProvider packets;
+    private readonly OggPackets packets;
     private readonly OpusMSDecoder decoder;
     private readonly float gain;
     private byte[] packetBytes = new byte[1024];
 
     private OpusSource(Stream stream)
     {
-        IPacketProvider? first = null;
-        container = new NVorbis.Ogg.ContainerReader(stream, closeOnDispose: false)
-        {
-            NewStreamCallback = provider => { first ??= provider; return true; },
-        };
-        if (!container.TryInit() || first is null)
-            throw new DecodeFailure("no Ogg stream found");
-        packets = first;
+        packets = new OggPackets(stream);
 
         var head = NextPacket() ?? throw new DecodeFailure("the Ogg stream has no packets");
         if (head.Length < 19 || !head.AsSpan().StartsWith("OpusHead"u8))
@@ -111,7 +103,7 @@ internal sealed class OpusSource : BlockSource
         }
     }
 
-    public override void Dispose() => container.Dispose();
+    public override void Dispose() => packets.Dispose();
 
     protected override int DecodeBlock(ref float[] buffer)
     {

@@ -5,16 +5,20 @@ namespace Microsoft.ML.Audio.Gpu.IO;
 /// <summary>
 /// Ogg Vorbis decoded by NVorbis, which applies the stream's granule positions itself: the first packet's
 /// overlap is not output and the last page's granule position ends the audio, so the count is exact. Only the first
-/// logical stream of a chained file is read. Channels are put in WAV order (<see cref="VorbisOrder"/>).
+/// logical stream of a chained file is read; a lost page or a missing last page fails (<see cref="OggPackets"/>).
+/// Channels are put in WAV order (<see cref="VorbisOrder"/>).
 /// </summary>
 internal sealed class VorbisSource : AudioSource
 {
-    private readonly VorbisReader reader;
+    private readonly OggPackets packets;
+    private readonly StreamDecoder reader;
     private readonly int[]? order;
 
     private VorbisSource(Stream stream)
     {
-        reader = new VorbisReader(stream, closeOnDispose: false);
+        packets = new OggPackets(stream);
+        // No clipping: like the other float decoders, values past full scale are kept as decoded.
+        reader = new StreamDecoder(packets) { ClipSamples = false };
         Channels = reader.Channels;
         if (Channels <= 0)
             throw new DecodeFailure($"the Vorbis header declares {Channels} channels");
@@ -31,24 +35,23 @@ internal sealed class VorbisSource : AudioSource
         {
             return new VorbisSource(stream);
         }
-        catch (ArgumentException e) when (e.ParamName == "containerReader")
-        {
-            // NVorbis's word for "the Ogg pages hold no Vorbis stream it could start" (bad headers or pages).
-            throw new DecodeFailure("no Vorbis stream could be started: its Ogg pages or Vorbis headers are corrupt", e);
-        }
         catch (Exception e) when (Mp3Source.IsCorruptData(e))
         {
             throw new DecodeFailure($"the Vorbis headers are corrupt ({e.Message})", e);
         }
     }
 
-    public override void Dispose() => reader.Dispose();
+    public override void Dispose()
+    {
+        reader.Dispose();
+        packets.Dispose();
+    }
 
     protected override int ReadCore(Span<float> destination)
     {
         try
         {
-            int samples = reader.ReadSamples(destination);
+            int samples = reader.Read(destination, 0, destination.Length);
             if (order is not null)
             {
                 Span<float> frame = stackalloc float[Channels];
