@@ -393,14 +393,24 @@ internal sealed class FlacReader : BlockSource
         int bytes = blockSize * Channels * width;
         if (hashBytes.Length < bytes)
             hashBytes = new byte[bytes];
-        int k = 0;
-        for (int i = 0; i < blockSize; i++)
-            for (int c = 0; c < Channels; c++)
+        var output = hashBytes.AsSpan(0, bytes);
+        int stride = Channels * width;
+        for (int c = 0; c < Channels; c++)
+        {
+            var source = channelSamples[c];
+            if (width == 2)
             {
-                long v = channelSamples[c][i];
-                for (int b = 0; b < width; b++)
-                    hashBytes[k++] = (byte)(v >> (8 * b));
+                for (int i = 0, k = 2 * c; i < blockSize; i++, k += stride)
+                    BinaryPrimitives.WriteInt16LittleEndian(output[k..], (short)source[i]);
+                continue;
             }
+            for (int i = 0, k = c * width; i < blockSize; i++, k += stride)
+            {
+                long v = source[i];
+                for (int b = 0; b < width; b++)
+                    output[k + b] = (byte)(v >> (8 * b));
+            }
+        }
         hash!.AppendData(hashBytes, 0, bytes);
     }
 
