@@ -14,7 +14,8 @@ namespace Microsoft.ML.Audio.Gpu.IO;
 /// is small. It is checked bit for bit against the reference decoder (<c>flac -d</c>) in the tests.</para>
 /// <para>Integrity: every frame header's CRC-8 and every frame's CRC-16 are checked, so a corrupt frame fails instead
 /// of decoding to noise; when the whole stream is decoded and STREAMINFO carries an MD5 signature, the decoded
-/// samples are hashed and compared. A stream that ends before the sample count STREAMINFO declares fails.</para>
+/// samples are hashed and compared (a fixed duration that stops before the end cannot be checked). A stream that ends
+/// before the sample count STREAMINFO declares fails.</para>
 /// <para>Memory: a frame is decoded from a window of the bytes read so far, which grows only as data arrives and is
 /// capped at <see cref="MaxFrameBytes"/>; nothing is sized from a header before the data is there.</para>
 /// </remarks>
@@ -31,7 +32,6 @@ internal sealed class FlacReader : BlockSource
     private readonly byte[] md5;               // all zeros: none
     private readonly int maxBlockSize;
     private readonly IncrementalHash? hash;
-    private bool limited;
 
     private byte[] window = new byte[ReadChunk + 8]; // +8: the bit reader loads 8 bytes at a time
     private int windowStart, windowEnd;
@@ -98,12 +98,6 @@ internal sealed class FlacReader : BlockSource
     /// <summary>Opens the stream (at "fLaC") and reads its metadata.</summary>
     public static FlacReader Open(Stream stream) => new(stream);
 
-    public override void LimitFrames(long frames)
-    {
-        base.LimitFrames(frames);
-        limited = true;   // not every sample will be decoded: the MD5 cannot be checked
-    }
-
     public override void Dispose() => hash?.Dispose();
 
     private long Offset => windowOffset + windowStart;
@@ -151,7 +145,7 @@ internal sealed class FlacReader : BlockSource
         windowStart = crcAt + 2;
 
         Decorrelate(frame.Assignment, frame.BlockSize);
-        if (hash is not null && !limited)
+        if (hash is not null)
             Hash(frame.BlockSize);
 
         int samples = frame.BlockSize * Channels;
@@ -172,7 +166,8 @@ internal sealed class FlacReader : BlockSource
     {
         if (totalSamples != 0 && decoded < totalSamples)
             throw new DecodeFailure($"STREAMINFO declares {totalSamples} samples but the frames hold only {decoded}: the stream is cut off");
-        if (hash is not null && !limited)
+        // Reached only when every frame was decoded: a fixed duration that stops earlier never gets here.
+        if (hash is not null)
         {
             Span<byte> actual = stackalloc byte[16];
             hash.GetHashAndReset(actual);

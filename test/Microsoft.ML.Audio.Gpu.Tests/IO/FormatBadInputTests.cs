@@ -63,7 +63,9 @@ public sealed class FormatBadInputTests
         var b = Fixture("flac16_stereo_44k.flac");
         b[8 + 18] ^= 1; // STREAMINFO's MD5 starts at byte 18 of the block
         Fails(b, "does not match the MD5 signature");
-        // A fixed duration does not decode every sample: no MD5 to check, and the audio is intact.
+        // A duration longer than the file decodes every sample: checked too.
+        Fails(b, "does not match the MD5 signature", new AudioDecodeOptions { DurationSeconds = 1 });
+        // A shorter one does not decode every sample: no MD5 to check, and the audio is intact.
         Assert.AreEqual(441, AudioDecoder.Decode(b, "cropped", new AudioDecodeOptions { DurationSeconds = 0.01 }).Frames);
     }
 
