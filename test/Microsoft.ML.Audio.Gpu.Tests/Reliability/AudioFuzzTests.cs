@@ -166,6 +166,7 @@ public sealed class AudioFuzzTests
         var reasons = new Dictionary<string, int>();
         var byFormat = new SortedDictionary<string, (int decoded, int rejected)>();
         double slowest = 0;
+        string slowestInput = "";
         long mostAllocated = 0;
         foreach (var (name, seed) in Seeds())
             foreach (var (what, bytes) in Mutations(seed, rng))
@@ -194,13 +195,14 @@ public sealed class AudioFuzzTests
                     failures.Add($"{name}: {what}: {e.GetType().Name}: {e.Message}");
                 }
                 watch.Stop();
-                slowest = Math.Max(slowest, watch.Elapsed.TotalMilliseconds);
+                if (watch.Elapsed.TotalMilliseconds > slowest)
+                    (slowest, slowestInput) = (watch.Elapsed.TotalMilliseconds, $"{name}: {what}");
                 long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
                 mostAllocated = Math.Max(mostAllocated, allocated);
                 // Work and memory scale with the real data (and the 0.05 s / 30 s search outputs), never with a declared size.
                 if (allocated > 64L << 20) failures.Add($"{name}: {what}: allocated {allocated >> 20} MiB for {bytes.Length} bytes");
             }
-        Console.WriteLine($"{runs} inputs: {decoded} decoded, {rejected} rejected; slowest {slowest:F1} ms; most allocated {mostAllocated / 1048576.0:F1} MiB");
+        Console.WriteLine($"{runs} inputs: {decoded} decoded, {rejected} rejected; slowest {slowest:F1} ms ({slowestInput}); most allocated {mostAllocated / 1048576.0:F1} MiB");
         foreach (var (reason, count) in reasons.OrderByDescending(r => r.Value).Take(12)) Console.WriteLine($"  {count,5} x {reason}");
         foreach (var (format, (ok, bad)) in byFormat.OrderBy(f => f.Key)) Console.WriteLine($"  {format}: {ok} decoded, {bad} rejected");
         Assert.IsGreaterThan(3000, runs, "the corpus produced fewer inputs than planned");

@@ -14,7 +14,8 @@
 #                   `opusdec --float` for Opus
 #                   (compared within a stated error). They apply the LAME gapless tag, the Opus pre-skip and output
 #                   gain, and the Ogg granule positions, so their frame counts are the exact ones.
-#   manifest.tsv    name, file, reference, channels, rate, frames (of the reference), comparison (exact or lossy)
+#   manifest.tsv    name, file, reference, channels, rate, frames (of the reference), comparison (exact, lossy, or
+#                   rejected: a file the library refuses, with the reason in its message)
 #
 # Signals are made by SoX at the file's rate with -R (repeatable noise) and -D (no dither): a sum of sines plus a
 # little noise, distinct per channel, so a swapped or mixed channel shows.
@@ -110,6 +111,10 @@ source_wav oggb 16000 1 0.3 16; oggenc -Q -q 2 -o vorbis_mono_16k.ogg "$tmp/oggb
 for f in vorbis_stereo_44k vorbis_mono_16k; do
   oggdec --quiet -b 16 -o "$f.ref.wav" "$f.ogg"; add "$f" "$f.ogg" "$f.ref.wav" lossy
 done
+# 5.1 Vorbis: NVorbis 0.10.5 decodes it to noise, so the library rejects Vorbis of 6 or more channels; the file checks
+# that it does (comparison "rejected"). ffmpeg's decode is kept as the reference a fixed decoder would meet.
+source_wav oggc 48000 6 0.2 16; oggenc -Q -q 4 -o vorbis_6ch_48k.ogg "$tmp/oggc.wav"
+lossy_ref vorbis_6ch_48k.ogg vorbis_6ch_48k.ref.wav; add vorbis_6ch_48k vorbis_6ch_48k.ogg vorbis_6ch_48k.ref.wav rejected
 # Opus: opusenc (pre-skip 312, granule-trimmed end); a 16 kHz input is coded at 48 kHz.
 source_wav opa 48000 2 0.25 16; opusenc --quiet --bitrate 96 "$tmp/opa.wav" opus_stereo_48k.opus
 source_wav opb 16000 1 0.3 16; opusenc --quiet --bitrate 32 "$tmp/opb.wav" opus_mono_from16k.opus
