@@ -63,6 +63,15 @@ internal abstract class AudioSource : IDisposable
         return (int)sampleRate;
     }
 
+    /// <summary>
+    /// Whether an exception from a third-party decoder (NLayer, NVorbis, Concentus) means the data is corrupt. They were
+    /// written for valid files and fail on damaged ones with whatever their code hits (an index out of range, a null,
+    /// an argument check). Out of memory and our own failures are not among them, and pass through.
+    /// </summary>
+    protected static bool IsDecoderFailure(Exception e)
+        => e is IndexOutOfRangeException or ArgumentException or InvalidOperationException or NullReferenceException
+            or InvalidDataException or FormatException or OverflowException or NotSupportedException or EndOfStreamException;
+
     /// <summary>Releases what the decoder holds; the caller's stream is never closed.</summary>
     public virtual void Dispose() { }
 }

@@ -83,7 +83,7 @@ internal sealed class Mp3Source : BlockSource
         {
             got = decoder.DecodeFrame(frame, buffer.AsSpan());
         }
-        catch (Exception e) when (IsCorruptData(e))
+        catch (Exception e) when (IsDecoderFailure(e))
         {
             throw new DecodeFailure($"the MP3 frame at byte {offset} is corrupt ({e.Message})", e);
         }
@@ -159,11 +159,6 @@ internal sealed class Mp3Source : BlockSource
     }
 
     private static bool IsVbri(ReadOnlySpan<byte> frame) => frame.Length >= 40 && frame[36..].StartsWith("VBRI"u8);
-
-    /// <summary>Exceptions NLayer raises on damaged input (it was written for valid files): reported as corrupt data.</summary>
-    internal static bool IsCorruptData(Exception e)
-        => e is IndexOutOfRangeException or ArgumentException or InvalidOperationException or NullReferenceException
-            or InvalidDataException or FormatException or OverflowException or NotSupportedException or EndOfStreamException;
 
     /// <summary>
     /// The figures of a Xing/Info frame: the frame count, and when a LAME tag follows, the encoder delay and padding;

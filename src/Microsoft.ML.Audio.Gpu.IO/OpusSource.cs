@@ -97,7 +97,7 @@ internal sealed class OpusSource : BlockSource
         {
             return new OpusSource(stream);
         }
-        catch (Exception e) when (Mp3Source.IsCorruptData(e))
+        catch (Exception e) when (IsDecoderFailure(e))
         {
             throw new DecodeFailure($"the Ogg data is corrupt ({e.Message})", e);
         }
@@ -130,7 +130,7 @@ internal sealed class OpusSource : BlockSource
                 return frames;
             }
         }
-        catch (Exception e) when (e is OpusException || Mp3Source.IsCorruptData(e))
+        catch (Exception e) when (e is OpusException || IsDecoderFailure(e))
         {
             throw new DecodeFailure($"the Opus data is corrupt ({e.Message})", e);
         }

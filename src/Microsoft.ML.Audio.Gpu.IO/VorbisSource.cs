@@ -45,7 +45,7 @@ internal sealed class VorbisSource : AudioSource
         {
             return new VorbisSource(stream);
         }
-        catch (Exception e) when (Mp3Source.IsCorruptData(e))
+        catch (Exception e) when (IsDecoderFailure(e))
         {
             throw new DecodeFailure($"the Vorbis headers are corrupt ({e.Message})", e);
         }
@@ -74,7 +74,7 @@ internal sealed class VorbisSource : AudioSource
             }
             return samples;
         }
-        catch (Exception e) when (Mp3Source.IsCorruptData(e))
+        catch (Exception e) when (IsDecoderFailure(e))
         {
             throw new DecodeFailure($"the Vorbis data is corrupt ({e.Message})", e);
         }
