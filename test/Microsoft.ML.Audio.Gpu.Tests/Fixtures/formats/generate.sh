@@ -101,9 +101,12 @@ source_wav mp3b 22050 1 0.3 16; lame --quiet -V 4 "$tmp/mp3b.wav" mp3_mono_22k_v
 source_wav mp3c 8000 1 0.3 16;  lame --quiet -b 32 "$tmp/mp3c.wav" mp3_mono_8k.mp3
 # Without the Xing/LAME frame (no gapless information): nothing is trimmed, by ffmpeg or by us.
 source_wav mp3d 44100 1 0.2 16; lame --quiet -b 96 -t "$tmp/mp3d.wav" mp3_mono_44k_notag.mp3
-for f in mp3_stereo_44k_cbr mp3_mono_22k_vbr mp3_mono_8k mp3_mono_44k_notag; do
+for f in mp3_stereo_44k_cbr mp3_mono_22k_vbr mp3_mono_44k_notag; do
   lossy_ref "$f.mp3" "$f.ref.wav"; add "$f" "$f.mp3" "$f.ref.wav" lossy
 done
+# 8 kHz with short blocks (the signal's abrupt end makes LAME switch): NLayer decodes those frames wrongly, so the
+# library refuses the file ("rejected"); ffmpeg's decode is kept as the reference a fixed decoder would meet.
+lossy_ref mp3_mono_8k.mp3 mp3_mono_8k.ref.wav; add mp3_mono_8k mp3_mono_8k.mp3 mp3_mono_8k.ref.wav rejected
 # Vorbis: oggenc, decoded by oggdec (libvorbisfile, the reference decoder; 16-bit output): ffmpeg 5.1 does not trim a
 # short stream's last packet to its granule position (8192 frames for 8000).
 source_wav ogga 44100 2 0.25 16; oggenc -Q -q 4 -o vorbis_stereo_44k.ogg "$tmp/ogga.wav"
