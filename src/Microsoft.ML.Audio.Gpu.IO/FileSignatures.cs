@@ -2,19 +2,16 @@ using System.Text;
 
 namespace Microsoft.ML.Audio.Gpu.IO;
 
-/// <summary>Recognises common non-WAV files by their first bytes, so the error says what the file is.</summary>
+/// <summary>Recognises common files that are not audio (or audio of an unsupported kind) by their first bytes, so the
+/// error says what the file is. The supported formats are recognised by <see cref="AudioFormats"/>.</summary>
 internal static class FileSignatures
 {
-    /// <summary>What the file looks like ("a PNG image", "MP3 audio", "text"), or null when unknown.</summary>
+    /// <summary>What the file looks like ("a PNG image", "an MP4/M4A file, which is not supported", "text"), or null when unknown.</summary>
     public static string? Describe(ReadOnlySpan<byte> head)
     {
         if (head.StartsWith((ReadOnlySpan<byte>)[0x89, 0x50, 0x4E, 0x47])) return "a PNG image";
         if (head.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xD8, 0xFF])) return "a JPEG image";
         if (head.StartsWith("GIF8"u8)) return "a GIF image";
-        if (head.StartsWith("ID3"u8) || (head.Length >= 2 && head[0] == 0xFF && (head[1] & 0xE0) == 0xE0)) return "MP3 (MPEG audio), which is not supported";
-        if (head.StartsWith("OggS"u8)) return "an Ogg file, which is not supported";
-        if (head.StartsWith("fLaC"u8)) return "FLAC audio, which is not supported";
-        if (head.StartsWith("FORM"u8)) return "an IFF/AIFF file, which is not supported";
         if (head.Length >= 8 && head[4..8].SequenceEqual("ftyp"u8)) return "an MP4/M4A file, which is not supported";
         if (head.StartsWith((ReadOnlySpan<byte>)[0x50, 0x4B, 0x03, 0x04])) return "a ZIP archive";
         if (head.StartsWith("%PDF"u8)) return "a PDF document";

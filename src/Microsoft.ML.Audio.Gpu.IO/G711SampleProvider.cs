@@ -10,8 +10,10 @@ namespace Microsoft.ML.Audio.Gpu.IO;
 /// one entry (0x7F, negative zero, gives −1 instead of 0), so it is not used.</remarks>
 internal sealed class G711SampleProvider(IWaveProvider source, bool aLaw) : ISampleProvider
 {
-    private static readonly float[] MuLawTable = Table(MuLaw);
-    private static readonly float[] ALawTable = Table(ALaw);
+    /// <summary>Each mu-law byte as a float (AIFC's ulaw reads it too).</summary>
+    internal static readonly float[] MuLawTable = Table(MuLaw);
+    /// <summary>Each A-law byte as a float.</summary>
+    internal static readonly float[] ALawTable = Table(ALaw);
 
     private readonly float[] table = aLaw ? ALawTable : MuLawTable;
     private byte[] bytes = [];

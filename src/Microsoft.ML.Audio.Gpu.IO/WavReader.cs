@@ -439,3 +439,39 @@ internal sealed class WavReader : IWaveProvider
         return done;
     }
 }
+
+/// <summary>A WAV file as an <see cref="AudioSource"/>: NAudio's converters turn its bytes into floats.</summary>
+internal sealed class WavSource : AudioSource
+{
+    private readonly WavReader wav;
+    private readonly ISampleProvider samples;
+
+    public WavSource(WavReader wav)
+    {
+        this.wav = wav;
+        samples = wav.ToSampleProvider();
+        Channels = wav.Channels;
+        SampleRate = wav.SampleRate;
+    }
+
+    public override string FormatName => "WAV";
+
+    public override long? KnownFrames => wav.KnownFrames;
+
+    public override void LimitFrames(long frames)
+    {
+        base.LimitFrames(frames);
+        wav.LimitFrames(frames);
+    }
+
+    protected override int ReadCore(Span<float> destination) => samples.Read(destination);
+
+    protected override DecodeFailure NonFinite(float value, long frame, int channel)
+    {
+        string what = float.IsNaN(value) ? "NaN"
+            : wav.WaveFormat.BitsPerSample == 64 ? "an infinite value (or one beyond the float32 range)"
+            : value > 0 ? "+Infinity" : "-Infinity";
+        return new DecodeFailure(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"the float data holds {what} at frame {frame}, channel {channel} (sample index {frame * Channels + channel}, {(double)frame / SampleRate:0.######} s)"));
+    }
+}

@@ -31,6 +31,7 @@ if (args.Contains("--web")) return await WebLoad.Run(args);
 if (args.Contains("--transfer")) return TransferExperiment.Run(args);
 if (args.Contains("--train-speed")) return TrainingSpeed.Run(args);
 if (args.Contains("--train-memory")) return TrainingSpeed.Memory(args);
+if (args.Contains("--decode-speed")) return DecodeSpeed.Run(args);
 
 int runs = 5;
 string? outPath = null, jsonPath = null;

@@ -73,21 +73,22 @@ public sealed class BadAudioTests
         => AssertFails([], "the file is empty (0 bytes)", exactReason: true);
 
     [TestMethod]
-    [DataRow("hello, this is not audio\n", "not a WAV file: it looks like text (starts with 68 65 6C 6C)")]
-    [DataRow("ID3\u0004\0\0\0\0\0\0", "not a WAV file: it looks like MP3 (MPEG audio), which is not supported")]
-    [DataRow("OggS\0\u0002\0\0\0\0\0\0", "not a WAV file: it looks like an Ogg file, which is not supported")]
-    [DataRow("fLaC\0\0\0\u0022", "not a WAV file: it looks like FLAC audio, which is not supported")]
+    [DataRow("hello, this is not audio\n", "not a supported audio file: it looks like text (starts with 68 65 6C 6C)")]
+    [DataRow("ID3\u0004\0\0\0\0\0\0", "the file holds only an ID3 tag (10 bytes), no audio")]
+    [DataRow("OggS\0\u0002\0\0\0\0\0\0", "the Ogg page header is cut off: the file has only 12 bytes")]
+    [DataRow("fLaC\0\0\0\u0022", "the header is cut off inside STREAMINFO")]
+    [DataRow("FORM\0\0\0\u0004WAVE", "an IFF file of type 'WAVE', not AIFF or AIFF-C audio")]
     [DataRow("RIFF\u0024\0\0\0AVI LIST", "a RIFF file of type 'AVI ', not WAVE audio")]
     [DataRow("RIF", "the header is cut off: the file has only 3 bytes")]
     [DataRow("RIFF\u0024\0", "the header is cut off: the file has only 6 bytes")]
-    public void Decode_Throws_SayingWhatTheFileLooksLike_WhenItIsNotWav(string content, string reason)
+    public void Decode_Throws_SayingWhatTheFileLooksLike_WhenItIsNotAudioOrCutOff(string content, string reason)
         => AssertFails(Encoding.Latin1.GetBytes(content), reason);
 
     [TestMethod]
     public void Decode_Throws_NamingFile_WhenItIsAPngImage()
     {
         byte[] png = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, .. "IHDR"u8];
-        AssertFails(png, "not a WAV file: it looks like a PNG image (starts with 89 50 4E 47)", exactReason: true);
+        AssertFails(png, "not a supported audio file: it looks like a PNG image (starts with 89 50 4E 47)", exactReason: true);
     }
 
     [TestMethod]

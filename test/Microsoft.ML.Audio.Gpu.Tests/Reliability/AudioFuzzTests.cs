@@ -34,6 +34,47 @@ public sealed class AudioFuzzTests
         yield return ("rf64", new WavBuilder { Rf64 = true, Data = WavBuilder.Encode(stereo, SampleFormat.Pcm16), Channels = 2 }.ToBytes());
         foreach (var file in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Fixtures", "audio"), "*.wav").Order())
             yield return (Path.GetFileName(file), File.ReadAllBytes(file));
+        // Every compressed format and AIFF (issue 16), as their own encoders wrote them (Fixtures/formats).
+        foreach (var file in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Fixtures", "formats")).Where(IsFormatSeed).Order())
+            yield return (Path.GetFileName(file), File.ReadAllBytes(file));
+    }
+
+    internal static bool IsFormatSeed(string path) => Path.GetExtension(path) is ".flac" or ".mp3" or ".ogg" or ".opus" or ".aiff" or ".aifc";
+
+    /// <summary>Offsets of header fields in the other formats: FLAC's metadata and first frame, AIFF's chunks
+    /// (big-endian sizes), Ogg's page header, MP3's first two frame headers.</summary>
+    private static List<int> FormatBoundaries(byte[] b)
+    {
+        var offsets = Enumerable.Range(0, 16).Select(i => 4 * i).ToList();
+        if (b.AsSpan().StartsWith("fLaC"u8))
+        {
+            offsets.AddRange([4, 5, 8, 10, 12, 15, 18, 19, 20, 21, 22, 26, 30, 34, 38]);
+            int p = 4;
+            while (p + 4 <= b.Length)
+            {
+                bool last = (b[p] & 0x80) != 0;
+                p += 4 + (b[p + 1] << 16 | b[p + 2] << 8 | b[p + 3]);
+                offsets.Add(p);
+                if (last) break;
+            }
+            offsets.AddRange([p + 1, p + 2, p + 3, p + 4, p + 5, p + 6]); // the first frame's header
+        }
+        else if (b.AsSpan().StartsWith("FORM"u8))
+        {
+            int p = 12;
+            while (p + 8 <= b.Length)
+            {
+                offsets.AddRange([p, p + 4, p + 8, p + 10, p + 12, p + 14, p + 16]);
+                long size = BinaryPrimitives.ReadUInt32BigEndian(b.AsSpan(p + 4));
+                if (size > b.Length) break;
+                p += 8 + (int)size + (int)(size & 1);
+            }
+        }
+        else if (b.AsSpan().StartsWith("OggS"u8))
+        {
+            offsets.AddRange([5, 6, 14, 18, 22, 26, 27, 28, 36, 37, 38, 46]);
+        }
+        return offsets.Where(o => o < b.Length).Distinct().ToList();
     }
 
     /// <summary>Offsets where chunks start, found by walking the RIFF structure of an intact file.</summary>
@@ -54,7 +95,7 @@ public sealed class AudioFuzzTests
     /// <summary>Mutations of one seed, each with a description to report.</summary>
     private static IEnumerable<(string what, byte[] bytes)> Mutations(byte[] seed, Random rng)
     {
-        var boundaries = ChunkBoundaries(seed);
+        var boundaries = seed.AsSpan().StartsWith("RIFF"u8) || seed.AsSpan().StartsWith("RF64"u8) ? ChunkBoundaries(seed) : FormatBoundaries(seed);
         foreach (int cut in boundaries.Concat(Enumerable.Range(0, Math.Min(64, seed.Length))).Distinct())
             if (cut < seed.Length) yield return ($"truncated at {cut}", seed[..cut]);
         uint[] lies = [0, 1, 2, 3, 0x7FFFF000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFE, 0xFFFFFFFF];
@@ -107,6 +148,8 @@ public sealed class AudioFuzzTests
         yield return ("junk appended", [.. seed, .. Enumerable.Range(0, 37).Select(i => (byte)(i * 91))]);
     }
 
+    private static string FormatOf(string seedName) => Path.GetExtension(seedName) is { Length: > 0 } ext && ext != ".wav" ? ext.TrimStart('.') : "wav";
+
     private static readonly AudioDecodeOptions[] Decodings =
     [
         new() { Mono = false },
@@ -121,7 +164,9 @@ public sealed class AudioFuzzTests
         int runs = 0, decoded = 0, rejected = 0;
         var failures = new List<string>();
         var reasons = new Dictionary<string, int>();
+        var byFormat = new SortedDictionary<string, (int decoded, int rejected)>();
         double slowest = 0;
+        string slowestInput = "";
         long mostAllocated = 0;
         foreach (var (name, seed) in Seeds())
             foreach (var (what, bytes) in Mutations(seed, rng))
@@ -135,10 +180,12 @@ public sealed class AudioFuzzTests
                     var audio = AudioDecoder.Decode(bytes, $"{name}: {what}", options);
                     if (audio.Samples.Any(v => !float.IsFinite(v))) failures.Add($"{name}: {what}: decoded to non-finite samples");
                     decoded++;
+                    byFormat[FormatOf(name)] = (byFormat.GetValueOrDefault(FormatOf(name)).decoded + 1, byFormat.GetValueOrDefault(FormatOf(name)).rejected);
                 }
                 catch (AudioDecodeException e)
                 {
                     rejected++;
+                    byFormat[FormatOf(name)] = (byFormat.GetValueOrDefault(FormatOf(name)).decoded, byFormat.GetValueOrDefault(FormatOf(name)).rejected + 1);
                     string reason = e.Reason.Split(':')[0];
                     reasons[reason] = reasons.GetValueOrDefault(reason) + 1;
                     if (!e.Message.Contains(name)) failures.Add($"{name}: {what}: the message does not name the source: {e.Message}");
@@ -148,15 +195,19 @@ public sealed class AudioFuzzTests
                     failures.Add($"{name}: {what}: {e.GetType().Name}: {e.Message}");
                 }
                 watch.Stop();
-                slowest = Math.Max(slowest, watch.Elapsed.TotalMilliseconds);
+                if (watch.Elapsed.TotalMilliseconds > slowest)
+                    (slowest, slowestInput) = (watch.Elapsed.TotalMilliseconds, $"{name}: {what}");
                 long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
                 mostAllocated = Math.Max(mostAllocated, allocated);
                 // Work and memory scale with the real data (and the 0.05 s / 30 s search outputs), never with a declared size.
                 if (allocated > 64L << 20) failures.Add($"{name}: {what}: allocated {allocated >> 20} MiB for {bytes.Length} bytes");
             }
-        Console.WriteLine($"{runs} inputs: {decoded} decoded, {rejected} rejected; slowest {slowest:F1} ms; most allocated {mostAllocated / 1048576.0:F1} MiB");
+        Console.WriteLine($"{runs} inputs: {decoded} decoded, {rejected} rejected; slowest {slowest:F1} ms ({slowestInput}); most allocated {mostAllocated / 1048576.0:F1} MiB");
         foreach (var (reason, count) in reasons.OrderByDescending(r => r.Value).Take(12)) Console.WriteLine($"  {count,5} x {reason}");
+        foreach (var (format, (ok, bad)) in byFormat.OrderBy(f => f.Key)) Console.WriteLine($"  {format}: {ok} decoded, {bad} rejected");
         Assert.IsGreaterThan(3000, runs, "the corpus produced fewer inputs than planned");
+        foreach (string format in new[] { "wav", "flac", "mp3", "ogg", "opus", "aiff", "aifc" })
+            Assert.IsTrue(byFormat.ContainsKey(format), $"no {format} seed was fuzzed");
         foreach (var f in failures) Console.WriteLine("FAIL " + f);
         Assert.IsEmpty(failures, $"{failures.Count} inputs broke the contract; first: {string.Join(" || ", failures.Take(5))}");
     }

@@ -172,7 +172,7 @@ public sealed class SampleCommandTests
         (code, output) = Run("predict", "--model", Model, bad);
         Assert.AreEqual(1, code);
         StringAssert.Contains(output, "bad.wav");
-        StringAssert.Contains(output, "not a WAV file");
+        StringAssert.Contains(output, "not a supported audio file");
     }
 
     [TestMethod]
