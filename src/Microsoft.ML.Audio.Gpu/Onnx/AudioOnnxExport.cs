@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.Json;
 using Google.Protobuf;
 using Microsoft.ML.Audio.Gpu.Layers;
 using Microsoft.ML.Audio.Gpu.Training;
@@ -166,6 +168,18 @@ public static class AudioOnnxExport
         g.Output(scores, classifier.ScoreColumnName, DataType.Float, [-1, classes], ["N", null]);
         // First maximum on ties, as the transformer's own arg-max.
         string index = g.Node("ArgMax", [scores], OnnxGraph.Int("axis", 1), OnnxGraph.Int("keepdims", 0), OnnxGraph.Int("select_last_index", 0));
+        var metadata = new Dictionary<string, string>
+        {
+            // How to decode for this graph (decoding stays outside it): LoadAudio's settings, read by apps such as the
+            // sample's AudioClassifierOnnxModel.
+            [MetadataKeys.Input] = load.OutputColumnName,
+            [MetadataKeys.SampleRate] = loading.SampleRate.ToString(CultureInfo.InvariantCulture),
+            [MetadataKeys.DurationSeconds] = loading.DurationSeconds!.Value.ToString("R", CultureInfo.InvariantCulture),
+            [MetadataKeys.Crop] = loading.Crop.ToString(),
+            [MetadataKeys.Mono] = "true",
+            [MetadataKeys.Classes] = JsonSerializer.Serialize(classifier.Labels),
+            [MetadataKeys.Score] = classifier.ScoreColumnName,
+        };
         string key = g.Node("Cast", [g.Node("Add", [index, g.Int64s("one", [1])])], OnnxGraph.Int("to", (long)DataType.Uint32));
         g.Output(key, classifier.PredictedLabelColumnName, DataType.Uint32, [-1], ["N"]);
         if (toClassName is not null)
@@ -176,11 +190,33 @@ public static class AudioOnnxExport
                     throw new NotSupportedException($"ONNX export: MapKeyToValue maps '{input}'; only the classifier's '{classifier.PredictedLabelColumnName}' is exported.");
                 string name = g.Node("Gather", [g.Strings("class_names", classifier.Labels), index], OnnxGraph.Int("axis", 0));
                 g.Output(name, output, DataType.String, [-1], ["N"]);
+                metadata[MetadataKeys.PredictedClass] = output;
             }
         }
         return g.ToModel(typeof(AudioOnnxExport).Assembly.GetName().Version?.ToString() ?? "",
             $"Kapre.MLNet audio classifier: {load.OutputColumnName} (float[N, {samples}] at {loading.SampleRate} Hz, decoded outside the graph) → " +
-            $"{classifier.ScoreColumnName}, {classifier.PredictedLabelColumnName}. Classes: {string.Join(", ", classifier.Labels)}.");
+            $"{classifier.ScoreColumnName}, {classifier.PredictedLabelColumnName}. Classes: {string.Join(", ", classifier.Labels)}.", metadata);
+    }
+
+    /// <summary>The keys of the exported file's metadata (ONNX <c>metadata_props</c>).</summary>
+    public static class MetadataKeys
+    {
+        /// <summary>Name of the audio input, LoadAudio's output column.</summary>
+        public const string Input = "kapre.input";
+        /// <summary>Sample rate the audio must be decoded at, in Hz (LoadAudio's SampleRate).</summary>
+        public const string SampleRate = "kapre.sample_rate";
+        /// <summary>Clip length in seconds that decoding pads or crops to (LoadAudio's DurationSeconds).</summary>
+        public const string DurationSeconds = "kapre.duration_seconds";
+        /// <summary>Which part of a longer recording is kept (LoadAudio's Crop: a CropAlignment name).</summary>
+        public const string Crop = "kapre.crop";
+        /// <summary>"true": the input is mono.</summary>
+        public const string Mono = "kapre.mono";
+        /// <summary>Class names in score order, as a JSON array of strings.</summary>
+        public const string Classes = "kapre.classes";
+        /// <summary>Name of the class-probabilities output.</summary>
+        public const string Score = "kapre.score";
+        /// <summary>Name of the class-name output (MapKeyToValue's), when the model has one.</summary>
+        public const string PredictedClass = "kapre.predicted_class";
     }
 
     private static IEnumerable<ITransformer> Flatten(ITransformer t)

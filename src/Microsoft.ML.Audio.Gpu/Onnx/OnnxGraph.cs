@@ -111,7 +111,10 @@ internal sealed class OnnxGraph
     }
 
     /// <summary>The model, after checking that the graph is well formed.</summary>
-    public ModelProto ToModel(string producerVersion, string docString)
+    /// <param name="producerVersion">The library's version.</param>
+    /// <param name="docString">What the graph computes, for people reading the file.</param>
+    /// <param name="metadata">Key-value pairs an app reads back (ONNX Runtime: <c>ModelMetadata.CustomMetadataMap</c>).</param>
+    public ModelProto ToModel(string producerVersion, string docString, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var defined = new HashSet<string>(_graph.Input.Select(i => i.Name).Concat(_graph.Initializer.Select(i => i.Name)));
         foreach (var node in _graph.Node)
@@ -136,6 +139,8 @@ internal sealed class OnnxGraph
             Graph = _graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        foreach (var (key, value) in metadata ?? new Dictionary<string, string>())
+            model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         return model;
     }
 
