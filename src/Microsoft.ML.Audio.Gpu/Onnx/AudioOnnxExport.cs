@@ -145,24 +145,28 @@ public static class AudioOnnxExport
             throw new NotSupportedException("ONNX export: LoadAudio option Mono = false (multi-channel audio) is not exported yet; load mono audio.");
         if (loading.FixedLength is not int samples)
             throw new NotSupportedException("ONNX export: LoadAudio option DurationSeconds is not set; the exported network needs a fixed clip length.");
-        if (classifier.Backbone != AudioBackbone.Cnn)
-            throw new NotSupportedException($"ONNX export: AudioClassification option Backbone = {classifier.Backbone} is not exported yet; the CNN backbone is.");
-        var cnn = classifier.Network;
+        var network = classifier.Module;
+        var frontEnd = network switch
+        {
+            AudioCnn c => c.front_end,
+            BcResNet b => b.front_end,
+            _ => throw new NotSupportedException($"ONNX export: AudioClassification option Backbone = {classifier.Backbone} is not exported yet; the Cnn and BcResNet backbones are."),
+        };
         if (mel is not null && (mel.InputColumnName != load.OutputColumnName || classifier.FeatureColumnName != mel.OutputColumnName))
             throw new NotSupportedException($"ONNX export: MelSpectrogramGpu reads '{mel.InputColumnName}' and writes '{mel.OutputColumnName}', but the chain's audio is '{load.OutputColumnName}' and the classifier reads '{classifier.FeatureColumnName}'.");
         if (mel is null && classifier.FeatureColumnName != load.OutputColumnName)
             throw new NotSupportedException($"ONNX export: the classifier reads '{classifier.FeatureColumnName}', not LoadAudio's output '{load.OutputColumnName}'.");
-        if (mel is not null && cnn.front_end is not null)
+        if (mel is not null && frontEnd is not null)
             throw new NotSupportedException("ONNX export: a spectrogram into a network with its own front end is not a chain the trainer makes.");
-        if (mel is null && cnn.front_end is null)
+        if (mel is null && frontEnd is null)
             throw new NotSupportedException("ONNX export: the classifier reads audio but has no front end, and there is no MelSpectrogramGpu before it.");
 
         var g = new OnnxGraph(Opset(options));
         string audio = g.Input(load.OutputColumnName, DataType.Float, [-1, samples], ["N", null]);
         var (spectrogram, shape) = mel is not null
             ? FrontEnd(g, audio, mel.Layer, samples, options.StftForm, "MelSpectrogramGpu")
-            : FrontEnd(g, audio, cnn.front_end!, samples, options.StftForm, "AudioClassification (front end)");
-        string logits = Cnn(g, spectrogram, shape, cnn);
+            : FrontEnd(g, audio, frontEnd!, samples, options.StftForm, "AudioClassification (front end)");
+        string logits = network is BcResNet bc ? BcResNetGraph(g, spectrogram, shape, bc) : Cnn(g, spectrogram, shape, (AudioCnn)network);
         int classes = classifier.Labels.Count;
         string scores = g.Node("Softmax", [logits], OnnxGraph.Int("axis", 1));
         g.Output(scores, classifier.ScoreColumnName, DataType.Float, [-1, classes], ["N", null]);
@@ -327,21 +331,7 @@ public static class AudioOnnxExport
     {
         using var scope = NewDisposeScope();
         var state = cnn.state_dict();
-        var modules = cnn.named_modules().ToDictionary(m => m.name, m => m.module);
-        string Weights(string name)
-        {
-            var t = state.TryGetValue(name, out var v) ? v : throw new InvalidOperationException($"ONNX export: the CNN has no weight '{name}'.");
-            using var host = HostCopy.Of(t, ScalarType.Float32);
-            return g.Floats(name.Replace('.', '_'), host.data<float>().ToArray(), host.shape);
-        }
-        string BatchNorm(string input, string name)
-        {
-            var bn = (BatchNormalization)modules[name];
-            return g.Node("BatchNormalization",
-                [input, Weights(name + ".weight"), Weights(name + ".bias"), Weights(name + ".running_mean"), Weights(name + ".running_var")],
-                OnnxGraph.Float("epsilon", (float)bn.eps));
-        }
-
+        var (Weights, BatchNorm) = Reader(g, cnn);
         long height = shape[0], width = shape[1];
         string y = BatchNorm(g.Node("Unsqueeze", [x, g.Int64s("axes", [1], 1)]), "input_norm");
         for (int b = 0; state.ContainsKey($"blocks.{b}.conv1.weight"); b++)
@@ -363,6 +353,83 @@ public static class AudioOnnxExport
         }
         string pooled = g.Node("ReduceMean", [y], OnnxGraph.Ints("axes", 2, 3), OnnxGraph.Int("keepdims", 0));
         return g.Node("Gemm", [pooled, Weights("head.weight"), Weights("head.bias")], OnnxGraph.Int("transB", 1));
+    }
+
+    /// <summary>BcResNet after its front end, in evaluation mode: logits <c>(N, classes)</c> of <c>(N, mels, frames)</c>.
+    /// The convolution settings are BcResNet's (its constructor), the weights its state dictionary's.</summary>
+    private static string BcResNetGraph(OnnxGraph g, string x, long[] shape, BcResNet net)
+    {
+        using var scope = NewDisposeScope();
+        var (weights, batchNorm) = Reader(g, net);
+        string Conv(string input, string name, long[] kernel, long[] stride, long[] pads, long dilation = 1, long groups = 1)
+            => g.Node("Conv", [input, weights(name + ".weight")], OnnxGraph.Ints("kernel_shape", kernel), OnnxGraph.Ints("strides", stride),
+                OnnxGraph.Ints("pads", pads[0], pads[1], pads[0], pads[1]), OnnxGraph.Ints("dilations", 1, dilation), OnnxGraph.Int("group", groups));
+        string Relu(string input) => g.Node("Relu", [input]);
+        var state = net.state_dict();
+        long Channels(string name) => state[name + ".weight"].shape[0];
+
+        long mels = shape[0];
+        string y = batchNorm(g.Node("Unsqueeze", [x, g.Int64s("axes", [1], 1)]), "input_norm");
+        long padded = BcResNet.PaddedMels(mels);
+        if (padded > mels) // zeros above the top mel, as the network's forward
+            y = g.Node("Pad", [y, g.Int64s("pads", [0, 0, 0, 0, 0, 0, padded - mels, 0], 8)], OnnxGraph.Text("mode", "constant"));
+        long f = padded;
+        y = Relu(batchNorm(Conv(y, "stem_conv", [5, 5], [2, 1], [2, 2]), "stem_norm"));
+        f = (f + 4 - 5) / 2 + 1;
+        // Stages of 2, 2, 4 and 4 blocks, temporal dilation 1, 2, 4, 8; a block with a transition conv changes the
+        // channels, and the first of the second and third stage also strides frequency (BcResNet's StageBlocks/StageStride).
+        int[] stageBlocks = [2, 2, 4, 4];
+        bool[] stageStride = [false, true, true, false];
+        int block = 0;
+        for (int stage = 0; stage < stageBlocks.Length; stage++)
+            for (int i = 0; i < stageBlocks[stage]; i++, block++)
+            {
+                string p = $"blocks.{block}.";
+                long stride = stageStride[stage] && i == 0 ? 2 : 1, dilation = 1L << stage;
+                bool transition = state.ContainsKey(p + "transition_conv.weight");
+                string shortcut = y;
+                if (transition) y = Relu(batchNorm(Conv(y, p + "transition_conv", [1, 1], [1, 1], [0, 0]), p + "transition_norm"));
+                long c = Channels(p + "frequency_conv");
+                string f2 = Conv(y, p + "frequency_conv", [3, 1], [stride, 1], [1, 0], groups: c);
+                f = (f + 2 - 3) / stride + 1;
+                // SubSpectralNorm: (N, C, F, T) viewed as (N, C·S, F/S, T), batch-normalised, viewed back.
+                string bands = g.Node("Reshape", [f2, g.Int64s("shape", [0, c * BcResNet.SubBands, f / BcResNet.SubBands, -1], 4)]);
+                f2 = g.Node("Reshape", [batchNorm(bands, p + "frequency_norm.norm"), g.Int64s("shape", [0, c, f, -1], 4)]);
+                string f1 = g.Node("ReduceMean", [f2], OnnxGraph.Ints("axes", 2), OnnxGraph.Int("keepdims", 1));
+                f1 = batchNorm(Conv(f1, p + "temporal_conv", [1, 3], [1, 1], [0, dilation], dilation, c), p + "temporal_norm");
+                f1 = g.Node("Mul", [f1, g.Node("Sigmoid", [f1])]); // SiLU
+                f1 = Conv(f1, p + "pointwise_conv", [1, 1], [1, 1], [0, 0]);
+                y = g.Node("Add", [f2, f1]); // broadcast over frequency
+                if (!transition) y = g.Node("Add", [y, shortcut]);
+                y = Relu(y);
+            }
+        long width = Channels("head_depthwise");
+        y = Conv(y, "head_depthwise", [5, 5], [1, 1], [0, 2], groups: width);
+        y = Relu(batchNorm(Conv(y, "head_pointwise", [1, 1], [1, 1], [0, 0]), "head_norm"));
+        string pooled = g.Node("ReduceMean", [y], OnnxGraph.Ints("axes", 2, 3), OnnxGraph.Int("keepdims", 0));
+        return g.Node("Gemm", [pooled, weights("classifier.weight"), weights("classifier.bias")], OnnxGraph.Int("transB", 1));
+    }
+
+    /// <summary>Initializers from a network's state dictionary, and BatchNormalization nodes from its batch-norm layers
+    /// (running statistics: evaluation mode).</summary>
+    private static (Func<string, string> weights, Func<string, string, string> batchNorm) Reader(OnnxGraph g, nn.Module network)
+    {
+        var state = network.state_dict();
+        var modules = network.named_modules().ToDictionary(m => m.name, m => m.module);
+        string Weights(string name)
+        {
+            var t = state.TryGetValue(name, out var v) ? v : throw new InvalidOperationException($"ONNX export: the network has no weight '{name}'.");
+            using var host = HostCopy.Of(t, ScalarType.Float32);
+            return g.Floats(name.Replace('.', '_'), host.data<float>().ToArray(), host.shape);
+        }
+        string BatchNorm(string input, string name)
+        {
+            var bn = (BatchNormalization)modules[name];
+            return g.Node("BatchNormalization",
+                [input, Weights(name + ".weight"), Weights(name + ".bias"), Weights(name + ".running_mean"), Weights(name + ".running_var")],
+                OnnxGraph.Float("epsilon", (float)bn.eps));
+        }
+        return (Weights, BatchNorm);
     }
 
     private static double[] ToDoubles(Tensor t)

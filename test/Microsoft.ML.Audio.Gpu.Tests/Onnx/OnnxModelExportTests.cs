@@ -54,7 +54,7 @@ public sealed class OnnxModelExportTests
         })];
 
     /// <summary>Trains as the sample does (the label map apart from the saved chain) and saves and reloads the chain.</summary>
-    private ITransformer TrainSaveAndLoad(MLContext ml, bool frontEndInNetwork)
+    private ITransformer TrainSaveAndLoad(MLContext ml, bool frontEndInNetwork, AudioBackbone backbone)
     {
         var train = ml.Data.LoadFromEnumerable(Files(8, 1, "train"));
         var labelMap = ml.Transforms.Conversion.MapValueToKey("Label", nameof(FileRow.Word)).Fit(train);
@@ -65,7 +65,7 @@ public sealed class OnnxModelExportTests
         var options = new AudioClassificationOptions
         {
             FeatureColumnName = frontEndInNetwork ? "Audio" : "Features", FrontEnd = frontEndInNetwork ? FrontEnd : null,
-            Epochs = 3, BatchSize = 8, NetworkSize = AudioCnnSize.Small,
+            Epochs = 3, BatchSize = 8, NetworkSize = AudioCnnSize.Small, Backbone = backbone, BcResNetSize = BcResNetSize.Tau1,
         };
         var classifier = ml.MulticlassClassification.Trainers.AudioClassification(options).Fit(prepared);
         var toWord = ml.Transforms.Conversion.MapKeyToValue("PredictedWord", "PredictedLabel").Fit(classifier.Transform(prepared));
@@ -77,13 +77,15 @@ public sealed class OnnxModelExportTests
     }
 
     [TestMethod]
-    [DataRow(false, OnnxStftForm.Convolution)]
-    [DataRow(true, OnnxStftForm.Convolution)]
-    [DataRow(false, OnnxStftForm.StftOperator)]
-    public void TrainedModel_RunsInOnnxRuntime_WithTheSameProbabilitiesAndLabels(bool frontEndInNetwork, OnnxStftForm form)
+    [DataRow(false, OnnxStftForm.Convolution, AudioBackbone.Cnn)]
+    [DataRow(true, OnnxStftForm.Convolution, AudioBackbone.Cnn)]
+    [DataRow(false, OnnxStftForm.StftOperator, AudioBackbone.Cnn)]
+    [DataRow(false, OnnxStftForm.Convolution, AudioBackbone.BcResNet)]
+    [DataRow(true, OnnxStftForm.StftOperator, AudioBackbone.BcResNet)]
+    public void TrainedModel_RunsInOnnxRuntime_WithTheSameProbabilitiesAndLabels(bool frontEndInNetwork, OnnxStftForm form, AudioBackbone backbone)
     {
         var ml = new MLContext(1);
-        var model = TrainSaveAndLoad(ml, frontEndInNetwork);
+        var model = TrainSaveAndLoad(ml, frontEndInNetwork, backbone);
         using var stream = new MemoryStream();
         AudioOnnxExport.Export(model, stream, new AudioOnnxExportOptions { StftForm = form });
 
@@ -110,7 +112,7 @@ public sealed class OnnxModelExportTests
             if (words[i] == expected[i].PredictedWord) agree++;
             Assert.AreEqual(Array.IndexOf(expected[i].Score, expected[i].Score.Max()) + 1, (int)keys[i], $"clip {i}: PredictedLabel is the 1-based key");
         }
-        Console.WriteLine($"front end {(frontEndInNetwork ? "in the network" : "MelSpectrogramGpu")}, {form}: {stream.Length / 1024.0:F0} KiB, " +
+        Console.WriteLine($"{backbone}, front end {(frontEndInNetwork ? "in the network" : "MelSpectrogramGpu")}, {form}: {stream.Length / 1024.0:F0} KiB, " +
             $"probabilities max |diff| {worstAbs:G3} (max relative {worstRel:G3}), labels {agree}/{test.Length} identical");
         Assert.IsLessThanOrEqualTo(OnnxTolerances.ProbabilityAbs, worstAbs, "class probabilities");
         Assert.AreEqual(test.Length, agree, "predicted class names");
