@@ -2,6 +2,7 @@ using System.Globalization;
 using AudioClassification.Consumption;
 using Microsoft.ML;
 using Microsoft.ML.Audio.Gpu.IO;
+using Microsoft.ML.Audio.Gpu.Onnx;
 using Microsoft.ML.Audio.Gpu.Training;
 using Microsoft.ML.Data;
 
@@ -19,6 +20,8 @@ public static class Cli
                                     [--kapre --augment noise,speed,room] [--mixup ALPHA]
           AudioClassification evaluate --model PATH --data DIR
           AudioClassification predict --model PATH FILE...
+          AudioClassification export --model PATH --onnx PATH [--stft conv|operator]
+          AudioClassification predict --onnx PATH FILE...          (ONNX Runtime only: no TorchSharp)
           AudioClassification spectrogram [--input FILE] [--output PNG]   (default: the bundled speech.wav, spectrogram.png)
           AudioClassification listen --model PATH [--input RAW] [--hop SECONDS] [--threshold P] [--ignore CLASS,...]
 
@@ -40,6 +43,10 @@ public static class Cli
         Windows of the model's clip length every --hop (default 0.25 s) are scored, probabilities are averaged over two
         windows, and a word starts at --threshold (default 0.6); classes named _like_this_ (background, silence) or
         given by --ignore are never reported.
+        export writes the model as one ONNX file that starts from the decoded samples (front end, network and class
+        names inside; decoding stays outside); --stft conv (default) writes the STFT as a convolution with the DFT basis
+        (opset 13), --stft operator as ONNX's STFT (opset 17). predict --onnx decodes each file with the settings the
+        file records and runs it with ONNX Runtime.
         """;
 
     public static string BundledData => Path.Combine(AppContext.BaseDirectory, "Data", "words");
@@ -53,7 +60,8 @@ public static class Cli
         ["demo"] = (TrainOptions, false),
         ["train"] = (TrainOptions, false),
         ["evaluate"] = (["model", "data"], false),
-        ["predict"] = (["model"], true),
+        ["predict"] = (["model", "onnx"], true),
+        ["export"] = (["model", "onnx", "stft"], false),
         ["spectrogram"] = (["input", "output"], false),
         ["listen"] = (["model", "input", "hop", "threshold", "ignore"], false),
         ["help"] = ([], false),
@@ -78,6 +86,7 @@ public static class Cli
                 case "train": return Train(options, output);
                 case "evaluate": return Evaluate(options, output);
                 case "predict": return Predict(options, output);
+                case "export": return Export(options, output);
                 case "spectrogram": return Spectrogram(options, output);
                 case "listen": return Listen(options, output);
                 default: output.WriteLine(Usage); return 0;
@@ -231,8 +240,42 @@ public static class Cli
         return 0;
     }
 
+    private static int Export(Options o, TextWriter output)
+    {
+        string modelPath = o.Required("model"), onnxPath = Path.GetFullPath(o.Required("onnx"));
+        var form = (o.Get("stft") ?? "conv") switch
+        {
+            "conv" => OnnxStftForm.Convolution,
+            "operator" => OnnxStftForm.StftOperator,
+            var f => throw new UsageException($"--stft must be conv or operator, got '{f}'."),
+        };
+        var ml = new MLContext(1);
+        var model = ml.Model.Load(modelPath, out _);
+        try
+        {
+            AudioOnnxExport.Export(model, onnxPath, new AudioOnnxExportOptions { StftForm = form });
+        }
+        catch (NotSupportedException e)
+        {
+            output.WriteLine($"error: {modelPath} cannot be exported: {e.Message}");
+            return 1;
+        }
+        finally
+        {
+            (model as IDisposable)?.Dispose();
+        }
+        int opset = form == OnnxStftForm.Convolution ? AudioOnnxExport.ConvolutionOpset : AudioOnnxExport.StftOperatorOpset;
+        output.WriteLine($"Exported {modelPath} to {onnxPath} ({new FileInfo(onnxPath).Length / 1024.0:F0} KiB, ONNX opset {opset}); input: decoded samples (see Consumption/AudioClassifierOnnxModel.cs).");
+        return 0;
+    }
+
     private static int Predict(Options o, TextWriter output)
     {
+        if (o.Get("onnx") is string onnx)
+        {
+            if (o.Get("model") is not null) throw new UsageException("predict takes --model (a zip) or --onnx (an exported file), not both.");
+            return PredictOnnx(onnx, o.Positional, output);
+        }
         AudioClassifierModel.ModelPath = Path.GetFullPath(o.Required("model"));
         if (o.Positional.Count == 0) throw new UsageException("predict needs at least one FILE.");
         var names = AudioClassifierModel.ClassNames;
@@ -242,6 +285,27 @@ public static class Cli
             try
             {
                 WritePrediction(output, file, AudioClassifierModel.Predict(new ModelInput { Path = Path.GetFullPath(file) }), names, null);
+            }
+            catch (AudioDecodeException e)
+            {
+                output.WriteLine($"{file}: {e.Message}");
+                failures++;
+            }
+        }
+        return failures == 0 ? 0 : 1;
+    }
+
+    /// <summary>predict --onnx: ONNX Runtime alone (no TorchSharp), decoding with the settings the file records.</summary>
+    private static int PredictOnnx(string path, List<string> files, TextWriter output)
+    {
+        if (files.Count == 0) throw new UsageException("predict needs at least one FILE.");
+        using var model = new AudioClassifierOnnxModel(Path.GetFullPath(path));
+        int failures = 0;
+        foreach (var file in files)
+        {
+            try
+            {
+                WritePrediction(output, file, model.Predict(Path.GetFullPath(file)), model.ClassNames, null);
             }
             catch (AudioDecodeException e)
             {

@@ -116,6 +116,9 @@ public sealed class MelSpectrogramGpuTransformer : GpuAudioTransformerBase
     /// <summary>The settings, with the sample rate resolved (a copy).</summary>
     public MelSpectrogramOptions Options => MelSpectrogramOptions.From(_parts.Stft, _parts.Mel, _parts.Decibel);
 
+    /// <summary>The layer the transform runs (ONNX export reads its window and filterbank).</summary>
+    internal MelSpectrogram Layer => (MelSpectrogram)Module;
+
     internal MelSpectrogramGpuTransformer(IHostEnvironment env, string outputColumnName, string inputColumnName,
         GpuStftOptions stft, GpuMelOptions resolvedMel, GpuDecibelOptions? db)
         : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(MelSpectrogramGpuTransformer)), outputColumnName, inputColumnName, stft.BatchSize)

@@ -1,0 +1,440 @@
+using System.Globalization;
+using System.Text.Json;
+using Google.Protobuf;
+using Microsoft.ML.Audio.Gpu.Layers;
+using Microsoft.ML.Audio.Gpu.Training;
+using Microsoft.ML.Audio.Gpu.Transforms;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+using Onnx;
+using TorchSharp;
+using static TorchSharp.torch;
+using DataType = Onnx.TensorProto.Types.DataType;
+
+namespace Microsoft.ML.Audio.Gpu.Onnx;
+
+/// <summary>How the STFT is written in the ONNX graph.</summary>
+public enum OnnxStftForm
+{
+    /// <summary>A 1-D convolution whose kernels are the windowed DFT basis (cosine and sine rows), stride = hop: runs in
+    /// any ONNX runtime (opset 13), and is what ONNX Runtime runs fastest on the CPU for short clips.</summary>
+    Convolution = 0,
+    /// <summary>The opset 17 <c>STFT</c> operator (ONNX Runtime 1.13 and later).</summary>
+    StftOperator = 1,
+}
+
+/// <summary>Options of <see cref="AudioOnnxExport"/>.</summary>
+public sealed class AudioOnnxExportOptions
+{
+    /// <summary>How the STFT is written. Default <see cref="OnnxStftForm.Convolution"/>.</summary>
+    public OnnxStftForm StftForm { get; set; } = OnnxStftForm.Convolution;
+}
+
+/// <summary>
+/// Writes a trained audio model as one ONNX file that starts from the decoded samples: the spectrogram front end, the
+/// network, the softmax and the class names are in the graph; decoding (<see cref="LoadAudioTransformer"/>'s file reading,
+/// resampling, padding and cropping) stays outside it, so an app decodes with <c>AudioDecoder</c> and runs the file with
+/// ONNX Runtime alone, without TorchSharp.
+/// </summary>
+/// <remarks>
+/// <para>Exports <c>[LoadAudio] → [MelSpectrogramGpu] → AudioClassification (CNN backbone, with or without its front end)
+/// → [MapKeyToValue]</c>, as nested chains or one. Inputs and outputs keep ML.NET's column names: the audio column
+/// <c>float[N, samples]</c> (N, the batch, is dynamic; samples is fixed: the trainer needs one clip length), the
+/// scores <c>float[N, classes]</c>, the predicted label <c>uint32[N]</c> (ML.NET's 1-based key) and, with
+/// MapKeyToValue, its class name <c>string[N]</c>.</para>
+/// <para>Anything else fails with a <see cref="NotSupportedException"/> naming the transform and the option, never
+/// with a silently different graph.</para>
+/// </remarks>
+public static class AudioOnnxExport
+{
+    /// <summary>The opset of the <see cref="OnnxStftForm.Convolution"/> form (every operator used exists since 13).</summary>
+    public const int ConvolutionOpset = 13;
+    /// <summary>The opset of the <see cref="OnnxStftForm.StftOperator"/> form (<c>STFT</c> is new in 17).</summary>
+    public const int StftOperatorOpset = 17;
+
+    /// <summary>Writes <paramref name="model"/> as ONNX to <paramref name="stream"/>.</summary>
+    /// <param name="model">A fitted chain: <c>[LoadAudio] → [MelSpectrogramGpu] → AudioClassification → [MapKeyToValue]</c>.</param>
+    /// <param name="stream">Where the file goes.</param>
+    /// <param name="options">Export options; null for the defaults.</param>
+    /// <exception cref="NotSupportedException">A transform or option has no ONNX form (the message names it).</exception>
+    public static void Export(ITransformer model, Stream stream, AudioOnnxExportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(stream);
+        ToModel(model, options ?? new AudioOnnxExportOptions()).WriteTo(stream);
+    }
+
+    /// <summary>Writes <paramref name="model"/> as ONNX to the file <paramref name="path"/>.</summary>
+    /// <inheritdoc cref="Export(ITransformer, Stream, AudioOnnxExportOptions?)"/>
+    public static void Export(ITransformer model, string path, AudioOnnxExportOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(model);
+        var onnx = ToModel(model, options ?? new AudioOnnxExportOptions()); // before the file is created: a failure leaves none
+        using var file = File.Create(path);
+        onnx.WriteTo(file);
+    }
+
+    /// <summary>
+    /// Writes one layer as ONNX: input <c>input: float[N, samples]</c> (or <c>float[N, bins, frames]</c> for a layer
+    /// that takes a spectrum), output <c>output</c>. Layers: <see cref="Stft"/> (power or magnitude),
+    /// <see cref="MelSpectrogram"/>, <see cref="ApplyFilterbank"/> (mel and others), <see cref="AmplitudeToDecibel"/>,
+    /// <see cref="Mfcc"/>.
+    /// </summary>
+    /// <param name="layer">The layer.</param>
+    /// <param name="inputShape">The input's shape without the batch: <c>[samples]</c> or <c>[bins, frames]</c>.</param>
+    /// <param name="stream">Where the file goes.</param>
+    /// <param name="options">Export options; null for the defaults.</param>
+    public static void ExportLayer(nn.Module<Tensor, Tensor> layer, long[] inputShape, Stream stream, AudioOnnxExportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        ArgumentNullException.ThrowIfNull(inputShape);
+        ArgumentNullException.ThrowIfNull(stream);
+        options ??= new AudioOnnxExportOptions();
+        var g = new OnnxGraph(Opset(options));
+        string x = g.Input("input", DataType.Float, [-1, .. inputShape], ["N", .. inputShape.Select(_ => (string?)null)]);
+        int rank = layer is MelSpectrogram or Stft ? 1 : 2;
+        if (inputShape.Length != rank || inputShape.Any(d => d <= 0))
+            throw new ArgumentException($"ONNX export of {layer.GetType().Name}: inputShape must be {(rank == 1 ? "[samples]" : "[bins, frames]")}, got [{string.Join(", ", inputShape)}].", nameof(inputShape));
+        var (y, shape) = layer switch
+        {
+            MelSpectrogram m => FrontEnd(g, x, m, inputShape[0], options.StftForm, layer.GetName()),
+            Stft s => Spectrum(g, x, s, inputShape[0], options.StftForm, layer.GetName()),
+            ApplyFilterbank f => (Filterbank(g, x, f.Filterbank), new[] { f.n_filters, inputShape[1] }),
+            Mfcc m => (Filterbank(g, x, m.Dct), new[] { m.n_mfcc, inputShape[1] }),
+            AmplitudeToDecibel d => (Decibel(g, x, d), inputShape),
+            _ => throw new NotSupportedException($"ONNX export: layer {layer.GetType().Name} has no ONNX form."),
+        };
+        g.Output(y, "output", DataType.Float, [-1, .. shape], ["N", .. shape.Select(_ => (string?)null)]);
+        g.ToModel(typeof(AudioOnnxExport).Assembly.GetName().Version?.ToString() ?? "", $"Kapre.MLNet layer {layer.GetName()}").WriteTo(stream);
+    }
+
+    private static int Opset(AudioOnnxExportOptions options) => options.StftForm switch
+    {
+        OnnxStftForm.Convolution => ConvolutionOpset,
+        OnnxStftForm.StftOperator => StftOperatorOpset,
+        var f => throw new ArgumentOutOfRangeException(nameof(options), f, $"AudioOnnxExportOptions.StftForm must be Convolution or StftOperator, got: {f}"),
+    };
+
+    private static ModelProto ToModel(ITransformer model, AudioOnnxExportOptions options)
+    {
+        var steps = Flatten(model).ToList();
+        LoadAudioTransformer? load = null;
+        MelSpectrogramGpuTransformer? mel = null;
+        AudioClassificationTransformer? classifier = null;
+        KeyToValueMappingTransformer? toClassName = null;
+        foreach (var step in steps)
+        {
+            switch (step)
+            {
+                case LoadAudioTransformer l when load is null && mel is null && classifier is null: load = l; break;
+                case MelSpectrogramGpuTransformer m when mel is null && classifier is null: mel = m; break;
+                case AudioClassificationTransformer c when classifier is null: classifier = c; break;
+                case KeyToValueMappingTransformer k when classifier is not null && toClassName is null: toClassName = k; break;
+                // The training label's map (a whole training pipeline fitted in one chain): scoring never reads the label.
+                case ValueToKeyMappingTransformer when classifier is null: break;
+                default:
+                    throw new NotSupportedException($"ONNX export: {step.GetType().Name} has no ONNX form in this place of the chain " +
+                        "(exported: [LoadAudio] → [MelSpectrogramGpu] → AudioClassification → [MapKeyToValue]).");
+            }
+        }
+        if (classifier is null) throw new NotSupportedException("ONNX export: the model has no AudioClassification step; the exported chain is [LoadAudio] → [MelSpectrogramGpu] → AudioClassification → [MapKeyToValue].");
+        if (load is null) throw new NotSupportedException("ONNX export: the model has no LoadAudio step, which gives the clip length the graph is built for.");
+        var loading = load.Options;
+        if (loading.Channels != 1)
+            throw new NotSupportedException("ONNX export: LoadAudio option Mono = false (multi-channel audio) is not exported yet; load mono audio.");
+        if (loading.FixedLength is not int samples)
+            throw new NotSupportedException("ONNX export: LoadAudio option DurationSeconds is not set; the exported network needs a fixed clip length.");
+        var network = classifier.Module;
+        var frontEnd = network switch
+        {
+            AudioCnn c => c.front_end,
+            BcResNet b => b.front_end,
+            _ => throw new NotSupportedException($"ONNX export: AudioClassification option Backbone = {classifier.Backbone} is not exported yet; the Cnn and BcResNet backbones are."),
+        };
+        if (mel is not null && (mel.InputColumnName != load.OutputColumnName || classifier.FeatureColumnName != mel.OutputColumnName))
+            throw new NotSupportedException($"ONNX export: MelSpectrogramGpu reads '{mel.InputColumnName}' and writes '{mel.OutputColumnName}', but the chain's audio is '{load.OutputColumnName}' and the classifier reads '{classifier.FeatureColumnName}'.");
+        if (mel is null && classifier.FeatureColumnName != load.OutputColumnName)
+            throw new NotSupportedException($"ONNX export: the classifier reads '{classifier.FeatureColumnName}', not LoadAudio's output '{load.OutputColumnName}'.");
+        if (mel is not null && frontEnd is not null)
+            throw new NotSupportedException("ONNX export: a spectrogram into a network with its own front end is not a chain the trainer makes.");
+        if (mel is null && frontEnd is null)
+            throw new NotSupportedException("ONNX export: the classifier reads audio but has no front end, and there is no MelSpectrogramGpu before it.");
+
+        var g = new OnnxGraph(Opset(options));
+        string audio = g.Input(load.OutputColumnName, DataType.Float, [-1, samples], ["N", null]);
+        var (spectrogram, shape) = mel is not null
+            ? FrontEnd(g, audio, mel.Layer, samples, options.StftForm, "MelSpectrogramGpu")
+            : FrontEnd(g, audio, frontEnd!, samples, options.StftForm, "AudioClassification (front end)");
+        string logits = network is BcResNet bc ? BcResNetGraph(g, spectrogram, shape, bc) : Cnn(g, spectrogram, shape, (AudioCnn)network);
+        int classes = classifier.Labels.Count;
+        string scores = g.Node("Softmax", [logits], OnnxGraph.Int("axis", 1));
+        g.Output(scores, classifier.ScoreColumnName, DataType.Float, [-1, classes], ["N", null]);
+        // First maximum on ties, as the transformer's own arg-max.
+        string index = g.Node("ArgMax", [scores], OnnxGraph.Int("axis", 1), OnnxGraph.Int("keepdims", 0), OnnxGraph.Int("select_last_index", 0));
+        var metadata = new Dictionary<string, string>
+        {
+            // How to decode for this graph (decoding stays outside it): LoadAudio's settings, read by apps such as the
+            // sample's AudioClassifierOnnxModel.
+            [MetadataKeys.Input] = load.OutputColumnName,
+            [MetadataKeys.SampleRate] = loading.SampleRate.ToString(CultureInfo.InvariantCulture),
+            [MetadataKeys.DurationSeconds] = loading.DurationSeconds!.Value.ToString("R", CultureInfo.InvariantCulture),
+            [MetadataKeys.Crop] = loading.Crop.ToString(),
+            [MetadataKeys.Mono] = "true",
+            [MetadataKeys.Classes] = JsonSerializer.Serialize(classifier.Labels),
+            [MetadataKeys.Score] = classifier.ScoreColumnName,
+        };
+        string key = g.Node("Cast", [g.Node("Add", [index, g.Int64s("one", [1])])], OnnxGraph.Int("to", (long)DataType.Uint32));
+        g.Output(key, classifier.PredictedLabelColumnName, DataType.Uint32, [-1], ["N"]);
+        if (toClassName is not null)
+        {
+            foreach (var (output, input) in toClassName.ColumnPairs)
+            {
+                if (input != classifier.PredictedLabelColumnName)
+                    throw new NotSupportedException($"ONNX export: MapKeyToValue maps '{input}'; only the classifier's '{classifier.PredictedLabelColumnName}' is exported.");
+                string name = g.Node("Gather", [g.Strings("class_names", classifier.Labels), index], OnnxGraph.Int("axis", 0));
+                g.Output(name, output, DataType.String, [-1], ["N"]);
+                metadata[MetadataKeys.PredictedClass] = output;
+            }
+        }
+        return g.ToModel(typeof(AudioOnnxExport).Assembly.GetName().Version?.ToString() ?? "",
+            $"Kapre.MLNet audio classifier: {load.OutputColumnName} (float[N, {samples}] at {loading.SampleRate} Hz, decoded outside the graph) → " +
+            $"{classifier.ScoreColumnName}, {classifier.PredictedLabelColumnName}. Classes: {string.Join(", ", classifier.Labels)}.", metadata);
+    }
+
+    /// <summary>The keys of the exported file's metadata (ONNX <c>metadata_props</c>).</summary>
+    public static class MetadataKeys
+    {
+        /// <summary>Name of the audio input, LoadAudio's output column.</summary>
+        public const string Input = "kapre.input";
+        /// <summary>Sample rate the audio must be decoded at, in Hz (LoadAudio's SampleRate).</summary>
+        public const string SampleRate = "kapre.sample_rate";
+        /// <summary>Clip length in seconds that decoding pads or crops to (LoadAudio's DurationSeconds).</summary>
+        public const string DurationSeconds = "kapre.duration_seconds";
+        /// <summary>Which part of a longer recording is kept (LoadAudio's Crop: a CropAlignment name).</summary>
+        public const string Crop = "kapre.crop";
+        /// <summary>"true": the input is mono.</summary>
+        public const string Mono = "kapre.mono";
+        /// <summary>Class names in score order, as a JSON array of strings.</summary>
+        public const string Classes = "kapre.classes";
+        /// <summary>Name of the class-probabilities output.</summary>
+        public const string Score = "kapre.score";
+        /// <summary>Name of the class-name output (MapKeyToValue's), when the model has one.</summary>
+        public const string PredictedClass = "kapre.predicted_class";
+    }
+
+    private static IEnumerable<ITransformer> Flatten(ITransformer t)
+    {
+        if (t is IEnumerable<ITransformer> chain)
+        {
+            foreach (var inner in chain)
+                foreach (var step in Flatten(inner))
+                    yield return step;
+        }
+        else yield return t;
+    }
+
+    /// <summary>STFT → power or magnitude → mel → [dB]: <c>(N, samples)</c> to <c>(N, mels, frames)</c>.</summary>
+    private static (string value, long[] shape) FrontEnd(OnnxGraph g, string x, MelSpectrogram layer, long samples, OnnxStftForm form, string owner)
+    {
+        var (spectrum, shape) = Spectrum(g, x, layer.stft, samples, form, owner);
+        string y = Filterbank(g, spectrum, layer.mel.Filterbank);
+        if (layer.db is not null) y = Decibel(g, y, layer.db);
+        return (y, [layer.mel.n_filters, shape[1]]);
+    }
+
+    /// <summary>Power or magnitude spectrum <c>(N, n_fft / 2 + 1, frames)</c> of <c>(N, samples)</c>.</summary>
+    private static (string value, long[] shape) Spectrum(OnnxGraph g, string x, Stft stft, long samples, OnnxStftForm form, string owner)
+    {
+        if (stft.output == SpectrumType.Complex)
+            throw new NotSupportedException($"ONNX export: {owner} option output = Complex has no real-valued ONNX form; use Power or Magnitude.");
+        long n = stft.n_fft, hop = stft.hop_length, bins = n / 2 + 1;
+        var (left, right, frames) = Functional.frame_layout(samples, n, hop, stft.win_length, stft.padding);
+        if (frames < 1)
+            throw new NotSupportedException($"ONNX export: {owner}: {samples} samples hold no frame of {stft.win_length} with {stft.padding} framing.");
+        if (stft.padding == FramePadding.Center && stft.pad_mode == PadMode.Reflect && samples <= n / 2)
+            throw new NotSupportedException($"ONNX export: {owner}: {samples} samples are too few for reflect padding of n_fft / 2 = {n / 2}.");
+
+        // The padding the layer applies (centring, or Kapre's conventions), so that frames of n_fft samples every hop
+        // start at 0: the same framing as Functional.stft.
+        string padded = x;
+        if (left > 0 || right > 0)
+        {
+            string mode = stft.padding == FramePadding.Center && stft.pad_mode == PadMode.Reflect ? "reflect" : "constant";
+            padded = g.Node("Pad", [x, g.Int64s("pads", [0, left, 0, Math.Max(right, 0)], 4)], OnnxGraph.Text("mode", mode));
+        }
+        if (right < 0)
+            padded = g.Node("Slice", [padded, g.Int64s("starts", [0], 1), g.Int64s("ends", [samples + left + right], 1), g.Int64s("axes", [1], 1)]);
+
+        var window = ToDoubles(stft.Window);
+        string power;
+        if (form == OnnxStftForm.StftOperator)
+        {
+            // STFT wants (N, samples, 1) and gives (N, frames, bins, 2): square, sum the last axis, move bins before frames.
+            string signal = g.Node("Unsqueeze", [padded, g.Int64s("axes", [2], 1)]);
+            string spec = g.Node("STFT", [signal, g.Int64s("frame_step", [hop]), g.Floats("window", window.Select(v => (float)v).ToArray(), n), g.Int64s("frame_length", [n])],
+                OnnxGraph.Int("onesided", 1));
+            string squares = g.Node("ReduceSum", [g.Node("Mul", [spec, spec]), g.Int64s("axes", [3], 1)], OnnxGraph.Int("keepdims", 0));
+            power = g.Node("Transpose", [squares], OnnxGraph.Ints("perm", 0, 2, 1));
+        }
+        else
+        {
+            // Rows 0..bins-1: w[t] cos(2πkt/n); rows bins..2·bins-1: w[t] sin(2πkt/n) (the sign of the imaginary part
+            // does not change power or magnitude). Built in float64, stored in float32.
+            var basis = new float[2 * bins * n];
+            for (long k = 0; k < bins; k++)
+                for (long t = 0; t < n; t++)
+                {
+                    double angle = 2 * Math.PI * ((k * t) % n) / n; // reduced first: exact angles for large k·t
+                    basis[k * n + t] = (float)(window[t] * Math.Cos(angle));
+                    basis[(bins + k) * n + t] = (float)(window[t] * Math.Sin(angle));
+                }
+            string signal = g.Node("Unsqueeze", [padded, g.Int64s("axes", [1], 1)]);
+            string spec = g.Node("Conv", [signal, g.Floats("dft_basis", basis, 2 * bins, 1, n)],
+                OnnxGraph.Ints("kernel_shape", n), OnnxGraph.Ints("strides", hop));
+            string re = g.Node("Slice", [spec, g.Int64s("starts", [0], 1), g.Int64s("ends", [bins], 1), g.Int64s("axes", [1], 1)]);
+            string im = g.Node("Slice", [spec, g.Int64s("starts", [bins], 1), g.Int64s("ends", [2 * bins], 1), g.Int64s("axes", [1], 1)]);
+            power = g.Node("Add", [g.Node("Mul", [re, re]), g.Node("Mul", [im, im])]);
+        }
+        string result = stft.output == SpectrumType.Magnitude ? g.Node("Sqrt", [power]) : power;
+        return (result, [bins, frames]);
+    }
+
+    /// <summary><c>(N, bins, frames)</c> to <c>(N, filters, frames)</c>: MatMul with the transposed filterbank (the dense
+    /// product the banded one equals).</summary>
+    private static string Filterbank(OnnxGraph g, string x, Tensor filterbank)
+    {
+        using var scope = NewDisposeScope();
+        using var fb = HostCopy.Of(filterbank.t(), ScalarType.Float32);
+        long filters = fb.shape[0], bins = fb.shape[1];
+        return g.Node("MatMul", [g.Floats("filterbank", fb.data<float>().ToArray(), filters, bins), x]);
+    }
+
+    /// <summary>Functional.amplitude_to_DB on <c>(N, bins, frames)</c>: each example clamped against its own maximum.</summary>
+    private static string Decibel(OnnxGraph g, string x, AmplitudeToDecibel db)
+    {
+        double multiplier = db.multiplier;
+        string floored = g.Node("Max", [x, g.Scalar("amin", (float)db.amin)]);
+        string scaled = g.Node("Mul", [g.Node("Log", [floored]), g.Scalar("db_scale", (float)(multiplier / Math.Log(10)))]);
+        string y = g.Node("Sub", [scaled, g.Scalar("db_offset", (float)(multiplier * Math.Log10(Math.Max(db.amin, db.reference))))]);
+        if (db.top_db is double range)
+        {
+            string peak = g.Node("ReduceMax", [y], OnnxGraph.Ints("axes", 1, 2), OnnxGraph.Int("keepdims", 1));
+            y = g.Node("Max", [y, g.Node("Sub", [peak, g.Scalar("top_db", (float)range)])]);
+        }
+        return y;
+    }
+
+    /// <summary>AudioCnn after its front end, in evaluation mode: logits <c>(N, classes)</c> of <c>(N, mels, frames)</c>.
+    /// SpecAugment and dropout are the identity at inference and have no node.</summary>
+    private static string Cnn(OnnxGraph g, string x, long[] shape, AudioCnn cnn)
+    {
+        using var scope = NewDisposeScope();
+        var state = cnn.state_dict();
+        var (Weights, BatchNorm) = Reader(g, cnn);
+        long height = shape[0], width = shape[1];
+        string y = BatchNorm(g.Node("Unsqueeze", [x, g.Int64s("axes", [1], 1)]), "input_norm");
+        for (int b = 0; state.ContainsKey($"blocks.{b}.conv1.weight"); b++)
+        {
+            foreach (var (conv, bn) in new[] { ("conv1", "bn1"), ("conv2", "bn2") })
+            {
+                string c = g.Node("Conv", [y, Weights($"blocks.{b}.{conv}.weight")],
+                    OnnxGraph.Ints("kernel_shape", 3, 3), OnnxGraph.Ints("pads", 1, 1, 1, 1));
+                y = g.Node("Relu", [BatchNorm(c, $"blocks.{b}.{bn}")]);
+            }
+            // As ConvBlock: 2×2 max-pooling, skipped along an axis already down to 1 (the shapes are fixed here).
+            long kh = height >= 2 ? 2 : 1, kw = width >= 2 ? 2 : 1;
+            if (kh > 1 || kw > 1)
+            {
+                y = g.Node("MaxPool", [y], OnnxGraph.Ints("kernel_shape", kh, kw), OnnxGraph.Ints("strides", kh, kw));
+                height /= kh;
+                width /= kw;
+            }
+        }
+        string pooled = g.Node("ReduceMean", [y], OnnxGraph.Ints("axes", 2, 3), OnnxGraph.Int("keepdims", 0));
+        return g.Node("Gemm", [pooled, Weights("head.weight"), Weights("head.bias")], OnnxGraph.Int("transB", 1));
+    }
+
+    /// <summary>BcResNet after its front end, in evaluation mode: logits <c>(N, classes)</c> of <c>(N, mels, frames)</c>.
+    /// The convolution settings are BcResNet's (its constructor), the weights its state dictionary's.</summary>
+    private static string BcResNetGraph(OnnxGraph g, string x, long[] shape, BcResNet net)
+    {
+        using var scope = NewDisposeScope();
+        var (weights, batchNorm) = Reader(g, net);
+        string Conv(string input, string name, long[] kernel, long[] stride, long[] pads, long dilation = 1, long groups = 1)
+            => g.Node("Conv", [input, weights(name + ".weight")], OnnxGraph.Ints("kernel_shape", kernel), OnnxGraph.Ints("strides", stride),
+                OnnxGraph.Ints("pads", pads[0], pads[1], pads[0], pads[1]), OnnxGraph.Ints("dilations", 1, dilation), OnnxGraph.Int("group", groups));
+        string Relu(string input) => g.Node("Relu", [input]);
+        var state = net.state_dict();
+        long Channels(string name) => state[name + ".weight"].shape[0];
+
+        long mels = shape[0];
+        string y = batchNorm(g.Node("Unsqueeze", [x, g.Int64s("axes", [1], 1)]), "input_norm");
+        long padded = BcResNet.PaddedMels(mels);
+        if (padded > mels) // zeros above the top mel, as the network's forward
+            y = g.Node("Pad", [y, g.Int64s("pads", [0, 0, 0, 0, 0, 0, padded - mels, 0], 8)], OnnxGraph.Text("mode", "constant"));
+        long f = padded;
+        y = Relu(batchNorm(Conv(y, "stem_conv", [5, 5], [2, 1], [2, 2]), "stem_norm"));
+        f = (f + 4 - 5) / 2 + 1;
+        // Stages of 2, 2, 4 and 4 blocks, temporal dilation 1, 2, 4, 8; a block with a transition conv changes the
+        // channels, and the first of the second and third stage also strides frequency (BcResNet's StageBlocks/StageStride).
+        int[] stageBlocks = [2, 2, 4, 4];
+        bool[] stageStride = [false, true, true, false];
+        int block = 0;
+        for (int stage = 0; stage < stageBlocks.Length; stage++)
+            for (int i = 0; i < stageBlocks[stage]; i++, block++)
+            {
+                string p = $"blocks.{block}.";
+                long stride = stageStride[stage] && i == 0 ? 2 : 1, dilation = 1L << stage;
+                bool transition = state.ContainsKey(p + "transition_conv.weight");
+                string shortcut = y;
+                if (transition) y = Relu(batchNorm(Conv(y, p + "transition_conv", [1, 1], [1, 1], [0, 0]), p + "transition_norm"));
+                long c = Channels(p + "frequency_conv");
+                string f2 = Conv(y, p + "frequency_conv", [3, 1], [stride, 1], [1, 0], groups: c);
+                f = (f + 2 - 3) / stride + 1;
+                // SubSpectralNorm: (N, C, F, T) viewed as (N, C·S, F/S, T), batch-normalised, viewed back.
+                string bands = g.Node("Reshape", [f2, g.Int64s("shape", [0, c * BcResNet.SubBands, f / BcResNet.SubBands, -1], 4)]);
+                f2 = g.Node("Reshape", [batchNorm(bands, p + "frequency_norm.norm"), g.Int64s("shape", [0, c, f, -1], 4)]);
+                string f1 = g.Node("ReduceMean", [f2], OnnxGraph.Ints("axes", 2), OnnxGraph.Int("keepdims", 1));
+                f1 = batchNorm(Conv(f1, p + "temporal_conv", [1, 3], [1, 1], [0, dilation], dilation, c), p + "temporal_norm");
+                f1 = g.Node("Mul", [f1, g.Node("Sigmoid", [f1])]); // SiLU
+                f1 = Conv(f1, p + "pointwise_conv", [1, 1], [1, 1], [0, 0]);
+                y = g.Node("Add", [f2, f1]); // broadcast over frequency
+                if (!transition) y = g.Node("Add", [y, shortcut]);
+                y = Relu(y);
+            }
+        long width = Channels("head_depthwise");
+        y = Conv(y, "head_depthwise", [5, 5], [1, 1], [0, 2], groups: width);
+        y = Relu(batchNorm(Conv(y, "head_pointwise", [1, 1], [1, 1], [0, 0]), "head_norm"));
+        string pooled = g.Node("ReduceMean", [y], OnnxGraph.Ints("axes", 2, 3), OnnxGraph.Int("keepdims", 0));
+        return g.Node("Gemm", [pooled, weights("classifier.weight"), weights("classifier.bias")], OnnxGraph.Int("transB", 1));
+    }
+
+    /// <summary>Initializers from a network's state dictionary, and BatchNormalization nodes from its batch-norm layers
+    /// (running statistics: evaluation mode).</summary>
+    private static (Func<string, string> weights, Func<string, string, string> batchNorm) Reader(OnnxGraph g, nn.Module network)
+    {
+        var state = network.state_dict();
+        var modules = network.named_modules().ToDictionary(m => m.name, m => m.module);
+        string Weights(string name)
+        {
+            var t = state.TryGetValue(name, out var v) ? v : throw new InvalidOperationException($"ONNX export: the network has no weight '{name}'.");
+            using var host = HostCopy.Of(t, ScalarType.Float32);
+            return g.Floats(name.Replace('.', '_'), host.data<float>().ToArray(), host.shape);
+        }
+        string BatchNorm(string input, string name)
+        {
+            var bn = (BatchNormalization)modules[name];
+            return g.Node("BatchNormalization",
+                [input, Weights(name + ".weight"), Weights(name + ".bias"), Weights(name + ".running_mean"), Weights(name + ".running_var")],
+                OnnxGraph.Float("epsilon", (float)bn.eps));
+        }
+        return (Weights, BatchNorm);
+    }
+
+    private static double[] ToDoubles(Tensor t)
+    {
+        using var host = HostCopy.Of(t, ScalarType.Float64);
+        return host.data<double>().ToArray();
+    }
+}
