@@ -51,7 +51,7 @@ public sealed class RoomTests
     [TestMethod]
     public void ALayersOnlyApp_RunsAMelSpectrogram_WithoutMLNet()
     {
-        Assert.IsTrue(File.Exists(LayersOnly), $"the layers-only sample is not built at {LayersOnly}");
+        Assert.IsTrue(File.Exists(LayersOnly), $"the layers-only sample is not built at {LayersOnly} (build the solution: dotnet test Kapre.MLNet.sln)");
         var deps = File.ReadAllText(Path.ChangeExtension(LayersOnly, ".deps.json"));
         foreach (var name in new[] { "\"Microsoft.ML/", "Microsoft.ML.Core", "Microsoft.ML.Data", "\"Microsoft.ML.Audio.Gpu/", "Microsoft.ML.Audio.Gpu.IO", "NAudio" })
             Assert.IsFalse(deps.Contains(name, StringComparison.Ordinal), $"{name} is among the layers-only app's dependencies");

@@ -23,7 +23,7 @@ public sealed class ScalarLifetimeTests
     [TestMethod]
     public void LibrarySampleAndBenchmarks_HoldEveryScalar()
     {
-        Assert.IsTrue(File.Exists(Benchmarks), $"the benchmark app is not built at {Benchmarks}");
+        Assert.IsTrue(File.Exists(Benchmarks), $"the benchmark app is not built at {Benchmarks} (build the solution: dotnet test Kapre.MLNet.sln)");
         var findings = new ScalarLifetimeAnalyzer().Check(
             Path.Combine(Dir, "Microsoft.ML.Audio.Gpu.Layers.dll"),
             Path.Combine(Dir, "Microsoft.ML.Audio.Gpu.IO.dll"),
