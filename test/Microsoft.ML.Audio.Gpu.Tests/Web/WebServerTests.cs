@@ -188,9 +188,9 @@ public sealed class WebServerTests
     }
 
     [TestMethod]
-    [DataRow("text", "not a WAV file: it looks like text")]
-    [DataRow("png", "not a WAV file: it looks like a PNG image")]
-    [DataRow("mp3", "it looks like MP3 (MPEG audio), which is not supported")]
+    [DataRow("text", "not a supported audio file: it looks like text")]
+    [DataRow("png", "not a supported audio file: it looks like a PNG image")]
+    [DataRow("mp3", "no MPEG audio frame found")]
     [DataRow("header cut off", "the header is cut off")]
     [DataRow("data cut off", "bytes of audio data but only")]
     [DataRow("2 GB data size", "the header declares 2147483632 bytes of audio data but only 1600 are present")]
@@ -294,7 +294,7 @@ public sealed class WebServerTests
         using (var response = await Client.PostAsync("/predict", Raw(File.ReadAllBytes(WebTestModel.Files[0]))))
             good = response.Headers.GetValues("X-Request-Id").Single();
         using (var response = await Client.PostAsync("/predict", Raw(BadUpload("text"))))
-            bad = (await AssertErrorAsync(response, HttpStatusCode.BadRequest, "not a WAV file")).RequestId;
+            bad = (await AssertErrorAsync(response, HttpStatusCode.BadRequest, "not a supported audio file")).RequestId;
 
         var entries = _server.Log.Entries;
         var predicted = entries.Single(e => Equals(e.Scope.GetValueOrDefault("RequestId"), good) && e.Category == "AudioClassification.Web");
@@ -302,6 +302,6 @@ public sealed class WebServerTests
         StringAssert.Contains(predicted.Message, "predict request body");
         var refused = entries.Single(e => Equals(e.Scope.GetValueOrDefault("RequestId"), bad) && e.Category == "AudioClassification.Web");
         Assert.AreEqual(LogLevel.Warning, refused.Level);
-        StringAssert.Contains(refused.Message, "not a WAV file");
+        StringAssert.Contains(refused.Message, "not a supported audio file");
     }
 }
