@@ -141,7 +141,7 @@ public sealed class ScalarLifetimeAnalyzer
         try { return t.Resolve(); } catch (AssemblyResolutionException) { return null; }
     }
 
-    private static bool IsTorchSharp(MemberReference m)
+    internal static bool IsTorchSharp(MemberReference m)
     {
         if (m is IMemberDefinition) return m.Module.Assembly.Name.Name == "TorchSharp";
         var t = (m as TypeReference ?? m.DeclaringType).GetElementType();
@@ -174,7 +174,7 @@ public sealed class ScalarLifetimeAnalyzer
         return local is int index && ReadInFinally(method, index);
     }
 
-    private static int? StoredLocal(MethodDefinition method, Instruction ins) => ins.OpCode.Code switch
+    internal static int? StoredLocal(MethodDefinition method, Instruction ins) => ins.OpCode.Code switch
     {
         Code.Stloc_0 => 0,
         Code.Stloc_1 => 1,
@@ -184,7 +184,7 @@ public sealed class ScalarLifetimeAnalyzer
         _ => null,
     };
 
-    private static bool ReadInFinally(MethodDefinition method, int local)
+    internal static bool ReadInFinally(MethodDefinition method, int local)
     {
         foreach (var handler in method.Body.ExceptionHandlers)
         {
@@ -206,7 +206,7 @@ public sealed class ScalarLifetimeAnalyzer
         return false;
     }
 
-    private static string Where(MethodDefinition method, Instruction ins)
+    internal static string Where(MethodDefinition method, Instruction ins)
     {
         var debug = method.DebugInformation;
         if (debug is not null && debug.HasSequencePoints)

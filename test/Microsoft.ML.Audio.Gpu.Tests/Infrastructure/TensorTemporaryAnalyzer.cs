@@ -51,15 +51,15 @@ public sealed class TensorTemporaryAnalyzer
             var consumer = Consumer(ins);
             if (IsNativeCall(consumer, out var callee))
             {
-                yield return new ScalarLifetimeAnalyzer.Finding(name, Where(method, consumer!),
+                yield return new ScalarLifetimeAnalyzer.Finding(name, ScalarLifetimeAnalyzer.Where(method, consumer!),
                     $"the Tensor from {made.DeclaringType.Name}::{made.Name} goes straight into {callee.DeclaringType.Name}::{callee.Name} outside a dispose scope");
                 continue;
             }
             // Kept in a local that no finally block reads (not a using var): its last read must not be a native call's
             // argument, or the local is dead, and the tensor collectable, while libtorch reads it.
-            if (consumer is not null && StoredLocal(consumer) is int local && !ReadInFinally(method, local)
+            if (consumer is not null && ScalarLifetimeAnalyzer.StoredLocal(method, consumer) is int local && !ScalarLifetimeAnalyzer.ReadInFinally(method, local)
                 && LastRead(method, local) is Instruction last && IsNativeCall(Consumer(last), out var lastCallee))
-                yield return new ScalarLifetimeAnalyzer.Finding(name, Where(method, last),
+                yield return new ScalarLifetimeAnalyzer.Finding(name, ScalarLifetimeAnalyzer.Where(method, last),
                     $"the Tensor from {made.DeclaringType.Name}::{made.Name}, kept in a local, is last read by {lastCallee.DeclaringType.Name}::{lastCallee.Name} outside a dispose scope");
         }
     }
@@ -67,25 +67,15 @@ public sealed class TensorTemporaryAnalyzer
     /// <summary>Whether a call's Tensor is new: TorchSharp's in-place methods (<c>mul_</c>) return their receiver, and
     /// this code's own properties return tensors a module or object holds.</summary>
     private static bool IsTemporary(MethodReference m)
-        => IsTorchSharp(m) ? !(m.Name.EndsWith('_') && m.HasThis) : !m.Name.StartsWith("get_", StringComparison.Ordinal);
+        => ScalarLifetimeAnalyzer.IsTorchSharp(m) ? !(m.Name.EndsWith('_') && m.HasThis) : !m.Name.StartsWith("get_", StringComparison.Ordinal);
 
     private static bool IsNativeCall(Instruction? consumer, out MethodReference callee)
     {
         callee = null!;
         if (consumer?.Operand is not MethodReference m || consumer.OpCode.Code is not (Code.Call or Code.Callvirt or Code.Newobj)) return false;
         callee = m;
-        return IsTorchSharp(m) && !KeepsAlive(m);
+        return ScalarLifetimeAnalyzer.IsTorchSharp(m) && !KeepsAlive(m);
     }
-
-    private static int? StoredLocal(Instruction ins) => ins.OpCode.Code switch
-    {
-        Code.Stloc_0 => 0,
-        Code.Stloc_1 => 1,
-        Code.Stloc_2 => 2,
-        Code.Stloc_3 => 3,
-        Code.Stloc or Code.Stloc_S => ((VariableDefinition)ins.Operand).Index,
-        _ => null,
-    };
 
     private static int? ReadLocal(Instruction ins) => ins.OpCode.Code switch
     {
@@ -108,17 +98,6 @@ public sealed class TensorTemporaryAnalyzer
             if (ReadLocal(i) == local) last = i;
         }
         return last;
-    }
-
-    private static bool ReadInFinally(MethodDefinition method, int local)
-    {
-        foreach (var handler in method.Body.ExceptionHandlers)
-        {
-            if (handler.HandlerType != ExceptionHandlerType.Finally) continue;
-            for (var i = handler.HandlerStart; i is not null && i != handler.HandlerEnd; i = i.Next)
-                if (ReadLocal(i) == local) return true;
-        }
-        return false;
     }
 
     private static string? ResultType(MethodReference m, Instruction ins)
@@ -173,30 +152,5 @@ public sealed class TensorTemporaryAnalyzer
             _ => 1,
         };
         return (pops, pushes);
-    }
-
-    private static bool IsTorchSharp(MemberReference m)
-    {
-        var t = (m as TypeReference ?? m.DeclaringType).GetElementType();
-        while (t.IsNested) t = t.DeclaringType;
-        return t.Scope switch
-        {
-            AssemblyNameReference a => a.Name == "TorchSharp",
-            ModuleDefinition d => d.Assembly.Name.Name == "TorchSharp",
-            _ => false,
-        };
-    }
-
-    private static string Where(MethodDefinition method, Instruction ins)
-    {
-        var debug = method.DebugInformation;
-        if (debug is not null && debug.HasSequencePoints)
-        {
-            SequencePoint? best = null;
-            foreach (var sp in debug.SequencePoints)
-                if (sp.Offset <= ins.Offset && !sp.IsHidden) best = sp;
-            if (best is not null) return $"{Path.GetFileName(best.Document.Url)}:{best.StartLine}";
-        }
-        return $"IL_{ins.Offset:x4}";
     }
 }
