@@ -25,4 +25,8 @@ public static class AudioAnnotationKinds
 
     /// <summary>1 for a magnitude spectrum, 2 for a power spectrum; absent once converted to decibels.</summary>
     public const string SpectrumPower = "SpectrumPower";
+
+    // The annotations every spectrum column carries; SpectrumPower is added while the values are not yet in dB.
+    internal static readonly string[] Spectrum = [SampleRate, ChannelCount, FftLength, HopLength, BinCount];
+    internal static readonly string[] PowerSpectrum = [.. Spectrum, SpectrumPower];
 }

@@ -181,8 +181,7 @@ public sealed class GpuDecibelEstimator : GpuAudioEstimatorBase<GpuDecibelTransf
     private protected override bool InputIsSpectrum => true;
 
     private protected override IEnumerable<string> OutputAnnotationKinds =>
-        [AudioAnnotationKinds.SampleRate, AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.FftLength,
-         AudioAnnotationKinds.HopLength, AudioAnnotationKinds.BinCount];
+        AudioAnnotationKinds.Spectrum;
 
     private protected override GpuDecibelTransformer Create(SignalColumn input)
         => new(Env, OutputColumnName, InputColumnName, _options.Resolve(Env, input, InputColumnName));

@@ -252,8 +252,7 @@ public sealed class GpuMelEstimator : GpuAudioEstimatorBase<GpuMelTransformer>
     private protected override int? BinsFromOptions => _options.FftLength / 2 + 1;
 
     private protected override IEnumerable<string> OutputAnnotationKinds =>
-        [AudioAnnotationKinds.SampleRate, AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.FftLength,
-         AudioAnnotationKinds.HopLength, AudioAnnotationKinds.BinCount, AudioAnnotationKinds.SpectrumPower];
+        AudioAnnotationKinds.PowerSpectrum;
 
     private protected override GpuMelTransformer Create(SignalColumn input)
         => new(Env, OutputColumnName, InputColumnName, _options.Resolve(Env, input, InputColumnName));

@@ -232,8 +232,7 @@ public sealed class GpuStftEstimator : GpuAudioEstimatorBase<GpuStftTransformer>
     private protected override bool InputIsSpectrum => false;
 
     private protected override IEnumerable<string> OutputAnnotationKinds =>
-        [AudioAnnotationKinds.SampleRate, AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.FftLength,
-         AudioAnnotationKinds.HopLength, AudioAnnotationKinds.BinCount, AudioAnnotationKinds.SpectrumPower];
+        AudioAnnotationKinds.PowerSpectrum;
 
     // The transformer checks the column's sample rate against the options itself (GetOutputSchema).
     private protected override GpuStftTransformer Create(SignalColumn input) => new(Env, OutputColumnName, InputColumnName, _options);

@@ -191,8 +191,7 @@ public sealed class MelSpectrogramGpuEstimator : GpuAudioEstimatorBase<MelSpectr
     private protected override bool InputIsSpectrum => false;
 
     private protected override IEnumerable<string> OutputAnnotationKinds =>
-        [AudioAnnotationKinds.SampleRate, AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.FftLength,
-         AudioAnnotationKinds.HopLength, AudioAnnotationKinds.BinCount, .. _options.ToDecibel ? [] : (string[])[AudioAnnotationKinds.SpectrumPower]];
+        _options.ToDecibel ? AudioAnnotationKinds.Spectrum : AudioAnnotationKinds.PowerSpectrum;
 
     private protected override MelSpectrogramGpuTransformer Create(SignalColumn input)
     {

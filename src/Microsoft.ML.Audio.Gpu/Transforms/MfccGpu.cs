@@ -213,8 +213,7 @@ public sealed class MfccGpuEstimator : GpuAudioEstimatorBase<MfccGpuTransformer>
     private protected override bool InputIsSpectrum => false;
 
     private protected override IEnumerable<string> OutputAnnotationKinds =>
-        [AudioAnnotationKinds.SampleRate, AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.FftLength,
-         AudioAnnotationKinds.HopLength, AudioAnnotationKinds.BinCount];
+        AudioAnnotationKinds.Spectrum;
 
     private protected override MfccGpuTransformer Create(SignalColumn input)
     {
