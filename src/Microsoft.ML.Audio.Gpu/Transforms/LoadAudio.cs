@@ -324,7 +324,7 @@ public sealed class LoadAudioTransformer : ITransformer
 /// | Output column data type | Vector of <xref:System.Single>: [samples] (mono) or [channels, samples]; known size with DurationSeconds |
 /// | Runs on GPU | No (decoding and resampling run on the CPU) |
 /// | Required NuGet in addition to Microsoft.ML | Kapre.MLNet (NAudio.Core) |
-/// | Exportable to ONNX | No |
+/// | Exportable to ONNX | Its settings, as the exported file's decoding metadata (AudioOnnxExport, docs/onnx.md); decoding stays outside the graph |
 /// ]]></format>
 /// </remarks>
 public sealed class LoadAudioEstimator : IEstimator<LoadAudioTransformer>

@@ -174,7 +174,7 @@ public sealed class MelSpectrogramGpuTransformer : GpuAudioTransformerBase
 /// | Output column data type | Vector of <xref:System.Single>: [mels, frames] or [channels, mels, frames] |
 /// | Runs on GPU | Yes, when MLContext.GpuDeviceId is set (CPU otherwise) |
 /// | Required NuGet in addition to Microsoft.ML | Kapre.MLNet, TorchSharp and a libtorch backend |
-/// | Exportable to ONNX | No |
+/// | Exportable to ONNX | As part of a trained audio classifier, with AudioOnnxExport (docs/onnx.md); not as a standalone step yet |
 /// ]]></format>
 /// </remarks>
 public sealed class MelSpectrogramGpuEstimator : GpuAudioEstimatorBase<MelSpectrogramGpuTransformer>

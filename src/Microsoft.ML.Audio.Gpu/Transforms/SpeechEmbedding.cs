@@ -178,7 +178,7 @@ public sealed class SpeechEmbeddingTransformer : GpuAudioTransformerBase
 /// | Output column data type | Vector of <xref:System.Single>: [192] (mean and max), [96] (mean or max) or [96, windows] (no pooling) |
 /// | Runs on GPU | Yes, when MLContext.GpuDeviceId is set (CPU otherwise) |
 /// | Required NuGet in addition to Microsoft.ML | Kapre.MLNet, TorchSharp and a libtorch backend |
-/// | Exportable to ONNX | No |
+/// | Exportable to ONNX | Not as a standalone step yet (docs/onnx.md) |
 ///
 /// The model is Google's speech embedding as converted by openWakeWord (Apache-2.0); its weights ship in the Kapre.MLNet
 /// assembly. Pooled embeddings suit any ML.NET trainer: `ml.MulticlassClassification.Trainers.SdcaMaximumEntropy` on
