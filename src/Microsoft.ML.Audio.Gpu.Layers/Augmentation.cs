@@ -65,8 +65,8 @@ internal static class Augmentation
         {
             lock (_gate)
             {
-                if (SameDevice(_source.device, device) && _source.dtype == dtype) return _source;
-                if (_copy is null || !SameDevice(_copy.device, device) || _copy.dtype != dtype)
+                if (Devices.SameDevice(_source.device, device) && _source.dtype == dtype) return _source;
+                if (_copy is null || !Devices.SameDevice(_copy.device, device) || _copy.dtype != dtype)
                 {
                     _copy?.Dispose();
                     _copy = _source.to(dtype, device).DetachFromDisposeScope();
@@ -74,8 +74,6 @@ internal static class Augmentation
                 return _copy;
             }
         }
-
-        private static bool SameDevice(Device a, Device b) => a.type == b.type && a.index == b.index;
 
         public void Dispose()
         {

@@ -98,7 +98,7 @@ public sealed class ConvStft : nn.Module<Tensor, Tensor>
         var x = input.reshape(-1, 1, length);
         if (padding == FramePadding.Center)
             x = nn.functional.pad(x, [n_fft / 2, n_fft / 2], pad_mode == PadMode.Reflect ? PaddingModes.Reflect : PaddingModes.Constant);
-        var k = kernel.dtype == x.dtype && kernel.device == x.device ? kernel : kernel.to(x.dtype, x.device);
+        var k = kernel.dtype == x.dtype && Devices.SameDevice(kernel.device, x.device) ? kernel : kernel.to(x.dtype, x.device);
         var y = nn.functional.conv1d(x, k, stride: hop_length); // (batch, 2 · bins, frames)
         long bins = n_fft / 2 + 1;
         var re = y.narrow(1, 0, bins);

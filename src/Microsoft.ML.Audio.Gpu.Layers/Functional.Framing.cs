@@ -82,7 +82,9 @@ public static partial class Functional
         using var half = 0.5.ToScalar();
         using var one = 1.0.ToScalar();
         using var two = 2.0.ToScalar();
-        using var logMu = tensor(mu, x.dtype, x.device).log1p();
+        // log(1 + μ) in the signal's type, as torchaudio, but as a CPU zero-dimensional tensor: libtorch takes it as a
+        // scalar beside a tensor on any device, so no value is uploaded per call.
+        using var logMu = tensor(mu, x.dtype).log1p();
         var companded = x.sign().mul(x.abs().mul(muScalar).log1p()).div(logMu);
         return companded.add(one, HeldScalars.One).div(two).mul(muScalar).add(half, HeldScalars.One).to(ScalarType.Int64).MoveToOuterDisposeScope();
     }
@@ -105,7 +107,7 @@ public static partial class Functional
         using var muScalar = mu.ToScalar();
         using var one = 1.0.ToScalar();
         using var two = 2.0.ToScalar();
-        using var logMu = tensor(mu, codes.dtype, codes.device).log1p();
+        using var logMu = tensor(mu, codes.dtype).log1p(); // on the CPU, a scalar to libtorch (see mu_law_encoding)
         var y = codes.div(muScalar).mul(two).sub(one);
         return y.sign().mul(y.abs().mul(logMu).exp().sub(one)).div(muScalar).MoveToOuterDisposeScope();
     }

@@ -62,13 +62,20 @@ public static partial class Functional
     /// <returns>Real signal <c>(..., time)</c>.</returns>
     public static Tensor griffinlim(Tensor specgram, Tensor window, long n_fft, long hop_length, double power = 2.0,
         long n_iter = 32, double momentum = 0.99, long? length = null, bool rand_init = false, Generator? generator = null)
+        => GriffinLimCore(specgram, window, n_fft, hop_length, power, n_iter, momentum, length, rand_init, generator, checkWindow: true);
+
+    /// <summary><see cref="griffinlim"/>; <paramref name="checkWindow"/> false skips the NOLA check of a window
+    /// already checked (the module's, at construction): the check reads the window on the host, a device
+    /// synchronisation per call.</summary>
+    internal static Tensor GriffinLimCore(Tensor specgram, Tensor window, long n_fft, long hop_length, double power,
+        long n_iter, double momentum, long? length, bool rand_init, Generator? generator, bool checkWindow)
     {
         ArgumentNullException.ThrowIfNull(specgram);
         ArgumentNullException.ThrowIfNull(window);
         if (!specgram.is_floating_point() || specgram.is_complex())
             throw new ArgumentException($"specgram must be a real magnitude or power spectrogram, got {specgram.dtype}", nameof(specgram));
         CheckBins(specgram, n_fft, nameof(specgram));
-        CheckSynthesisWindow(window, n_fft, hop_length);
+        if (checkWindow) CheckSynthesisWindow(window, n_fft, hop_length);
         Check.Positive(power);
         if (n_iter < 0) throw new ArgumentOutOfRangeException(nameof(n_iter), n_iter, $"n_iter must not be negative, got: {n_iter}");
         if (!(momentum >= 0 && momentum < 1))
@@ -92,7 +99,7 @@ public static partial class Functional
             mag = mag.pow(inverse);
         }
         var complexType = mag.dtype == ScalarType.Float64 ? ScalarType.ComplexFloat64 : ScalarType.ComplexFloat32;
-        var w = window.dtype == mag.dtype && window.device == mag.device ? window : window.to(mag.dtype, mag.device);
+        var w = window.dtype == mag.dtype && Devices.SameDevice(window.device, mag.device) ? window : window.to(mag.dtype, mag.device);
         double m = momentum / (1 + momentum); // torchaudio's form of the momentum
         using var mScalar = m.ToScalar();
         using var tiny = 1e-16.ToScalar(); // torchaudio's floor under |X| when normalising
@@ -137,7 +144,7 @@ public static partial class Functional
         var leading = input.shape[..^2];
         var x = input.reshape(-1, input.shape[^2], input.shape[^1]);
         var real = input.dtype == ScalarType.ComplexFloat64 ? ScalarType.Float64 : ScalarType.Float32;
-        var w = window.dtype == real && window.device == input.device ? window : window.to(real, input.device);
+        var w = window.dtype == real && Devices.SameDevice(window.device, input.device) ? window : window.to(real, input.device);
         var y = torch.istft(x, n_fft, hop_length, n_fft, w, center: true, normalized: false, onesided: true,
             length: length ?? -1, return_complex: false);
         long[] shape = [.. leading, y.shape[^1]];

@@ -154,7 +154,7 @@ public static partial class Functional
         long target = resampled_length(length, orig_freq, new_freq);
         long g = (long)BigInteger.GreatestCommonDivisor(orig_freq, new_freq);
         long orig = orig_freq / g;
-        var k = kernel.dtype == waveform.dtype && kernel.device == waveform.device ? kernel : kernel.to(waveform.dtype, waveform.device);
+        var k = kernel.dtype == waveform.dtype && Devices.SameDevice(kernel.device, waveform.device) ? kernel : kernel.to(waveform.dtype, waveform.device);
         var x = waveform.reshape(-1, length);
         long signals = x.shape[0];
         var padded = nn.functional.pad(x, [width, width + orig]).unsqueeze(1);      // (signals, 1, width + time + width + orig)

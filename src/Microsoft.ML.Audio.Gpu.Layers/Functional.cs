@@ -128,7 +128,7 @@ public static partial class Functional
         using var scope = NewDisposeScope();
         var leading = input.shape[..^1];
         var x = input.reshape(-1, length);
-        var w = window.dtype == x.dtype && window.device == x.device ? window : window.to(x.dtype, x.device);
+        var w = window.dtype == x.dtype && Devices.SameDevice(window.device, x.device) ? window : window.to(x.dtype, x.device);
         Tensor spec;
         if (padding == FramePadding.Center)
         {
@@ -296,7 +296,7 @@ public static partial class Functional
         if (filterbank.dim() != 2 || filterbank.shape[0] != spectrum.shape[^2])
             throw new ArgumentException($"filterbank must be (n_freqs = {spectrum.shape[^2]}, n_filters), got shape [{string.Join(", ", filterbank.shape)}]", nameof(filterbank));
         using var scope = NewDisposeScope();
-        var fb = filterbank.dtype == spectrum.dtype && filterbank.device == spectrum.device
+        var fb = filterbank.dtype == spectrum.dtype && Devices.SameDevice(filterbank.device, spectrum.device)
             ? filterbank : filterbank.to(spectrum.dtype, spectrum.device);
         if (UseBands(spectrum, fb) && filterbank_bands(fb) is { } bands)
             return apply_filterbank_banded(spectrum, fb, bands).MoveToOuterDisposeScope();

@@ -74,7 +74,7 @@ public sealed class GriffinLim : nn.Module<Tensor, Tensor>
     /// <param name="input">Magnitude or power spectrogram <c>(..., n_fft / 2 + 1, frames)</c>.</param>
     /// <returns>Real signal <c>(..., time)</c>.</returns>
     public override Tensor forward(Tensor input)
-        => Functional.griffinlim(input, window, n_fft, hop_length, power, n_iter, momentum, length, rand_init);
+        => Functional.GriffinLimCore(input, window, n_fft, hop_length, power, n_iter, momentum, length, rand_init, null, checkWindow: false);
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
