@@ -282,13 +282,7 @@ internal sealed class AiffReader : AudioSource
     private int ReadFully(Span<byte> destination)
     {
         int done = 0;
-        while (done < destination.Length)
-        {
-            int n = stream.Read(destination[done..]);
-            if (n == 0)
-                break;
-            done += n;
-        }
+        done += stream.ReadAtLeast(destination[done..], destination.Length - done, throwOnEndOfStream: false);
         position += done;
         return done;
     }

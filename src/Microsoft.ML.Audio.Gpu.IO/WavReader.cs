@@ -428,13 +428,7 @@ internal sealed class WavReader : IWaveProvider
             bufferStart += more;
             done += more;
         }
-        while (done < destination.Length)
-        {
-            int n = stream.Read(destination[done..]);
-            if (n == 0)
-                break;
-            done += n;
-        }
+        done += stream.ReadAtLeast(destination[done..], destination.Length - done, throwOnEndOfStream: false);
         position += done;
         return done;
     }

@@ -1,6 +1,4 @@
 using System.Runtime.CompilerServices;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Layers;
 
@@ -94,6 +92,16 @@ internal static class Augmentation
             throw new ArgumentException($"{name} must be a real floating-point signal, got {input.dtype}", name);
         if (input.dim() is not (2 or 3))
             throw new ArgumentException($"{name} must be (batch, samples) or (batch, channels, samples), got shape [{string.Join(", ", input.shape)}]", name);
+    }
+
+    /// <summary>The forward of a train-time augmentation: the input (an alias) in evaluation mode or at p = 0, else
+    /// <paramref name="augment"/>'s output.</summary>
+    public static Tensor Forward(Tensor input, bool training, double p, Func<Tensor, Tensor> augment)
+    {
+        CheckBatch(input, nameof(input));
+        if (!training || p == 0) return input.alias();
+        using var scope = NewDisposeScope();
+        return augment(input).MoveToOuterDisposeScope();
     }
 
     /// <summary>Shape of one value per example that broadcasts against <paramref name="input"/>: <c>(batch, 1)</c> or

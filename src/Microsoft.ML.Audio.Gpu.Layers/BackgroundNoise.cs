@@ -1,6 +1,3 @@
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace Microsoft.ML.Audio.Gpu.Layers;
 
 /// <summary>
@@ -66,13 +63,7 @@ public sealed class BackgroundNoise : nn.Module<Tensor, Tensor>
 
     /// <summary>Mixes noise into the input while training; returns it unchanged otherwise.</summary>
     /// <param name="input"><c>(batch, samples)</c> or <c>(batch, channels, samples)</c>.</param>
-    public override Tensor forward(Tensor input)
-    {
-        Augmentation.CheckBatch(input, nameof(input));
-        if (!training || p == 0) return input.alias();
-        using var scope = NewDisposeScope();
-        return Augment(input).output.MoveToOuterDisposeScope();
-    }
+    public override Tensor forward(Tensor input) => Augmentation.Forward(input, training, p, x => Augment(x).output);
 
     /// <summary>The augmentation with its draws: the output, each example's SNR in dB <c>(batch)</c> and whether it got
     /// noise <c>(batch)</c>. For the tests; <see cref="forward"/> returns only the output.</summary>

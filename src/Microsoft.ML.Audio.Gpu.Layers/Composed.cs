@@ -1,7 +1,5 @@
 // Composed helpers after Kapre's composed.py (kapre/composed.py at d2492dc, MIT): get_stft_mag_phase and
 // get_perfectly_reconstructing_stft_istft, built from the public layers. No code was copied.
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Layers;
 

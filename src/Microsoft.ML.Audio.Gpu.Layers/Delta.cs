@@ -1,6 +1,3 @@
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace Microsoft.ML.Audio.Gpu.Layers;
 
 // Explicit values, as the other layer enums, so that a persisted layer keeps its meaning: do not change them.

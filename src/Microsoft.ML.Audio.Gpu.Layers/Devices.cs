@@ -1,5 +1,3 @@
-using TorchSharp;
-
 namespace Microsoft.ML.Audio.Gpu.Layers;
 
 /// <summary>Comparing TorchSharp devices.</summary>

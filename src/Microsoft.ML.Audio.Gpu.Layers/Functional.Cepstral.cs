@@ -1,7 +1,5 @@
 // Cepstral math: the DCT-II matrix of torchaudio.functional.create_dct (torchaudio 0.13, pytorch/audio,
 // BSD-2-Clause). No code was copied; the formula is the standard DCT-II.
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Layers;
 

@@ -1,7 +1,5 @@
 // Delta features. Follows torchaudio.functional.compute_deltas 0.13 (BSD-2-Clause) and Kapre's Delta
 // (kapre/time_frequency.py, MIT, which pads with tf.pad SYMMETRIC). No code was copied.
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Layers;
 

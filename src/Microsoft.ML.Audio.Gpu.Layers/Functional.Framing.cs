@@ -1,8 +1,6 @@
 // Framing, energy and mu-law companding. Framing and energy follow Kapre's Frame and Energy (kapre/signal.py, MIT;
 // tf.signal.frame, Apache-2.0); mu-law follows torchaudio.functional 0.13 (mu_law_encoding, mu_law_decoding;
 // BSD-2-Clause). No code was copied.
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Layers;
 

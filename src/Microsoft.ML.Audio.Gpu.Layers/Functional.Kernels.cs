@@ -1,8 +1,6 @@
 // Tensors that initialise or condition learnable layers: the windowed DFT basis of Kapre 2017's trainable STFT
 // (keunwoochoi/kapre, kapre/backend.py get_stft_kernels, MIT) and the frequency map of a frequency-aware
 // convolution (Koutini et al., DCASE 2019; Kapre's ConcatenateFrequencyMap). No code was copied.
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Layers;
 

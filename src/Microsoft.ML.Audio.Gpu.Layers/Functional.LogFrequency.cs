@@ -1,7 +1,5 @@
 // Log-frequency filterbank: Kapre's backend.filterbank_log (keunwoochoi/kapre, kapre/backend.py at 0b83a838, MIT),
 // itself librosa 0.4's `logfrequency` (ISC). No code was copied; the formula is restated below.
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Layers;
 

@@ -1,7 +1,5 @@
 // Normalisation of a batch of spectrograms: Kapre 2017's Normalization2D (keunwoochoi/kapre, kapre/Utils.py at
 // b1bbd88, MIT). No code was copied.
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Layers;
 

@@ -1,8 +1,6 @@
 // Signal reconstruction from spectra: inverse STFT and Griffin-Lim. Semantics follow torch.istft and
 // torchaudio.functional.griffinlim 0.13 (pytorch/audio, BSD-2-Clause; Griffin & Lim 1984, Perraudin et al. 2013 for
 // the momentum). No code was copied.
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Layers;
 
@@ -149,6 +147,22 @@ public static partial class Functional
             length: length ?? -1, return_complex: false);
         long[] shape = [.. leading, y.shape[^1]];
         return y.reshape(shape).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The centred synthesis window of an inverse-STFT layer, checked for NOLA at the hop (disposed when it fails).</summary>
+    internal static Tensor SynthesisWindow(WindowType window, long win_length, long n_fft, long hop_length, ScalarType? dtype, Device? device)
+    {
+        var w = Functional.window(window, win_length, n_fft, FramePadding.Center, dtype, device);
+        try
+        {
+            CheckSynthesisWindow(w, n_fft, hop_length);
+            return w;
+        }
+        catch
+        {
+            w.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Throws unless <paramref name="window"/> has <paramref name="n_fft"/> samples and satisfies NOLA at the hop.</summary>

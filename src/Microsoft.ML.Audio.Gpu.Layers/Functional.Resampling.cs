@@ -3,8 +3,6 @@
 // https://github.com/pytorch/audio/blob/v0.13.1/torchaudio/functional/functional.py), itself after
 // Smith's bandlimited interpolation (https://ccrma.stanford.edu/~jos/resample/). No code was copied.
 using System.Numerics;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Layers;
 

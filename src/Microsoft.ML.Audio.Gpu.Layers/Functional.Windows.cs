@@ -1,8 +1,6 @@
 // Windows beyond those of WindowType: Kaiser (torch.kaiser_window), Kaiser-Bessel-derived
 // (scipy.signal.windows.kaiser_bessel_derived; Princen-Bradley, as in AAC) and Vorbis (the Vorbis I specification,
 // section 4.3.1). Written from the formulas; no code was copied.
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Layers;
 

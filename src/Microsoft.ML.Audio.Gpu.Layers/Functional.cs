@@ -1,8 +1,6 @@
 // The DSP math of the layers, each piece once, as stateless functions (torchaudio.functional's role).
 // Formulas follow torchaudio 0.13 (pytorch/audio, BSD-2-Clause) and librosa 0.10 (ISC); Kapre's framing
 // follows kapre/time_frequency.py and tf.signal.stft (MIT, Apache-2.0). No code was copied.
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Layers;
 

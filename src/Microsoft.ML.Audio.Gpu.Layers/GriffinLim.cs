@@ -1,6 +1,3 @@
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace Microsoft.ML.Audio.Gpu.Layers;
 
 /// <summary>
@@ -17,12 +14,8 @@ namespace Microsoft.ML.Audio.Gpu.Layers;
 /// </remarks>
 public sealed class GriffinLim : nn.Module<Tensor, Tensor>
 {
-    /// <summary>FFT length.</summary>
-    public readonly long n_fft;
-    /// <summary>Window length; at most <see cref="n_fft"/>.</summary>
-    public readonly long win_length;
-    /// <summary>Samples between frame starts.</summary>
-    public readonly long hop_length;
+    /// <summary>FFT length, window length (at most <c>n_fft</c>) and samples between frame starts.</summary>
+    public readonly long n_fft, win_length, hop_length;
     /// <summary>Window shape.</summary>
     public readonly WindowType window_type;
     /// <summary>Exponent of the input: 1 for magnitude, 2 for power.</summary>
@@ -57,16 +50,7 @@ public sealed class GriffinLim : nn.Module<Tensor, Tensor>
         if (length is long l && l < 0) throw new ArgumentOutOfRangeException(nameof(length), l, $"length must not be negative, got: {l}");
         this.length = length;
         this.rand_init = rand_init;
-        this.window = Functional.window(window, this.win_length, n_fft, FramePadding.Center, dtype, device);
-        try
-        {
-            Functional.CheckSynthesisWindow(this.window, n_fft, this.hop_length);
-        }
-        catch
-        {
-            this.window.Dispose();
-            throw;
-        }
+        this.window = Functional.SynthesisWindow(window, this.win_length, n_fft, this.hop_length, dtype, device);
         register_buffer("window", this.window);
     }
 

@@ -1,5 +1,3 @@
-using static TorchSharp.torch;
-
 namespace Microsoft.ML.Audio.Gpu.Layers;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace Microsoft.ML.Audio.Gpu.Layers;
 
 // The numeric values of this enum may be written into saved models: do not change them.

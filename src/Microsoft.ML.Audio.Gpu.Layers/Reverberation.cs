@@ -1,6 +1,4 @@
 using System.Numerics;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Layers;
 
@@ -71,13 +69,7 @@ public sealed class Reverberation : nn.Module<Tensor, Tensor>
 
     /// <summary>Reverberates the input while training; returns it unchanged otherwise.</summary>
     /// <param name="input"><c>(batch, samples)</c> or <c>(batch, channels, samples)</c>.</param>
-    public override Tensor forward(Tensor input)
-    {
-        Augmentation.CheckBatch(input, nameof(input));
-        if (!training || p == 0) return input.alias();
-        using var scope = NewDisposeScope();
-        return Augment(input).output.MoveToOuterDisposeScope();
-    }
+    public override Tensor forward(Tensor input) => Augmentation.Forward(input, training, p, x => Augment(x).output);
 
     /// <summary>The augmentation with its draws: the output, each example's impulse response <c>(batch, ir_samples)</c>,
     /// its RT60 in seconds <c>(batch)</c> (NaN with a bank) and whether it was reverberated <c>(batch)</c>. For the

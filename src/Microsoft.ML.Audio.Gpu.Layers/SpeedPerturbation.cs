@@ -1,6 +1,4 @@
 using System.Numerics;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Layers;
 

@@ -1,6 +1,3 @@
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace Microsoft.ML.Audio.Gpu.Layers;
 
 /// <summary>
@@ -19,12 +16,8 @@ namespace Microsoft.ML.Audio.Gpu.Layers;
 /// </remarks>
 public sealed class Stft : nn.Module<Tensor, Tensor>
 {
-    /// <summary>FFT length.</summary>
-    public readonly long n_fft;
-    /// <summary>Window length; at most <see cref="n_fft"/>.</summary>
-    public readonly long win_length;
-    /// <summary>Samples between frame starts.</summary>
-    public readonly long hop_length;
+    /// <summary>FFT length, window length (at most <c>n_fft</c>) and samples between frame starts.</summary>
+    public readonly long n_fft, win_length, hop_length;
     /// <summary>Window shape.</summary>
     public readonly WindowType window_type;
     /// <summary>Framing convention.</summary>
