@@ -1,14 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using Google.Protobuf;
-using Microsoft.ML.Audio.Gpu.Layers;
 using Microsoft.ML.Audio.Gpu.Training;
-using Microsoft.ML.Audio.Gpu.Transforms;
-using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 using Onnx;
-using TorchSharp;
-using static TorchSharp.torch;
 using DataType = Onnx.TensorProto.Types.DataType;
 
 namespace Microsoft.ML.Audio.Gpu.Onnx;

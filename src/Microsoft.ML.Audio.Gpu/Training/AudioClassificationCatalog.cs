@@ -1,5 +1,4 @@
 using Microsoft.ML.Audio.Gpu.Training;
-using Microsoft.ML.Data;
 
 namespace Microsoft.ML;
 

@@ -1,5 +1,3 @@
-using Microsoft.ML.Audio.Gpu.Transforms;
-
 namespace Microsoft.ML.Audio.Gpu.Training;
 
 /// <summary>

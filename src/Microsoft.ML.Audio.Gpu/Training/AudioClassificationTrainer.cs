@@ -1,10 +1,5 @@
 using System.Diagnostics;
-using Microsoft.ML.Audio.Gpu.Transforms;
-using Microsoft.ML.Data;
-using Microsoft.ML.Runtime;
-using TorchSharp;
 using TorchSharp.Modules;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Training;
 
@@ -212,13 +207,10 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         if (o.FrontEnd is null)
             return new(classes, dims, o.NetworkSize, o.Dropout, o.Augment, null, null, null, false, o.Backbone, false, o.BcResNetSize);
         var audio = SignalColumn.Describe(_host, schema, o.FeatureColumnName, spectrum: false);
-        var mel = o.FrontEnd.Mel;
-        mel.SampleRate = audio.ResolveSampleRate(_host, o.FeatureColumnName, o.FrontEnd.SampleRate, "FrontEnd.SampleRate");
-        mel.Validate();
-        var stft = o.FrontEnd.Stft;
+        var (stft, mel, db) = o.FrontEnd.Resolve(_host, audio, o.FeatureColumnName, "FrontEnd.SampleRate");
         if (Layers.Functional.frame_count(dims[^1], stft.FftLength, stft.EffectiveHopLength, stft.EffectiveWindowLength, stft.EffectiveFraming) < 1)
             throw _host.ExceptSchemaMismatch(nameof(schema), "feature", o.FeatureColumnName, $"at least one STFT frame of {stft.EffectiveWindowLength} samples", $"{dims[^1]} samples");
-        return new(classes, dims, o.NetworkSize, o.Dropout, o.Augment, stft, mel, o.FrontEnd.ToDecibel ? o.FrontEnd.Decibel : null, o.TrainFrontEnd,
+        return new(classes, dims, o.NetworkSize, o.Dropout, o.Augment, stft, mel, o.FrontEnd.ToDecibel ? db : null, o.TrainFrontEnd,
             o.Backbone, false, o.BcResNetSize);
     }
 

@@ -1,11 +1,4 @@
-using Microsoft.ML;
-using Microsoft.ML.Audio.Gpu.Layers;
 using Microsoft.ML.Audio.Gpu.Training;
-using Microsoft.ML.Audio.Gpu.Transforms;
-using Microsoft.ML.Data;
-using Microsoft.ML.Runtime;
-using TorchSharp;
-using static TorchSharp.torch;
 
 [assembly: LoadableClass(typeof(AudioClassificationTransformer), null, typeof(SignatureLoadModel),
     AudioClassificationTransformer.UserName, AudioClassificationTransformer.LoaderSignature)]
@@ -18,7 +11,7 @@ namespace Microsoft.ML.Audio.Gpu.Training;
 /// <c>MapKeyToValue</c> gives the class name back). Inference runs in batches on the device chosen from
 /// <see cref="MLContext.GpuDeviceId"/> and <see cref="MLContext.FallbackToCpu"/> when the model is created or loaded.
 /// </summary>
-public sealed class AudioClassificationTransformer : ITransformer, IDisposable
+public sealed class AudioClassificationTransformer : ITransformer, IDisposable, IRowMapperSource
 {
     internal const string UserName = "Audio Classification Model";
     internal const string LoaderSignature = "AudioClassifierXf";
@@ -350,8 +343,10 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable
     IRowToRowMapper ITransformer.GetRowToRowMapper(DataViewSchema inputSchema)
     {
         _host.CheckValue(inputSchema, nameof(inputSchema));
-        return new RowToRowMapperTransform(_host, new EmptyDataView(_host, inputSchema), new Mapper(this, inputSchema), s => new Mapper(this, s));
+        return AudioTransformLoaders.Wrap(_host, new EmptyDataView(_host, inputSchema), this);
     }
+
+    IRowMapper IRowMapperSource.MakeRowMapper(DataViewSchema inputSchema) => new Mapper(this, inputSchema);
 
     /// <summary>Frees the network.</summary>
     public void Dispose()

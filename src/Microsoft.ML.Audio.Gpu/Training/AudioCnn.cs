@@ -1,7 +1,4 @@
-using Microsoft.ML.Audio.Gpu.Layers;
-using TorchSharp;
 using TorchSharp.Modules;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Training;
 
@@ -51,13 +48,8 @@ public sealed class AudioCnn : nn.Module<Tensor, Tensor>
     public AudioCnn(string name, int classes, int inputChannels, AudioCnnSize size, double dropout, MelSpectrogram? frontEnd, SpecAugment? augment)
         : base(name)
     {
-        if (classes < 2) throw new ArgumentOutOfRangeException(nameof(classes), classes, $"classes must be at least 2, got: {classes}");
-        if (inputChannels < 1) throw new ArgumentOutOfRangeException(nameof(inputChannels), inputChannels, $"inputChannels must be positive, got: {inputChannels}");
-        if (!(dropout >= 0 && dropout < 1)) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, $"dropout must be in [0, 1), got: {dropout}");
+        (front_end, this.augment, input_norm) = SpectrogramStem.Create(classes, inputChannels, dropout, frontEnd, augment);
         _inChannels = inputChannels;
-        front_end = frontEnd;
-        this.augment = augment ?? AudioLayers.SpecAugment(0, 0, 0, 0);
-        input_norm = AudioLayers.BatchNorm(inputChannels);
         var list = new List<nn.Module<Tensor, Tensor>>();
         int inCh = inputChannels;
         foreach (int w in Widths(size))
@@ -121,6 +113,17 @@ public sealed class AudioCnn : nn.Module<Tensor, Tensor>
 /// scaling → SpecAugment (training only).</summary>
 internal static class SpectrogramStem
 {
+    /// <summary>Checks the arguments every classifier network takes and makes the stem's parts: the front end, the
+    /// augmentation (none when null) and the input normalisation.</summary>
+    public static (MelSpectrogram? frontEnd, SpecAugment augment, BatchNormalization norm) Create(int classes, int inputChannels,
+        double dropout, MelSpectrogram? frontEnd, SpecAugment? augment)
+    {
+        if (classes < 2) throw new ArgumentOutOfRangeException(nameof(classes), classes, $"classes must be at least 2, got: {classes}");
+        if (inputChannels < 1) throw new ArgumentOutOfRangeException(nameof(inputChannels), inputChannels, $"inputChannels must be positive, got: {inputChannels}");
+        if (!(dropout >= 0 && dropout < 1)) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, $"dropout must be in [0, 1), got: {dropout}");
+        return (frontEnd, augment ?? AudioLayers.SpecAugment(0, 0, 0, 0), AudioLayers.BatchNorm(inputChannels));
+    }
+
     /// <summary>The normalised, masked spectrogram <c>(batch, channels, mels, frames)</c>.</summary>
     /// <param name="input">Spectrograms <c>(batch, [channels,] mels, frames)</c>, or audio with a front end.</param>
     /// <param name="frontEnd">The front end, or null for spectrogram input.</param>

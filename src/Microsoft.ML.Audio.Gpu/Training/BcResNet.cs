@@ -1,7 +1,4 @@
-using Microsoft.ML.Audio.Gpu.Layers;
-using TorchSharp;
 using TorchSharp.Modules;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Training;
 
@@ -125,13 +122,8 @@ public sealed class BcResNet : nn.Module<Tensor, Tensor>
         : base(name)
     {
         if (!Enum.IsDefined(size)) throw new ArgumentOutOfRangeException(nameof(size), size, $"size must be a defined BcResNetSize, got: {size}");
-        if (classes < 2) throw new ArgumentOutOfRangeException(nameof(classes), classes, $"classes must be at least 2, got: {classes}");
-        if (inputChannels < 1) throw new ArgumentOutOfRangeException(nameof(inputChannels), inputChannels, $"inputChannels must be positive, got: {inputChannels}");
-        if (!(dropout >= 0 && dropout < 1)) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, $"dropout must be in [0, 1), got: {dropout}");
+        (front_end, this.augment, input_norm) = SpectrogramStem.Create(classes, inputChannels, dropout, frontEnd, augment);
         _inChannels = inputChannels;
-        front_end = frontEnd;
-        this.augment = augment ?? AudioLayers.SpecAugment(0, 0, 0, 0);
-        input_norm = AudioLayers.BatchNorm(inputChannels);
 
         var c = Widths(size);
         stem_conv = nn.Conv2d(inputChannels, c[0], (5, 5), stride: (2, 1), padding: (2, 2), bias: false);
@@ -166,9 +158,7 @@ public sealed class BcResNet : nn.Module<Tensor, Tensor>
         register_module("classifier", classifier);
     }
 
-    /// <summary>Logits for a batch.</summary>
-    /// <param name="input">Spectrograms <c>(batch, [channels,] mels, frames)</c>, or audio <c>(batch, [channels,] samples)</c> with a front end.</param>
-    /// <returns><c>(batch, classes)</c>.</returns>
+    /// <inheritdoc cref="AudioCnn.forward"/>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();

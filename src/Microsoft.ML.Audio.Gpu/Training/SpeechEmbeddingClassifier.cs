@@ -1,7 +1,4 @@
-using Microsoft.ML.Audio.Gpu.Layers;
-using TorchSharp;
 using TorchSharp.Modules;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Training;
 

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using Microsoft.ML.Audio.Gpu.Transforms;
-using Microsoft.ML.Data;
 
 namespace Microsoft.ML.Audio.Gpu.Training;
 

@@ -1,7 +1,3 @@
-using Microsoft.ML.Audio.Gpu.Transforms;
-using Microsoft.ML.Data;
-using Microsoft.ML.Runtime;
-
 namespace Microsoft.ML;
 
 /// <summary>

@@ -1,6 +1,4 @@
 using System.Runtime.ExceptionServices;
-using Microsoft.ML.Data;
-using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.Audio.Gpu.Transforms;
 

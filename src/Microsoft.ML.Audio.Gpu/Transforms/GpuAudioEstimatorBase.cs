@@ -1,5 +1,3 @@
-using Microsoft.ML.Runtime;
-
 namespace Microsoft.ML.Audio.Gpu.Transforms;
 
 /// <summary>

@@ -1,8 +1,4 @@
 using System.Buffers;
-using Microsoft.ML.Data;
-using Microsoft.ML.Runtime;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Audio.Gpu.Transforms;
 
@@ -18,7 +14,7 @@ namespace Microsoft.ML.Audio.Gpu.Transforms;
 /// length. A row that cannot be processed gets an exception naming the column and the row, raised when that row's
 /// value is read; other rows are unaffected.
 /// </remarks>
-public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
+public abstract class GpuAudioTransformerBase : ITransformer, IDisposable, IRowMapperSource
 {
     private protected readonly IHost Host;
     private readonly Lazy<nn.Module<Tensor, Tensor>> _module;
@@ -63,6 +59,29 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
     {
     }
 
+    /// <summary>Loads the common part after checking the model's version header; <paramref name="name"/> registers the host.</summary>
+    private protected GpuAudioTransformerBase(IHostEnvironment env, ModelLoadContext ctx, VersionInfo version, string name)
+        : this(CheckHeader(env, ctx, version).Register(name), ctx)
+    {
+    }
+
+    private static IHostEnvironment CheckHeader(IHostEnvironment env, ModelLoadContext ctx, VersionInfo version)
+    {
+        Contracts.CheckValue(env, nameof(env));
+        env.CheckValue(ctx, nameof(ctx));
+        ctx.CheckAtModel(version);
+        return env;
+    }
+
+    /// <summary>The version header of a format still at its first version (0x00010001).</summary>
+    private protected static VersionInfo FirstVersion(string modelSignature, string loaderSignature, Type transformer) => new(
+        modelSignature: modelSignature,
+        verWrittenCur: 0x00010001,
+        verReadableCur: 0x00010001,
+        verWeCanReadBack: 0x00010001,
+        loaderSignature: loaderSignature,
+        loaderAssemblyName: transformer.Assembly.FullName);
+
     private static int ReadBatchSize(IHost host, ModelLoadContext ctx)
     {
         int batchSize = ctx.Reader.ReadInt32();
@@ -92,8 +111,18 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
     /// <summary>Creates the TorchSharp module (on the CPU, float32); the base moves it to <see cref="Device"/>.</summary>
     private protected abstract nn.Module<Tensor, Tensor> CreateModule();
 
-    /// <summary>Writes the model; implementations start with <see cref="SaveCommon"/>.</summary>
-    private protected abstract void SaveModel(ModelSaveContext ctx);
+    /// <summary>The version header this transformer writes and reads.</summary>
+    private protected abstract VersionInfo Version { get; }
+
+    /// <summary>Writes the transformer's own settings, after the header and the common part.</summary>
+    private protected abstract void SaveSettings(ModelSaveContext ctx);
+
+    private void SaveModel(ModelSaveContext ctx)
+    {
+        ctx.SetVersionInfo(Version);
+        SaveCommon(ctx);
+        SaveSettings(ctx);
+    }
 
     /// <summary>The module on <see cref="Device"/>, created on first use.</summary>
     private protected nn.Module<Tensor, Tensor> Module
@@ -256,8 +285,10 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable
     IRowToRowMapper ITransformer.GetRowToRowMapper(DataViewSchema inputSchema)
     {
         Host.CheckValue(inputSchema, nameof(inputSchema));
-        return new RowToRowMapperTransform(Host, new EmptyDataView(Host, inputSchema), new Mapper(this, inputSchema), s => new Mapper(this, s));
+        return AudioTransformLoaders.Wrap(Host, new EmptyDataView(Host, inputSchema), this);
     }
+
+    IRowMapper IRowMapperSource.MakeRowMapper(DataViewSchema inputSchema) => new Mapper(this, inputSchema);
 
     void ICanSaveModel.Save(ModelSaveContext ctx)
     {

@@ -1,11 +1,3 @@
-using Microsoft.ML;
-using Microsoft.ML.Audio.Gpu.Layers;
-using Microsoft.ML.Audio.Gpu.Transforms;
-using Microsoft.ML.Data;
-using Microsoft.ML.Runtime;
-using TorchSharp;
-using static TorchSharp.torch;
-
 [assembly: LoadableClass(typeof(GpuDecibelTransformer), null, typeof(SignatureLoadModel), GpuDecibelTransformer.UserName, GpuDecibelTransformer.LoaderSignature)]
 
 namespace Microsoft.ML.Audio.Gpu.Transforms;
@@ -76,9 +68,7 @@ public sealed class GpuDecibelOptions
             Reference = reader.ReadDouble(),
             Power = reader.ReadDouble(),
         };
-        try { o.Validate(); }
-        catch (ArgumentException e) { throw ectx.ExceptDecode(e, $"Invalid decibel settings in the model: {e.Message}"); }
-        return o;
+        return OptionChecks.Decoded(ectx, o, v => v.Validate(), "decibel settings");
     }
 
     internal GpuDecibelOptions Clone() => (GpuDecibelOptions)MemberwiseClone();
@@ -93,13 +83,7 @@ public sealed class GpuDecibelTransformer : GpuAudioTransformerBase
     internal const string UserName = "GPU Decibel Transform";
     internal const string LoaderSignature = "GpuDecibelTransform";
 
-    private static VersionInfo GetVersionInfo() => new(
-        modelSignature: "GPUDB   ",
-        verWrittenCur: 0x00010001, // Initial
-        verReadableCur: 0x00010001,
-        verWeCanReadBack: 0x00010001,
-        loaderSignature: LoaderSignature,
-        loaderAssemblyName: typeof(GpuDecibelTransformer).Assembly.FullName);
+    private static readonly VersionInfo s_version = FirstVersion("GPUDB   ", LoaderSignature, typeof(GpuDecibelTransformer));
 
     private readonly GpuDecibelOptions _options;
 
@@ -112,27 +96,20 @@ public sealed class GpuDecibelTransformer : GpuAudioTransformerBase
         _options = resolved.Clone();
     }
 
-    // Factory method for SignatureLoadModel.
-    private static GpuDecibelTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
-    {
-        Contracts.CheckValue(env, nameof(env));
-        ctx.CheckAtModel(GetVersionInfo());
-        return new GpuDecibelTransformer(env.Register(nameof(GpuDecibelTransformer)), ctx);
-    }
-
+    // SignatureLoadModel constructor.
     // *** Binary format ***
     // <base: columns and batch size>
     // <decibel settings>
-    private GpuDecibelTransformer(IHost host, ModelLoadContext ctx) : base(host, ctx)
+    private GpuDecibelTransformer(IHostEnvironment env, ModelLoadContext ctx) : base(env, ctx, s_version, nameof(GpuDecibelTransformer))
     {
-        _options = GpuDecibelOptions.Load(host, ctx.Reader);
+        _options = GpuDecibelOptions.Load(Host, ctx.Reader);
         _options.BatchSize = BatchSize;
     }
 
-    private protected override void SaveModel(ModelSaveContext ctx)
+    private protected override VersionInfo Version => s_version;
+
+    private protected override void SaveSettings(ModelSaveContext ctx)
     {
-        ctx.SetVersionInfo(GetVersionInfo());
-        SaveCommon(ctx);
         _options.Save(ctx.Writer);
     }
 

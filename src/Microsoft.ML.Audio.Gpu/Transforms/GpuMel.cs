@@ -1,11 +1,3 @@
-using Microsoft.ML;
-using Microsoft.ML.Audio.Gpu.Layers;
-using Microsoft.ML.Audio.Gpu.Transforms;
-using Microsoft.ML.Data;
-using Microsoft.ML.Runtime;
-using TorchSharp;
-using static TorchSharp.torch;
-
 [assembly: LoadableClass(typeof(GpuMelTransformer), null, typeof(SignatureLoadModel), GpuMelTransformer.UserName, GpuMelTransformer.LoaderSignature)]
 
 namespace Microsoft.ML.Audio.Gpu.Transforms;
@@ -107,9 +99,7 @@ public sealed class GpuMelOptions
             MelScale = (MelScale)reader.ReadInt32(),
             MelNorm = (MelNorm)reader.ReadInt32(),
         };
-        try { o.Validate(); }
-        catch (ArgumentException e) { throw ectx.ExceptDecode(e, $"Invalid mel settings in the model: {e.Message}"); }
-        return o;
+        return OptionChecks.Decoded(ectx, o, v => v.Validate(), "mel settings");
     }
 
     internal GpuMelOptions Clone() => (GpuMelOptions)MemberwiseClone();
@@ -144,13 +134,7 @@ public sealed class GpuMelTransformer : GpuAudioTransformerBase
     internal const string LoaderSignature = "GpuMelTransform";
     private const string FilterbankStream = "Filterbank.bin";
 
-    private static VersionInfo GetVersionInfo() => new(
-        modelSignature: "GPUMEL  ",
-        verWrittenCur: 0x00010001, // Initial
-        verReadableCur: 0x00010001,
-        verWeCanReadBack: 0x00010001,
-        loaderSignature: LoaderSignature,
-        loaderAssemblyName: typeof(GpuMelTransformer).Assembly.FullName);
+    private static readonly VersionInfo s_version = FirstVersion("GPUMEL  ", LoaderSignature, typeof(GpuMelTransformer));
 
     private readonly GpuMelOptions _options;
     private readonly float[]? _savedFilterbank;
@@ -164,33 +148,26 @@ public sealed class GpuMelTransformer : GpuAudioTransformerBase
         _options = resolved.Clone();
     }
 
-    // Factory method for SignatureLoadModel.
-    private static GpuMelTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
-    {
-        Contracts.CheckValue(env, nameof(env));
-        ctx.CheckAtModel(GetVersionInfo());
-        return new GpuMelTransformer(env.Register(nameof(GpuMelTransformer)), ctx);
-    }
-
+    // SignatureLoadModel constructor.
     // *** Binary format ***
     // <base: columns and batch size>
     // <mel settings>
     // stream Filterbank.bin: <filterbank stream> (the values in use, so a trained filterbank survives)
-    private GpuMelTransformer(IHost host, ModelLoadContext ctx) : base(host, ctx)
+    private GpuMelTransformer(IHostEnvironment env, ModelLoadContext ctx) : base(env, ctx, s_version, nameof(GpuMelTransformer))
     {
-        _options = GpuMelOptions.Load(host, ctx.Reader);
+        _options = GpuMelOptions.Load(Host, ctx.Reader);
         _options.BatchSize = BatchSize;
         int rows = _options.FftLength!.Value / 2 + 1, cols = _options.MelBinCount;
         float[]? fb = null;
-        if (!ctx.TryLoadBinaryStream(FilterbankStream, r => fb = GpuMelOptions.LoadFilterbank(host, r, rows, cols)))
-            throw host.ExceptDecode($"The model has no {FilterbankStream} stream.");
+        if (!ctx.TryLoadBinaryStream(FilterbankStream, r => fb = GpuMelOptions.LoadFilterbank(Host, r, rows, cols)))
+            throw Host.ExceptDecode($"The model has no {FilterbankStream} stream.");
         _savedFilterbank = fb;
     }
 
-    private protected override void SaveModel(ModelSaveContext ctx)
+    private protected override VersionInfo Version => s_version;
+
+    private protected override void SaveSettings(ModelSaveContext ctx)
     {
-        ctx.SetVersionInfo(GetVersionInfo());
-        SaveCommon(ctx);
         _options.Save(ctx.Writer);
         ctx.SaveBinaryStream(FilterbankStream, w => GpuMelOptions.SaveFilterbank(w, ((MelFilterbank)Module).Filterbank));
     }

@@ -1,11 +1,3 @@
-using Microsoft.ML;
-using Microsoft.ML.Audio.Gpu.Layers;
-using Microsoft.ML.Audio.Gpu.Transforms;
-using Microsoft.ML.Data;
-using Microsoft.ML.Runtime;
-using TorchSharp;
-using static TorchSharp.torch;
-
 [assembly: LoadableClass(typeof(GpuResampleTransformer), null, typeof(SignatureLoadModel), GpuResampleTransformer.UserName, GpuResampleTransformer.LoaderSignature)]
 
 namespace Microsoft.ML.Audio.Gpu.Transforms;
@@ -67,13 +59,7 @@ public sealed class GpuResampleTransformer : GpuAudioTransformerBase
     internal const string UserName = "GPU Resample Transform";
     internal const string LoaderSignature = "GpuResampleTransform";
 
-    private static VersionInfo GetVersionInfo() => new(
-        modelSignature: "GPURESMP",
-        verWrittenCur: 0x00010001, // Initial
-        verReadableCur: 0x00010001,
-        verWeCanReadBack: 0x00010001,
-        loaderSignature: LoaderSignature,
-        loaderAssemblyName: typeof(GpuResampleTransformer).Assembly.FullName);
+    private static readonly VersionInfo s_version = FirstVersion("GPURESMP", LoaderSignature, typeof(GpuResampleTransformer));
 
     private readonly GpuResampleOptions _options;
 
@@ -86,19 +72,12 @@ public sealed class GpuResampleTransformer : GpuAudioTransformerBase
         _options = resolved.Clone();
     }
 
-    // Factory method for SignatureLoadModel.
-    private static GpuResampleTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
-    {
-        Contracts.CheckValue(env, nameof(env));
-        ctx.CheckAtModel(GetVersionInfo());
-        return new GpuResampleTransformer(env.Register(nameof(GpuResampleTransformer)), ctx);
-    }
-
+    // SignatureLoadModel constructor.
     // *** Binary format ***
     // <base: columns and batch size>
     // int: input rate, int: output rate, int: lowpass filter width, double: rolloff
     // int: method (ResamplingMethod), double: Kaiser beta (NaN = default)
-    private GpuResampleTransformer(IHost host, ModelLoadContext ctx) : base(host, ctx)
+    private GpuResampleTransformer(IHostEnvironment env, ModelLoadContext ctx) : base(env, ctx, s_version, nameof(GpuResampleTransformer))
     {
         _options = new GpuResampleOptions
         {
@@ -111,14 +90,13 @@ public sealed class GpuResampleTransformer : GpuAudioTransformerBase
         };
         double beta = ctx.Reader.ReadDouble();
         _options.Beta = double.IsNaN(beta) ? null : beta;
-        try { _options.Validate(); }
-        catch (ArgumentException e) { throw host.ExceptDecode(e, $"Invalid resampling settings in the model: {e.Message}"); }
+        OptionChecks.Decoded(Host, _options, v => v.Validate(), "resampling settings");
     }
 
-    private protected override void SaveModel(ModelSaveContext ctx)
+    private protected override VersionInfo Version => s_version;
+
+    private protected override void SaveSettings(ModelSaveContext ctx)
     {
-        ctx.SetVersionInfo(GetVersionInfo());
-        SaveCommon(ctx);
         ctx.Writer.Write(_options.InputSampleRate!.Value);
         ctx.Writer.Write(_options.SampleRate);
         ctx.Writer.Write(_options.LowpassFilterWidth);

@@ -1,11 +1,3 @@
-using Microsoft.ML;
-using Microsoft.ML.Audio.Gpu.Layers;
-using Microsoft.ML.Audio.Gpu.Transforms;
-using Microsoft.ML.Data;
-using Microsoft.ML.Runtime;
-using TorchSharp;
-using static TorchSharp.torch;
-
 [assembly: LoadableClass(typeof(GpuStftTransformer), null, typeof(SignatureLoadModel), GpuStftTransformer.UserName, GpuStftTransformer.LoaderSignature)]
 
 namespace Microsoft.ML.Audio.Gpu.Transforms;
@@ -98,10 +90,10 @@ public sealed class GpuStftOptions
             PadMode = (PadMode)reader.ReadInt32(),
             Power = reader.ReadDouble(),
         };
-        try { o.Validate(); }
-        catch (ArgumentException e) { throw ectx.ExceptDecode(e, $"Invalid STFT settings in the model: {e.Message}"); }
-        return o;
+        return OptionChecks.Decoded(ectx, o, v => v.Validate(), "STFT settings");
     }
+
+    internal GpuStftOptions Clone() => (GpuStftOptions)MemberwiseClone();
 
     /// <summary>Output layout for an audio input: bins and frames, and the annotations a spectrum carries.</summary>
     internal (int bins, Func<int, int> frames, Dictionary<string, int> annotations) Describe(int? sampleRate)
@@ -129,50 +121,37 @@ public sealed class GpuStftTransformer : GpuAudioTransformerBase
     internal const string UserName = "GPU STFT Transform";
     internal const string LoaderSignature = "GpuStftTransform";
 
-    private static VersionInfo GetVersionInfo() => new(
-        modelSignature: "GPUSTFT ",
-        verWrittenCur: 0x00010001, // Initial
-        verReadableCur: 0x00010001,
-        verWeCanReadBack: 0x00010001,
-        loaderSignature: LoaderSignature,
-        loaderAssemblyName: typeof(GpuStftTransformer).Assembly.FullName);
+    private static readonly VersionInfo s_version = FirstVersion("GPUSTFT ", LoaderSignature, typeof(GpuStftTransformer));
 
     private readonly GpuStftOptions _options;
 
     /// <summary>The STFT settings (a copy).</summary>
-    public GpuStftOptions Options => Clone(_options);
+    public GpuStftOptions Options => _options.Clone();
 
     internal GpuStftTransformer(IHostEnvironment env, string outputColumnName, string inputColumnName, GpuStftOptions options)
         : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(GpuStftTransformer)), outputColumnName, inputColumnName, options.BatchSize)
     {
-        _options = Clone(options);
+        _options = options.Clone();
     }
 
-    // Factory method for SignatureLoadModel.
-    private static GpuStftTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
-    {
-        Contracts.CheckValue(env, nameof(env));
-        ctx.CheckAtModel(GetVersionInfo());
-        return new GpuStftTransformer(env.Register(nameof(GpuStftTransformer)), ctx);
-    }
-
+    // SignatureLoadModel constructor.
     // *** Binary format ***
     // <base: columns and batch size>
     // <STFT settings>
     // int: expected sample rate, 0 = not checked
-    private GpuStftTransformer(IHost host, ModelLoadContext ctx) : base(host, ctx)
+    private GpuStftTransformer(IHostEnvironment env, ModelLoadContext ctx) : base(env, ctx, s_version, nameof(GpuStftTransformer))
     {
-        _options = GpuStftOptions.Load(host, ctx.Reader);
+        _options = GpuStftOptions.Load(Host, ctx.Reader);
         int sr = ctx.Reader.ReadInt32();
-        host.CheckDecode(sr >= 0);
+        Host.CheckDecode(sr >= 0);
         _options.SampleRate = sr == 0 ? null : sr;
         _options.BatchSize = BatchSize;
     }
 
-    private protected override void SaveModel(ModelSaveContext ctx)
+    private protected override VersionInfo Version => s_version;
+
+    private protected override void SaveSettings(ModelSaveContext ctx)
     {
-        ctx.SetVersionInfo(GetVersionInfo());
-        SaveCommon(ctx);
         _options.Save(ctx.Writer);
         ctx.Writer.Write(_options.SampleRate ?? 0);
     }
@@ -195,11 +174,6 @@ public sealed class GpuStftTransformer : GpuAudioTransformerBase
 
     private protected override nn.Module<Tensor, Tensor> CreateModule() => _options.CreateLayer();
 
-    internal static GpuStftOptions Clone(GpuStftOptions o) => new()
-    {
-        FftLength = o.FftLength, WindowLength = o.WindowLength, HopLength = o.HopLength, Window = o.Window, Center = o.Center,
-        PadMode = o.PadMode, Framing = o.Framing, Power = o.Power, SampleRate = o.SampleRate, BatchSize = o.BatchSize,
-    };
 }
 
 /// <summary>
@@ -225,7 +199,7 @@ public sealed class GpuStftEstimator : GpuAudioEstimatorBase<GpuStftTransformer>
     internal GpuStftEstimator(IHostEnvironment env, string outputColumnName, string? inputColumnName, GpuStftOptions? options)
         : base(env, outputColumnName, inputColumnName)
     {
-        _options = GpuStftTransformer.Clone(options ?? new GpuStftOptions());
+        _options = (options ?? new GpuStftOptions()).Clone();
         _options.Validate();
     }
 

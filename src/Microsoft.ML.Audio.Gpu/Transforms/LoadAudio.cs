@@ -1,8 +1,4 @@
-using Microsoft.ML;
 using Microsoft.ML.Audio.Gpu.IO;
-using Microsoft.ML.Audio.Gpu.Transforms;
-using Microsoft.ML.Data;
-using Microsoft.ML.Runtime;
 
 [assembly: LoadableClass(typeof(LoadAudioTransformer), null, typeof(SignatureLoadModel), LoadAudioTransformer.UserName, LoadAudioTransformer.LoaderSignature)]
 
@@ -78,7 +74,7 @@ public sealed class LoadAudioOptions
 /// at all, a channel count other than <see cref="LoadAudioOptions.ChannelCount"/>) raises an <see cref="AudioDecodeException"/> naming it
 /// when its row is read; other rows are unaffected.
 /// </remarks>
-public sealed class LoadAudioTransformer : ITransformer
+public sealed class LoadAudioTransformer : ITransformer, IRowMapperSource
 {
     internal const string UserName = "Load Audio Transform";
     internal const string LoaderSignature = "LoadAudioTransform";
@@ -140,8 +136,7 @@ public sealed class LoadAudioTransformer : ITransformer
         options.DurationSeconds = double.IsNaN(duration) ? null : duration;
         options.Crop = (CropAlignment)ctx.Reader.ReadInt32();
         options.BaseFolder = ctx.LoadStringOrNull();
-        try { options.Validate(); }
-        catch (ArgumentException e) { throw env.ExceptDecode(e, $"Invalid LoadAudio settings in the model: {e.Message}"); }
+        OptionChecks.Decoded(env, options, v => v.Validate(), "LoadAudio settings");
         return new LoadAudioTransformer(env, output, input, options);
     }
 
@@ -204,8 +199,10 @@ public sealed class LoadAudioTransformer : ITransformer
     IRowToRowMapper ITransformer.GetRowToRowMapper(DataViewSchema inputSchema)
     {
         _host.CheckValue(inputSchema, nameof(inputSchema));
-        return new RowToRowMapperTransform(_host, new EmptyDataView(_host, inputSchema), new Mapper(this, inputSchema), s => new Mapper(this, s));
+        return AudioTransformLoaders.Wrap(_host, new EmptyDataView(_host, inputSchema), this);
     }
+
+    IRowMapper IRowMapperSource.MakeRowMapper(DataViewSchema inputSchema) => new Mapper(this, inputSchema);
 
     private sealed class Mapper : IRowMapper
     {

@@ -1,6 +1,3 @@
-using Microsoft.ML.Audio.Gpu.Layers;
-using Microsoft.ML.Runtime;
-
 namespace Microsoft.ML.Audio.Gpu.Transforms;
 
 /// <summary>
@@ -20,7 +17,7 @@ internal sealed class LogMelParts
     /// <summary>The parts as fitted (copies are kept).</summary>
     public LogMelParts(GpuStftOptions stft, GpuMelOptions resolvedMel, GpuDecibelOptions? decibel)
     {
-        Stft = GpuStftTransformer.Clone(stft);
+        Stft = stft.Clone();
         Mel = resolvedMel.Clone();
         Decibel = decibel?.Clone();
     }

@@ -1,96 +1,29 @@
-using Microsoft.ML;
-using Microsoft.ML.Audio.Gpu.Layers;
-using Microsoft.ML.Audio.Gpu.Transforms;
-using Microsoft.ML.Data;
-using Microsoft.ML.Runtime;
-using TorchSharp;
-using static TorchSharp.torch;
-
 [assembly: LoadableClass(typeof(MelSpectrogramGpuTransformer), null, typeof(SignatureLoadModel), MelSpectrogramGpuTransformer.UserName, MelSpectrogramGpuTransformer.LoaderSignature)]
 
 namespace Microsoft.ML.Audio.Gpu.Transforms;
 
 /// <summary>
-/// Options of <see cref="MelSpectrogramGpuEstimator"/> (<c>mlContext.Transforms.Audio.MelSpectrogramGpu</c>): those of
-/// <see cref="GpuStftOptions"/>, <see cref="GpuMelOptions"/> and <see cref="GpuDecibelOptions"/>, with their defaults,
-/// plus <see cref="ToDecibel"/>.
+/// Options of <see cref="MelSpectrogramGpuEstimator"/> (<c>mlContext.Transforms.Audio.MelSpectrogramGpu</c>): the parts
+/// <see cref="LogMelOptions.Stft"/>, <see cref="LogMelOptions.Mel"/> and <see cref="LogMelOptions.Decibel"/> with their
+/// defaults (also settable through the flat properties of <see cref="LogMelOptions"/>), plus <see cref="ToDecibel"/>.
 /// </summary>
-public sealed class MelSpectrogramOptions
+public sealed class MelSpectrogramOptions : LogMelOptions
 {
-    /// <summary>Sample rate of the audio in Hz. Default null: from the input's SampleRate annotation (LoadAudio sets it).</summary>
-    public int? SampleRate { get; set; }
-    /// <inheritdoc cref="GpuStftOptions.FftLength"/>
-    public int FftLength { get; set; } = LayerDefaults.FftLength;
-    /// <inheritdoc cref="GpuStftOptions.WindowLength"/>
-    public int? WindowLength { get; set; }
-    /// <inheritdoc cref="GpuStftOptions.HopLength"/>
-    public int? HopLength { get; set; }
-    /// <inheritdoc cref="GpuStftOptions.Window"/>
-    public WindowType Window { get; set; } = LayerDefaults.Window;
-    /// <inheritdoc cref="GpuStftOptions.Center"/>
-    public bool Center { get; set; } = true;
-    /// <inheritdoc cref="GpuStftOptions.PadMode"/>
-    public PadMode PadMode { get; set; } = LayerDefaults.PadMode;
-    /// <inheritdoc cref="GpuStftOptions.Framing"/>
-    public FramePadding? Framing { get; set; }
-    /// <inheritdoc cref="GpuStftOptions.Power"/>
-    public double Power { get; set; } = 2.0;
-    /// <inheritdoc cref="GpuMelOptions.MelBinCount"/>
-    public int MelBinCount { get; set; } = LayerDefaults.MelBinCount;
-    /// <inheritdoc cref="GpuMelOptions.MinFrequency"/>
-    public double MinFrequency { get; set; } = LayerDefaults.MinFrequency;
-    /// <inheritdoc cref="GpuMelOptions.MaxFrequency"/>
-    public double? MaxFrequency { get; set; }
-    /// <inheritdoc cref="GpuMelOptions.MelScale"/>
-    public MelScale MelScale { get; set; } = LayerDefaults.MelScale;
-    /// <inheritdoc cref="GpuMelOptions.MelNorm"/>
-    public MelNorm MelNorm { get; set; } = LayerDefaults.MelNorm;
-    /// <summary>Convert the mel spectrogram to decibels (a log-mel spectrogram). Default true.</summary>
-    public bool ToDecibel { get; set; } = true;
-    /// <inheritdoc cref="GpuDecibelOptions.TopDb"/>
-    public double? TopDb { get; set; } = GpuTransformDefaults.TopDb;
-    /// <inheritdoc cref="GpuDecibelOptions.MinAmplitude"/>
-    public double MinAmplitude { get; set; } = LayerDefaults.Amin;
-    /// <inheritdoc cref="GpuDecibelOptions.Reference"/>
-    public double Reference { get; set; } = LayerDefaults.Reference;
-    /// <summary>Rows read ahead and computed together on the device. Default 64.</summary>
-    public int BatchSize { get; set; } = GpuTransformDefaults.BatchSize;
-
-    internal GpuStftOptions Stft => new()
+    /// <summary>Options with every default.</summary>
+    public MelSpectrogramOptions()
     {
-        FftLength = FftLength, WindowLength = WindowLength, HopLength = HopLength, Window = Window, Center = Center,
-        PadMode = PadMode, Framing = Framing, Power = Power, SampleRate = SampleRate, BatchSize = BatchSize,
-    };
-
-    internal GpuMelOptions Mel => new()
-    {
-        SampleRate = SampleRate, FftLength = FftLength, MelBinCount = MelBinCount, MinFrequency = MinFrequency,
-        MaxFrequency = MaxFrequency, MelScale = MelScale, MelNorm = MelNorm, BatchSize = BatchSize,
-    };
-
-    internal GpuDecibelOptions Decibel => new()
-    {
-        TopDb = TopDb, MinAmplitude = MinAmplitude, Reference = Reference, Power = Power, BatchSize = BatchSize,
-    };
-
-    internal static MelSpectrogramOptions From(GpuStftOptions s, GpuMelOptions m, GpuDecibelOptions? d) => new()
-    {
-        SampleRate = m.SampleRate, FftLength = s.FftLength, WindowLength = s.WindowLength, HopLength = s.HopLength,
-        Window = s.Window, Center = s.Center, PadMode = s.PadMode, Framing = s.Framing, Power = s.Power,
-        MelBinCount = m.MelBinCount, MinFrequency = m.MinFrequency, MaxFrequency = m.MaxFrequency, MelScale = m.MelScale,
-        MelNorm = m.MelNorm, ToDecibel = d is not null, TopDb = d is null ? GpuTransformDefaults.TopDb : d.TopDb,
-        MinAmplitude = d?.MinAmplitude ?? LayerDefaults.Amin, Reference = d?.Reference ?? LayerDefaults.Reference,
-        BatchSize = s.BatchSize,
-    };
-
-    internal void Validate()
-    {
-        Stft.Validate();
-        Mel.Validate();
-        Decibel.Validate();
     }
 
-    internal MelSpectrogramOptions Clone() => (MelSpectrogramOptions)MemberwiseClone();
+    private MelSpectrogramOptions(MelSpectrogramOptions source) : base(source) => ToDecibel = source.ToDecibel;
+
+    internal MelSpectrogramOptions(GpuStftOptions stft, GpuMelOptions mel, GpuDecibelOptions? decibel) : base(stft, mel, decibel)
+        => ToDecibel = decibel is not null;
+
+    /// <summary>Convert the mel spectrogram to decibels (a log-mel spectrogram) with the <see cref="LogMelOptions.Decibel"/>
+    /// part. Default true.</summary>
+    public bool ToDecibel { get; set; } = true;
+
+    internal MelSpectrogramOptions Clone() => new(this);
 }
 
 /// <summary>
@@ -103,18 +36,12 @@ public sealed class MelSpectrogramGpuTransformer : GpuAudioTransformerBase
 {
     internal const string UserName = "GPU Mel Spectrogram Transform";
     internal const string LoaderSignature = "MelSpectrogramGpu";
-    private static VersionInfo GetVersionInfo() => new(
-        modelSignature: "GPUMELSP",
-        verWrittenCur: 0x00010001, // Initial
-        verReadableCur: 0x00010001,
-        verWeCanReadBack: 0x00010001,
-        loaderSignature: LoaderSignature,
-        loaderAssemblyName: typeof(MelSpectrogramGpuTransformer).Assembly.FullName);
+    private static readonly VersionInfo s_version = FirstVersion("GPUMELSP", LoaderSignature, typeof(MelSpectrogramGpuTransformer));
 
     private readonly LogMelParts _parts;
 
     /// <summary>The settings, with the sample rate resolved (a copy).</summary>
-    public MelSpectrogramOptions Options => MelSpectrogramOptions.From(_parts.Stft, _parts.Mel, _parts.Decibel);
+    public MelSpectrogramOptions Options => new(_parts.Stft, _parts.Mel, _parts.Decibel);
 
     /// <summary>The layer the transform runs (ONNX export reads its window and filterbank).</summary>
     internal MelSpectrogram Layer => (MelSpectrogram)Module;
@@ -126,27 +53,20 @@ public sealed class MelSpectrogramGpuTransformer : GpuAudioTransformerBase
         _parts = new LogMelParts(stft, resolvedMel, db);
     }
 
-    // Factory method for SignatureLoadModel.
-    private static MelSpectrogramGpuTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
-    {
-        Contracts.CheckValue(env, nameof(env));
-        ctx.CheckAtModel(GetVersionInfo());
-        return new MelSpectrogramGpuTransformer(env.Register(nameof(MelSpectrogramGpuTransformer)), ctx);
-    }
-
+    // SignatureLoadModel constructor.
     // *** Binary format ***
     // <base: columns and batch size>
     // <front-end parts: STFT settings, mel settings, byte 1 when converted to decibels then decibel settings,
     //  stream Filterbank.bin> (LogMelParts)
-    private MelSpectrogramGpuTransformer(IHost host, ModelLoadContext ctx) : base(host, ctx)
+    private MelSpectrogramGpuTransformer(IHostEnvironment env, ModelLoadContext ctx) : base(env, ctx, s_version, nameof(MelSpectrogramGpuTransformer))
     {
-        _parts = LogMelParts.Load(host, ctx, BatchSize, optionalDecibels: true);
+        _parts = LogMelParts.Load(Host, ctx, BatchSize, optionalDecibels: true);
     }
 
-    private protected override void SaveModel(ModelSaveContext ctx)
+    private protected override VersionInfo Version => s_version;
+
+    private protected override void SaveSettings(ModelSaveContext ctx)
     {
-        ctx.SetVersionInfo(GetVersionInfo());
-        SaveCommon(ctx);
         _parts.Save(ctx, optionalDecibels: true, (MelSpectrogram)Module);
     }
 
@@ -195,9 +115,7 @@ public sealed class MelSpectrogramGpuEstimator : GpuAudioEstimatorBase<MelSpectr
 
     private protected override MelSpectrogramGpuTransformer Create(SignalColumn input)
     {
-        var mel = _options.Mel;
-        mel.SampleRate = input.ResolveSampleRate(Env, InputColumnName, _options.SampleRate, nameof(MelSpectrogramOptions.SampleRate));
-        mel.Validate();
-        return new(Env, OutputColumnName, InputColumnName, _options.Stft, mel, _options.ToDecibel ? _options.Decibel : null);
+        var (stft, mel, db) = _options.Resolve(Env, input, InputColumnName, nameof(MelSpectrogramOptions.SampleRate));
+        return new(Env, OutputColumnName, InputColumnName, stft, mel, _options.ToDecibel ? db : null);
     }
 }

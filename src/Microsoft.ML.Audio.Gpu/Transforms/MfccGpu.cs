@@ -1,100 +1,78 @@
-using Microsoft.ML;
-using Microsoft.ML.Audio.Gpu.Layers;
-using Microsoft.ML.Audio.Gpu.Transforms;
-using Microsoft.ML.Data;
-using Microsoft.ML.Runtime;
-using TorchSharp;
-using static TorchSharp.torch;
-
 [assembly: LoadableClass(typeof(MfccGpuTransformer), null, typeof(SignatureLoadModel), MfccGpuTransformer.UserName, MfccGpuTransformer.LoaderSignature)]
 
 namespace Microsoft.ML.Audio.Gpu.Transforms;
 
 /// <summary>
-/// Options of <see cref="MfccGpuEstimator"/> (<c>mlContext.Transforms.Audio.MfccGpu</c>): those of
-/// <see cref="MelSpectrogramOptions"/> (the log-mel spectrogram, always in dB), plus <see cref="CoefficientCount"/> and
-/// <see cref="DctNorm"/>. With torchaudio's STFT defaults (<c>FftLength = 400, HopLength = 200</c>) a row equals
-/// <c>torchaudio.transforms.MFCC(log_mels=False)</c> of that row; the 80 dB range is measured per row (over all its
-/// channels), whereas torchaudio measures it over a whole 3-D <c>(batch, mels, frames)</c> tensor.
+/// Options of <see cref="MfccGpuEstimator"/> (<c>mlContext.Transforms.Audio.MfccGpu</c>): the log-mel parts of
+/// <see cref="LogMelOptions"/> (always in dB) and the <see cref="Dct"/> part. With torchaudio's STFT defaults
+/// (<c>FftLength = 400, HopLength = 200</c>) a row equals <c>torchaudio.transforms.MFCC(log_mels=False)</c> of that row;
+/// the 80 dB range (<see cref="LogMelOptions.TopDb"/>) is measured per row (over all its channels), whereas torchaudio
+/// measures it over a whole 3-D <c>(batch, mels, frames)</c> tensor. With <see cref="LogMelOptions.Power"/> 1 the
+/// decibels are 20·log10 of the magnitude, where torchaudio's MFCC would still use 10·log10.
 /// </summary>
-public sealed class MfccOptions
+public sealed class MfccOptions : LogMelOptions
 {
-    /// <inheritdoc cref="MelSpectrogramOptions.SampleRate"/>
-    public int? SampleRate { get; set; }
-    /// <inheritdoc cref="GpuStftOptions.FftLength"/>
-    public int FftLength { get; set; } = LayerDefaults.FftLength;
-    /// <inheritdoc cref="GpuStftOptions.WindowLength"/>
-    public int? WindowLength { get; set; }
-    /// <inheritdoc cref="GpuStftOptions.HopLength"/>
-    public int? HopLength { get; set; }
-    /// <inheritdoc cref="GpuStftOptions.Window"/>
-    public WindowType Window { get; set; } = LayerDefaults.Window;
-    /// <inheritdoc cref="GpuStftOptions.Center"/>
-    public bool Center { get; set; } = true;
-    /// <inheritdoc cref="GpuStftOptions.PadMode"/>
-    public PadMode PadMode { get; set; } = LayerDefaults.PadMode;
-    /// <inheritdoc cref="GpuStftOptions.Framing"/>
-    public FramePadding? Framing { get; set; }
-    /// <summary>2 for a power spectrum (default; 10·log10 before the DCT, as torchaudio), 1 for magnitude (20·log10;
-    /// torchaudio's MFCC would still use 10·log10).</summary>
-    public double Power { get; set; } = 2.0;
-    /// <inheritdoc cref="GpuMelOptions.MelBinCount"/>
-    public int MelBinCount { get; set; } = LayerDefaults.MelBinCount;
-    /// <inheritdoc cref="GpuMelOptions.MinFrequency"/>
-    public double MinFrequency { get; set; } = LayerDefaults.MinFrequency;
-    /// <inheritdoc cref="GpuMelOptions.MaxFrequency"/>
-    public double? MaxFrequency { get; set; }
-    /// <inheritdoc cref="GpuMelOptions.MelScale"/>
-    public MelScale MelScale { get; set; } = LayerDefaults.MelScale;
-    /// <inheritdoc cref="GpuMelOptions.MelNorm"/>
-    public MelNorm MelNorm { get; set; } = LayerDefaults.MelNorm;
-    /// <summary>Dynamic range of the log-mel spectrogram in dB below each row's maximum; null keeps everything.
-    /// Default 80 (torchaudio's MFCC).</summary>
-    public double? TopDb { get; set; } = GpuTransformDefaults.TopDb;
-    /// <inheritdoc cref="GpuDecibelOptions.MinAmplitude"/>
-    public double MinAmplitude { get; set; } = LayerDefaults.Amin;
-    /// <inheritdoc cref="GpuDecibelOptions.Reference"/>
-    public double Reference { get; set; } = LayerDefaults.Reference;
-    /// <summary>Cepstral coefficients kept (torchaudio's <c>n_mfcc</c>), at most <see cref="MelBinCount"/>. Default 40.</summary>
+    private DctOptions _dct = new();
+
+    /// <summary>Options with every default.</summary>
+    public MfccOptions()
+    {
+    }
+
+    private MfccOptions(MfccOptions source) : base(source) => _dct = source._dct.Clone();
+
+    internal MfccOptions(GpuStftOptions stft, GpuMelOptions mel, GpuDecibelOptions decibel, DctOptions dct) : base(stft, mel, decibel)
+        => _dct = dct.Clone();
+
+    /// <summary>The DCT part: coefficients kept and scaling.</summary>
+    public DctOptions Dct { get => _dct; set => _dct = value ?? throw new ArgumentNullException(nameof(Dct)); }
+
+    /// <inheritdoc cref="DctOptions.CoefficientCount"/>
+    public int CoefficientCount { get => _dct.CoefficientCount; set => _dct.CoefficientCount = value; }
+
+    /// <inheritdoc cref="DctOptions.Norm"/>
+    public DctNorm DctNorm { get => _dct.Norm; set => _dct.Norm = value; }
+
+    private protected override void ValidateOwn() => _dct.Validate(MelBinCount);
+
+    internal MfccOptions Clone() => new(this);
+}
+
+/// <summary>The DCT part of <see cref="MfccOptions"/>: DCT-II over the mel bands of each frame.</summary>
+public sealed class DctOptions
+{
+    /// <summary>Cepstral coefficients kept (torchaudio's <c>n_mfcc</c>), at most the mel band count. Default 40.</summary>
     public int CoefficientCount { get; set; } = Mfcc.DefaultCoefficientCount;
+
     /// <summary>DCT scaling. Default orthonormal (torchaudio, librosa).</summary>
-    public DctNorm DctNorm { get; set; } = DctNorm.Ortho;
-    /// <summary>Rows read ahead and computed together on the device. Default 64.</summary>
-    public int BatchSize { get; set; } = GpuTransformDefaults.BatchSize;
+    public DctNorm Norm { get; set; } = DctNorm.Ortho;
 
-    /// <summary>The log-mel part, as the options of the fused mel spectrogram (always in dB).</summary>
-    internal MelSpectrogramOptions Mel => new()
+    /// <summary>Checks the values against the mel band count; the exception names the property.</summary>
+    internal void Validate(int melBins)
     {
-        SampleRate = SampleRate, FftLength = FftLength, WindowLength = WindowLength, HopLength = HopLength, Window = Window,
-        Center = Center, PadMode = PadMode, Framing = Framing, Power = Power, MelBinCount = MelBinCount, MinFrequency = MinFrequency,
-        MaxFrequency = MaxFrequency, MelScale = MelScale, MelNorm = MelNorm, ToDecibel = true, TopDb = TopDb,
-        MinAmplitude = MinAmplitude, Reference = Reference, BatchSize = BatchSize,
-    };
-
-    // Built from the three stages directly: MelSpectrogramOptions.From reports 80 for a decibel stage without top_db.
-    internal static MfccOptions From(GpuStftOptions s, GpuMelOptions m, GpuDecibelOptions d, int coefficients, DctNorm norm) => new()
-    {
-        SampleRate = m.SampleRate, FftLength = s.FftLength, WindowLength = s.WindowLength, HopLength = s.HopLength, Window = s.Window,
-        Center = s.Center, PadMode = s.PadMode, Framing = s.Framing, Power = s.Power, MelBinCount = m.MelBinCount,
-        MinFrequency = m.MinFrequency, MaxFrequency = m.MaxFrequency, MelScale = m.MelScale, MelNorm = m.MelNorm, TopDb = d.TopDb,
-        MinAmplitude = d.MinAmplitude, Reference = d.Reference, CoefficientCount = coefficients, DctNorm = norm, BatchSize = s.BatchSize,
-    };
-
-    internal void Validate()
-    {
-        Mel.Validate();
-        CheckCoefficients(CoefficientCount, MelBinCount, DctNorm);
+        Layers.Check.Positive(CoefficientCount, nameof(MfccOptions.CoefficientCount));
+        if (CoefficientCount > melBins)
+            throw new ArgumentOutOfRangeException(nameof(MfccOptions.CoefficientCount), CoefficientCount,
+                $"CoefficientCount must be at most MelBinCount ({melBins}), got: {CoefficientCount}");
+        Layers.Check.Defined(Norm, nameof(MfccOptions.DctNorm));
     }
 
-    internal static void CheckCoefficients(int coefficients, int melBins, DctNorm norm)
+    // *** Binary format of the DCT settings ***
+    // int: coefficient count
+    // int: DCT normalisation (DctNorm)
+    internal void Save(BinaryWriter writer)
     {
-        Layers.Check.Positive(coefficients, nameof(CoefficientCount));
-        if (coefficients > melBins)
-            throw new ArgumentOutOfRangeException(nameof(CoefficientCount), coefficients, $"CoefficientCount must be at most MelBinCount ({melBins}), got: {coefficients}");
-        Layers.Check.Defined(norm, nameof(DctNorm));
+        writer.Write(CoefficientCount);
+        writer.Write((int)Norm);
     }
 
-    internal MfccOptions Clone() => (MfccOptions)MemberwiseClone();
+    internal static DctOptions Load(IExceptionContext ectx, BinaryReader reader, int melBins)
+    {
+        var o = new DctOptions { CoefficientCount = reader.ReadInt32(), Norm = (DctNorm)reader.ReadInt32() };
+        return OptionChecks.Decoded(ectx, o, v => v.Validate(melBins), "MFCC settings");
+    }
+
+    internal DctOptions Clone() => (DctOptions)MemberwiseClone();
 }
 
 /// <summary>
@@ -106,40 +84,25 @@ public sealed class MfccGpuTransformer : GpuAudioTransformerBase
 {
     internal const string UserName = "GPU MFCC Transform";
     internal const string LoaderSignature = "MfccGpu";
-    private static VersionInfo GetVersionInfo() => new(
-        modelSignature: "GPUMFCC ",
-        verWrittenCur: 0x00010001, // Initial
-        verReadableCur: 0x00010001,
-        verWeCanReadBack: 0x00010001,
-        loaderSignature: LoaderSignature,
-        loaderAssemblyName: typeof(MfccGpuTransformer).Assembly.FullName);
+    private static readonly VersionInfo s_version = FirstVersion("GPUMFCC ", LoaderSignature, typeof(MfccGpuTransformer));
 
     private readonly LogMelParts _parts;
-    private readonly int _coefficients;
-    private readonly DctNorm _dctNorm;
+    private readonly DctOptions _dct;
     // The mel stage of the module, set when the module is created: its filterbank is what SaveModel writes.
     private MelSpectrogram? _melspec;
 
     /// <summary>The settings, with the sample rate resolved (a copy).</summary>
-    public MfccOptions Options => MfccOptions.From(_parts.Stft, _parts.Mel, _parts.Decibel!, _coefficients, _dctNorm);
+    public MfccOptions Options => new(_parts.Stft, _parts.Mel, _parts.Decibel!, _dct);
 
     internal MfccGpuTransformer(IHostEnvironment env, string outputColumnName, string inputColumnName,
-        GpuStftOptions stft, GpuMelOptions resolvedMel, GpuDecibelOptions db, int coefficients, DctNorm dctNorm)
+        GpuStftOptions stft, GpuMelOptions resolvedMel, GpuDecibelOptions db, DctOptions dct)
         : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(MfccGpuTransformer)), outputColumnName, inputColumnName, stft.BatchSize)
     {
         _parts = new LogMelParts(stft, resolvedMel, db);
-        _coefficients = coefficients;
-        _dctNorm = dctNorm;
+        _dct = dct.Clone();
     }
 
-    // Factory method for SignatureLoadModel.
-    private static MfccGpuTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
-    {
-        Contracts.CheckValue(env, nameof(env));
-        ctx.CheckAtModel(GetVersionInfo());
-        return new MfccGpuTransformer(env.Register(nameof(MfccGpuTransformer)), ctx);
-    }
-
+    // SignatureLoadModel constructor.
     // *** Binary format ***
     // <base: columns and batch size>
     // <STFT settings>
@@ -149,23 +112,19 @@ public sealed class MfccGpuTransformer : GpuAudioTransformerBase
     // int: DCT normalisation (DctNorm)
     // stream Filterbank.bin: <filterbank stream> (the mel filterbank values in use)
     // (the front-end parts without LogMelParts' decibel flag: MFCC always takes decibels)
-    private MfccGpuTransformer(IHost host, ModelLoadContext ctx) : base(host, ctx)
+    private MfccGpuTransformer(IHostEnvironment env, ModelLoadContext ctx) : base(env, ctx, s_version, nameof(MfccGpuTransformer))
     {
-        _parts = LogMelParts.Load(host, ctx, BatchSize, optionalDecibels: false);
-        _coefficients = ctx.Reader.ReadInt32();
-        _dctNorm = (DctNorm)ctx.Reader.ReadInt32();
-        try { MfccOptions.CheckCoefficients(_coefficients, _parts.Mel.MelBinCount, _dctNorm); }
-        catch (ArgumentException e) { throw host.ExceptDecode(e, $"Invalid MFCC settings in the model: {e.Message}"); }
+        _parts = LogMelParts.Load(Host, ctx, BatchSize, optionalDecibels: false);
+        _dct = DctOptions.Load(Host, ctx.Reader, _parts.Mel.MelBinCount);
     }
 
-    private protected override void SaveModel(ModelSaveContext ctx)
+    private protected override VersionInfo Version => s_version;
+
+    private protected override void SaveSettings(ModelSaveContext ctx)
     {
-        ctx.SetVersionInfo(GetVersionInfo());
-        SaveCommon(ctx);
         _ = Module; // creates the module, and with it _melspec
         _parts.Save(ctx, optionalDecibels: false, _melspec!);
-        ctx.Writer.Write(_coefficients);
-        ctx.Writer.Write((int)_dctNorm);
+        _dct.Save(ctx.Writer);
     }
 
     private protected override string ComponentName => "MfccGpu";
@@ -175,13 +134,13 @@ public sealed class MfccGpuTransformer : GpuAudioTransformerBase
     private protected override OutputLayout GetOutputLayout(SignalColumn input)
     {
         var (frames, annotations) = _parts.Layout(Host, input, InputColumnName, nameof(MfccOptions.SampleRate));
-        return new OutputLayout(_coefficients, frames, annotations);
+        return new OutputLayout(_dct.CoefficientCount, frames, annotations);
     }
 
     private protected override nn.Module<Tensor, Tensor> CreateModule()
     {
         _melspec = _parts.CreateModule();
-        return nn.Sequential(("melspectrogram", _melspec), ("mfcc", AudioLayers.Mfcc(_coefficients, _parts.Mel.MelBinCount, _dctNorm)));
+        return nn.Sequential(("melspectrogram", _melspec), ("mfcc", AudioLayers.Mfcc(_dct.CoefficientCount, _parts.Mel.MelBinCount, _dct.Norm)));
     }
 }
 
@@ -217,10 +176,7 @@ public sealed class MfccGpuEstimator : GpuAudioEstimatorBase<MfccGpuTransformer>
 
     private protected override MfccGpuTransformer Create(SignalColumn input)
     {
-        var melOptions = _options.Mel;
-        var mel = melOptions.Mel;
-        mel.SampleRate = input.ResolveSampleRate(Env, InputColumnName, _options.SampleRate, nameof(MfccOptions.SampleRate));
-        mel.Validate();
-        return new(Env, OutputColumnName, InputColumnName, melOptions.Stft, mel, melOptions.Decibel, _options.CoefficientCount, _options.DctNorm);
+        var (stft, mel, db) = _options.Resolve(Env, input, InputColumnName, nameof(MfccOptions.SampleRate));
+        return new(Env, OutputColumnName, InputColumnName, stft, mel, db, _options.Dct);
     }
 }

@@ -1,6 +1,3 @@
-using Microsoft.ML.Data;
-using Microsoft.ML.Runtime;
-
 namespace Microsoft.ML.Audio.Gpu.Transforms;
 
 /// <summary>Defaults of the GPU transforms that are not the layers' own.</summary>
@@ -35,5 +32,14 @@ internal static class OptionChecks
         var result = inputSchema.ToDictionary(c => c.Name);
         result[outputColumnName] = new SchemaShape.Column(outputColumnName, col.Kind, NumberDataViewType.Single, false, annotations);
         return new SchemaShape(result.Values);
+    }
+
+    /// <summary>Settings read from a model, checked as the estimator checks them: a failing check is a decode error
+    /// ("Invalid <paramref name="what"/> in the model: ...").</summary>
+    public static T Decoded<T>(IExceptionContext ectx, T settings, Action<T> validate, string what)
+    {
+        try { validate(settings); }
+        catch (ArgumentException e) { throw ectx.ExceptDecode(e, $"Invalid {what} in the model: {e.Message}"); }
+        return settings;
     }
 }

@@ -1,11 +1,3 @@
-using Microsoft.ML;
-using Microsoft.ML.Audio.Gpu.Layers;
-using Microsoft.ML.Audio.Gpu.Transforms;
-using Microsoft.ML.Data;
-using Microsoft.ML.Runtime;
-using TorchSharp;
-using static TorchSharp.torch;
-
 [assembly: LoadableClass(typeof(SpeechEmbeddingTransformer), null, typeof(SignatureLoadModel), SpeechEmbeddingTransformer.UserName, SpeechEmbeddingTransformer.LoaderSignature)]
 
 namespace Microsoft.ML.Audio.Gpu.Transforms;
@@ -54,9 +46,7 @@ public sealed class SpeechEmbeddingOptions
     internal static SpeechEmbeddingOptions Load(IExceptionContext ectx, BinaryReader reader)
     {
         var o = new SpeechEmbeddingOptions { Pooling = (EmbeddingPooling)reader.ReadInt32(), MinimumDurationSeconds = reader.ReadDouble() };
-        try { o.Validate(); }
-        catch (ArgumentException e) { throw ectx.ExceptDecode(e, $"Invalid speech-embedding settings in the model: {e.Message}"); }
-        return o;
+        return OptionChecks.Decoded(ectx, o, v => v.Validate(), "speech-embedding settings");
     }
 
     internal SpeechEmbeddingOptions Clone() => (SpeechEmbeddingOptions)MemberwiseClone();
@@ -72,13 +62,7 @@ public sealed class SpeechEmbeddingTransformer : GpuAudioTransformerBase
     internal const string UserName = "Speech Embedding Transform";
     internal const string LoaderSignature = "SpeechEmbeddingTransform";
 
-    private static VersionInfo GetVersionInfo() => new(
-        modelSignature: "SPEECHEM",
-        verWrittenCur: 0x00010001, // Initial
-        verReadableCur: 0x00010001,
-        verWeCanReadBack: 0x00010001,
-        loaderSignature: LoaderSignature,
-        loaderAssemblyName: typeof(SpeechEmbeddingTransformer).Assembly.FullName);
+    private static readonly VersionInfo s_version = FirstVersion("SPEECHEM", LoaderSignature, typeof(SpeechEmbeddingTransformer));
 
     private readonly SpeechEmbeddingOptions _options;
 
@@ -91,28 +75,21 @@ public sealed class SpeechEmbeddingTransformer : GpuAudioTransformerBase
         _options = options.Clone();
     }
 
-    // Factory method for SignatureLoadModel.
-    private static SpeechEmbeddingTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
-    {
-        Contracts.CheckValue(env, nameof(env));
-        ctx.CheckAtModel(GetVersionInfo());
-        return new SpeechEmbeddingTransformer(env.Register(nameof(SpeechEmbeddingTransformer)), ctx);
-    }
-
+    // SignatureLoadModel constructor.
     // *** Binary format ***
     // <base: columns and batch size>
     // <speech-embedding settings>
     // The weights are the pretrained ones shipped in the assembly: not stored in the model.
-    private SpeechEmbeddingTransformer(IHost host, ModelLoadContext ctx) : base(host, ctx)
+    private SpeechEmbeddingTransformer(IHostEnvironment env, ModelLoadContext ctx) : base(env, ctx, s_version, nameof(SpeechEmbeddingTransformer))
     {
-        _options = SpeechEmbeddingOptions.Load(host, ctx.Reader);
+        _options = SpeechEmbeddingOptions.Load(Host, ctx.Reader);
         _options.BatchSize = BatchSize;
     }
 
-    private protected override void SaveModel(ModelSaveContext ctx)
+    private protected override VersionInfo Version => s_version;
+
+    private protected override void SaveSettings(ModelSaveContext ctx)
     {
-        ctx.SetVersionInfo(GetVersionInfo());
-        SaveCommon(ctx);
         _options.Save(ctx.Writer);
     }
 

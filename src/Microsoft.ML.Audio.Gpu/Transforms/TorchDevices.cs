@@ -1,8 +1,3 @@
-using Microsoft.ML.Audio.Gpu.Layers;
-using Microsoft.ML.Runtime;
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace Microsoft.ML.Audio.Gpu.Transforms;
 
 /// <summary>
