@@ -36,9 +36,31 @@ internal static class DeviceMemory
         }
     }
 
-    public static bool IsOutOfMemory(Exception e)
-        => e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase)
-           || e.Message.Contains("not enough memory", StringComparison.OrdinalIgnoreCase);
+    // The CUDA libraries report a failed allocation in their own words: cuFFT's plan, cuBLAS's handle or workspace and
+    // cuDNN's workspace are allocated lazily on the first call of a batch size, so a large batch can fail there too.
+    private static readonly string[] OutOfMemoryMessages =
+    [
+        "out of memory", "not enough memory", "CUFFT_ALLOC_FAILED", "CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_ALLOC_FAILED",
+        "CUSOLVER_STATUS_ALLOC_FAILED", "CUSPARSE_STATUS_ALLOC_FAILED",
+    ];
+
+    // Errors after which the CUDA context is unusable: every later call on the device fails the same way, so they are
+    // neither retried nor reported on rows (https://docs.nvidia.com/cuda/cuda-runtime-api/group__CUDART__TYPES.html:
+    // "the process is left in an inconsistent state and any further CUDA work will return the same error").
+    private static readonly string[] DeviceFaultMessages =
+    [
+        "illegal memory access", "device-side assert", "unspecified launch failure", "misaligned address",
+        "illegal instruction", "uncorrectable ECC error", "an illegal address", "CUDA error: launch timeout",
+        "hardware stack error", "device has fallen off the bus", "CUDA driver version is insufficient",
+    ];
+
+    public static bool IsOutOfMemory(Exception e) => ContainsAny(e.Message, OutOfMemoryMessages);
+
+    /// <summary>Whether <paramref name="e"/> is a sticky device fault (the CUDA context is lost for this process).</summary>
+    public static bool IsDeviceFault(Exception e) => e is DeviceFaultException || (e is ExternalException && ContainsAny(e.Message, DeviceFaultMessages));
+
+    private static bool ContainsAny(string message, string[] parts)
+        => parts.Any(p => message.Contains(p, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>
     /// Whether a failure while computing rows belongs to those rows' data, and is reported on them (raised when such a
@@ -47,8 +69,22 @@ internal static class DeviceMemory
     /// Anything else (an option out of range, a fault of this library) is not the data's and propagates as it is.
     /// </summary>
     public static bool IsRowDataError(Exception e)
-        => e is RowTooLargeForDeviceException or ExternalException
-           || e is ArgumentException { ParamName: "input" or "specgram" or "waveform" };
+        => !IsDeviceFault(e)
+           && (e is RowTooLargeForDeviceException or ExternalException || e is ArgumentException { ParamName: "input" or "specgram" or "waveform" });
+
+    /// <summary>The exception that stops a transform after a sticky device fault, naming the component and the device.</summary>
+    public static DeviceFaultException Fault(string component, torch.Device device, Exception e)
+        => e as DeviceFaultException ?? new DeviceFaultException(
+            $"{component}: the device {device} failed ({e.Message.Split('\n')[0]}). CUDA cannot recover from this error in this process: "
+            + "no further rows are computed on it; restart the process (or set MLContext.GpuDeviceId to null to run on the CPU).", e);
+}
+
+/// <summary>A sticky device fault (e.g. an illegal memory access): the device is unusable for the rest of the process.</summary>
+public sealed class DeviceFaultException : InvalidOperationException
+{
+    internal DeviceFaultException(string message, Exception inner) : base(message, inner)
+    {
+    }
 }
 
 /// <summary>A single row does not fit in the device's memory: a property of that row's size, reported on the row.</summary>

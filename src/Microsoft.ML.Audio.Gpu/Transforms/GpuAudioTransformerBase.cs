@@ -19,6 +19,7 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable, IRowM
     private protected readonly IHost Host;
     private readonly Lazy<nn.Module<Tensor, Tensor>> _module;
     private bool _disposed;
+    private volatile DeviceFaultException? _deviceFault;
 
     /// <summary>Name of the column this transformer writes.</summary>
     public string OutputColumnName { get; }
@@ -201,6 +202,7 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable, IRowM
             rows.Add(i);
         }
 
+        if (_deviceFault is not null) throw _deviceFault;
         var module = Module;
         foreach (var (length, rows) in groups)
         {
@@ -251,6 +253,11 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable, IRowM
                     for (int k = 0; k < n; k++)
                         results[rows[start + k]] = new RowResult(output!, k * perRow, perRow, null);
                 });
+            }
+            catch (Exception e) when (DeviceMemory.IsDeviceFault(e))
+            {
+                // Later batches, of this cursor or another, fail at once with the same message instead of trying.
+                throw _deviceFault = DeviceMemory.Fault(ComponentName, Device, e);
             }
             catch (Exception e) when (DeviceMemory.IsRowDataError(e))
             {

@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Runtime.InteropServices;
 using Microsoft.ML;
 using Microsoft.ML.Audio.Gpu.Tests.Infrastructure;
@@ -84,5 +85,68 @@ public sealed class OutOfMemoryTests
         Assert.AreEqual(values[0], values[2]);
         StringAssert.Contains(values[1], "row 1 of column 'Audio'");
         StringAssert.Contains(values[1], "100 samples");
+    }
+
+    [TestMethod]
+    [DataRow("cuFFT error: CUFFT_ALLOC_FAILED")]
+    [DataRow("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`")]
+    [DataRow("cuDNN error: CUDNN_STATUS_ALLOC_FAILED")]
+    [DataRow("CUDA out of memory. Tried to allocate 20.00 MiB")]
+    public void CudaLibrariesAllocationFailures_AreOutOfMemory_AndSplit(string message)
+    {
+        var attempts = new List<int>();
+        DeviceMemory.RunSplitting(4, (_, n) =>
+        {
+            attempts.Add(n);
+            if (n > 1) throw new ExternalException(message);
+        });
+        CollectionAssert.AreEqual(new[] { 4, 2, 1, 1, 2, 1, 1 }, attempts);
+    }
+
+    [TestMethod]
+    [DataRow("CUDA error: an illegal memory access was encountered")]
+    [DataRow("CUDA error: device-side assert triggered")]
+    [DataRow("CUDA error: unspecified launch failure")]
+    public void StickyDeviceFaults_AreNeitherRowErrorsNorOutOfMemory(string message)
+    {
+        var e = new ExternalException(message);
+        Assert.IsTrue(DeviceMemory.IsDeviceFault(e));
+        Assert.IsFalse(DeviceMemory.IsRowDataError(e), "not reported on rows: every later call would fail the same way");
+        Assert.IsFalse(DeviceMemory.IsOutOfMemory(e), "not retried in halves");
+        Assert.IsFalse(DeviceMemory.IsDeviceFault(new ExternalException("CUDA out of memory")));
+        Assert.IsFalse(DeviceMemory.IsDeviceFault(new ArgumentException("an illegal memory access", "input")), "only libtorch's errors");
+    }
+
+    [TestMethod]
+    public void StickyDeviceFault_StopsTheCursor_AndLaterBatchesFailAtOnce()
+    {
+        var ml = new MLContext(1);
+        var data = AudioData.Load(ml, AudioData.NoiseRows(6, 500), [500], 16000);
+        using var transformer = ml.Transforms.Audio.GpuStft("Out", "Audio", new GpuStftOptions { FftLength = 64, BatchSize = 2 }).Fit(data);
+        // The layer is swapped for one that fails as libtorch does after an illegal memory access on a GPU (CI has none).
+        var failing = new Failing();
+        typeof(GpuAudioTransformerBase).GetField("_module", BindingFlags.Instance | BindingFlags.NonPublic)!
+            .SetValue(transformer, new Lazy<TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>>(() => failing));
+        var output = transformer.Transform(data);
+
+        var first = Assert.Throws<DeviceFaultException>(() => AudioData.Column(output, "Out"));
+        StringAssert.Contains(first.Message, "GpuStft: the device cpu failed (CUDA error: an illegal memory access was encountered)");
+        StringAssert.Contains(first.Message, "restart the process");
+        Assert.AreEqual(1, failing.Calls, "the first batch's failure stops the cursor");
+
+        var second = Assert.Throws<DeviceFaultException>(() => AudioData.Column(output, "Out"));
+        Assert.AreSame(first, second, "a new cursor fails with the same fault");
+        Assert.AreEqual(1, failing.Calls, "without running the layer again");
+    }
+
+    private sealed class Failing() : TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>("failing")
+    {
+        public int Calls;
+
+        public override TorchSharp.torch.Tensor forward(TorchSharp.torch.Tensor input)
+        {
+            Calls++;
+            throw new ExternalException("CUDA error: an illegal memory access was encountered\nCompile with `TORCH_USE_CUDA_DSA` to enable device-side assertions.");
+        }
     }
 }
