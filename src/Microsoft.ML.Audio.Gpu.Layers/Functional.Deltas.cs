@@ -28,22 +28,15 @@ public static partial class Functional
         if (time < 1 || (mode == DeltaPadding.Symmetric && time < n))
             throw new ArgumentException($"specgram has {time} frames; {mode} padding of (win_length - 1) / 2 = {n} needs at least {(mode == DeltaPadding.Symmetric ? n : 1)}", nameof(specgram));
 
-        // One gather pads both ends (indices computed here), one convolution with the ramp [-n … n] takes the slopes.
-        var index = new long[time + 2 * n];
-        for (long i = 0; i < index.Length; i++)
-        {
-            long t = i - n;
-            index[i] = mode == DeltaPadding.Replicate ? Math.Clamp(t, 0, time - 1)
-                     : t < 0 ? -t - 1 : t >= time ? 2 * time - 1 - t : t;
-        }
-        var ramp = new double[win_length];
-        for (long k = 0; k < win_length; k++) ramp[k] = k - n;
+        // Both ends padded, then one convolution with the ramp [-n … n] takes the slopes; padding and ramp are made on
+        // the signal's device (no upload per call).
         double denominator = n * (n + 1) * (2 * n + 1) / 3.0;
-
         using var scope = NewDisposeScope();
         var x = specgram.reshape(-1, 1, time);
-        var padded = x.index_select(-1, tensor(index, device: specgram.device));
-        var kernel = tensor(ramp, [1, 1, win_length], ScalarType.Float64).to(specgram.dtype, specgram.device);
+        var padded = mode == DeltaPadding.Replicate ? nn.functional.pad(x, [n, n], PaddingModes.Replicate)
+            : cat([x.narrow(-1, 0, n).flip(-1), x, x.narrow(-1, time - n, n).flip(-1)], -1); // symmetric: edges mirrored, edge sample included
+        using var centre = ((double)-(n + 1)).ToScalar();
+        var kernel = ones(new long[] { win_length }, specgram.dtype, specgram.device).cumsum(0).add(centre, HeldScalars.One).reshape(1, 1, win_length);
         using var denom = denominator.ToScalar();
         return nn.functional.conv1d(padded, kernel).div(denom).reshape(specgram.shape).MoveToOuterDisposeScope();
     }

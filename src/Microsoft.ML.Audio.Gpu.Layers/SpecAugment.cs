@@ -9,8 +9,8 @@ namespace Microsoft.ML.Audio.Gpu.Layers;
 /// <remarks>
 /// <para>Input and output: <c>(..., freq, time)</c>; masks are drawn per example (the first dimension when there are 3
 /// or more) and shared by that example's channels. Widths are uniform in <c>[0, width]</c>; starts uniform over the
-/// remaining positions, as torchaudio draws them. The masks are built on the input's device from the global torch
-/// generator, so <c>torch.random.manual_seed</c> makes them repeatable.</para>
+/// remaining positions, as torchaudio draws them. The masks are drawn and built on the input's device from the global
+/// torch generator (no host round trip in a training step), so <c>torch.random.manual_seed</c> makes them repeatable.</para>
 /// </remarks>
 public sealed class SpecAugment : nn.Module<Tensor, Tensor>
 {
@@ -45,41 +45,44 @@ public sealed class SpecAugment : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"input must be (..., freq, time), got shape [{string.Join(", ", input.shape)}]", nameof(input));
         long examples = input.dim() >= 3 ? input.shape[0] : 1;
         long freq = input.shape[^2], time = input.shape[^1];
-        // The masks are drawn on the host (a few numbers per example) and sent as one boolean tensor: no per-example
-        // kernels, and no temporary scalars, whose early finalisation TorchSharp does not guard against.
-        var masked = new bool[examples * freq * time];
+        using var scope = NewDisposeScope();
+        // Everything is drawn and built on the input's device: no host round trip in the training step. Per example,
+        // the uniforms are (width, start) pairs, the frequency masks' first.
         int draws = 2 * (freq_mask_count + time_mask_count);
-        float[] u;
-        using (var uniforms = rand(new long[] { examples, Math.Max(1, draws) }))
-            u = uniforms.data<float>().ToArray();
-        for (long e = 0; e < examples; e++)
-        {
-            int k = (int)(e * Math.Max(1, draws));
-            for (int m = 0; m < freq_mask_count; m++, k += 2)
-            {
-                var (from, to) = Span(u[k], u[k + 1], freq, freq_mask_width);
-                for (long f = from; f < to; f++) Array.Fill(masked, true, (int)((e * freq + f) * time), (int)time);
-            }
-            for (int m = 0; m < time_mask_count; m++, k += 2)
-            {
-                var (from, to) = Span(u[k], u[k + 1], time, time_mask_width);
-                for (long f = 0; f < freq; f++) Array.Fill(masked, true, (int)((e * freq + f) * time + from), (int)(to - from));
-            }
-        }
+        var u = rand(new long[] { examples, draws }, device: input.device);
+        var inFreq = Bands(u.narrow(1, 0, 2 * freq_mask_count), freq_mask_count, freq, freq_mask_width);       // (examples, freq)
+        var inTime = Bands(u.narrow(1, 2 * freq_mask_count, 2 * time_mask_count), time_mask_count, time, time_mask_width); // (examples, time)
+        var mask = inFreq.unsqueeze(2).logical_or(inTime.unsqueeze(1)); // (examples, freq, time)
         long[] shape = input.dim() >= 3
             ? [examples, .. Enumerable.Repeat(1L, (int)input.dim() - 3), freq, time]
             : [freq, time];
-        using var mask = tensor(masked, shape, device: input.device);
         using var fill = mask_value.ToScalar();
-        return input.masked_fill(mask, fill);
+        return input.masked_fill(mask.reshape(shape), fill).MoveToOuterDisposeScope();
     }
 
-    /// <summary>A span <c>[from, to)</c> of width uniform in <c>[0, width]</c> and start uniform over what remains (torchaudio's draw).</summary>
-    private static (long from, long to) Span(float uWidth, float uStart, long size, int width)
+    /// <summary>
+    /// Which of <paramref name="size"/> positions the <paramref name="count"/> masks of each example cover, from the
+    /// uniforms <c>(examples, 2 · count)</c>: per mask a width uniform in <c>[0, min(width, size)]</c> and a start uniform
+    /// over what remains (torchaudio's draw). Returns <c>(examples, size)</c> booleans.
+    /// </summary>
+    private static Tensor Bands(Tensor uniforms, int count, long size, int width)
     {
-        long w = Math.Min((long)(uWidth * (Math.Min(width, size) + 1)), Math.Min(width, size));
-        long start = Math.Min((long)(uStart * (size - w + 1)), size - w);
-        return (start, start + w);
+        long examples = uniforms.shape[0];
+        var device = uniforms.device;
+        if (count == 0) return zeros(new long[] { examples, size }, ScalarType.Bool, device);
+        long most = Math.Min(width, size);
+        using var scope = NewDisposeScope();
+        var pairs = uniforms.reshape(examples, count, 2);
+        using var widthSteps = ((double)(most + 1)).ToScalar();
+        using var widest = ((double)most).ToScalar();
+        var w = pairs.select(2, 0).mul(widthSteps).floor().clamp_max(widest);                  // (examples, count)
+        using var sizeScalar = ((double)size).ToScalar();
+        var last = w.neg().add(sizeScalar, HeldScalars.One);                                     // size − w: the last start
+        var from = pairs.select(2, 1).mul(last.add(HeldScalars.One, HeldScalars.One)).floor().minimum(last);
+        var to = from.add(w, HeldScalars.One);
+        // Position p (1-based, so no subtraction) is covered when from < p ≤ to.
+        var p = ones(new long[] { size }, ScalarType.Float32, device).cumsum(0).reshape(1, 1, size);
+        return p.gt(from.unsqueeze(2)).logical_and(p.le(to.unsqueeze(2))).any(1).MoveToOuterDisposeScope();
     }
 }
 

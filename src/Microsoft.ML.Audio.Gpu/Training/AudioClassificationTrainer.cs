@@ -615,7 +615,8 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         return sequence;
     }
 
-    /// <summary>Random circular time shift of up to 10% of the clip per batch, and, for audio, a random gain of ±6 dB per example.</summary>
+    /// <summary>Random circular time shift of up to 10% of the clip per batch (drawn from <paramref name="rng"/>), and, for
+    /// audio, a random gain of ±6 dB per example (drawn on the device from the torch generator).</summary>
     private static Tensor AugmentBatch(Tensor x, bool audio, Random rng)
     {
         long length = x.shape[^1];
@@ -627,11 +628,14 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             var shape = new long[x.dim()];
             Array.Fill(shape, 1L);
             shape[0] = x.shape[0];
-            // Gains drawn on the host: no temporary TorchSharp scalars in the training loop.
-            var gains = new float[x.shape[0]];
-            for (int i = 0; i < gains.Length; i++) gains[i] = (float)Math.Pow(10, (rng.NextDouble() * 12 - 6) / 20);
-            using var g = tensor(gains, shape, device: x.device);
-            x = x * g;
+            // Gains drawn on the device (no upload per step): 10^(dB / 20) = exp(dB · ln 10 / 20), dB uniform in [−6, 6].
+            using var nepersPerUnit = (12 * Math.Log(10) / 20).ToScalar();
+            using var lowest = (-6 * Math.Log(10) / 20).ToScalar();
+            using var g = rand(shape, device: x.device);
+            g.mul_(nepersPerUnit);
+            g.add_(lowest, Layers.HeldScalars.One);
+            g.exp_();
+            x = x.mul(g);
         }
         return x;
     }
