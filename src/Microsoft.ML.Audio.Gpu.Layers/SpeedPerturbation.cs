@@ -15,8 +15,9 @@ namespace Microsoft.ML.Audio.Gpu.Layers;
 /// project's band-limited sinc resampler (<see cref="Layers.Resample"/>, which low-passes at the lower rate, so a
 /// speed-up does not alias), then centred: a shorter result is zero-padded equally on both sides (the odd sample at
 /// the end), a longer one cropped to its middle.</para>
-/// <para>One factor is drawn per batch, uniformly from <see cref="factors"/>, by the global torch generator on the
-/// input's device (<c>torch.random.manual_seed</c> repeats it); a factor of 1 returns the input unchanged. Factors
+/// <para>One factor is drawn per batch, uniformly from <see cref="factors"/>, by the global torch generator of the CPU
+/// (<c>torch.random.manual_seed</c> repeats it; reading it does not wait for the device); a factor of 1 returns the
+/// input unchanged. Factors
 /// are rounded to a multiple of 0.001 (the resampling ratio is <c>round(1000 · factor) / 1000</c>, reduced); each
 /// other factor holds one resampling kernel, built at construction and moved by <c>module.to(device)</c>.</para>
 /// <example><code>
@@ -80,7 +81,9 @@ public sealed class SpeedPerturbation : nn.Module<Tensor, Tensor>
     {
         Augmentation.CheckBatch(input, nameof(input));
         int index;
-        using (var draw = randint(_factors.Length, [1], dtype: ScalarType.Int64, device: input.device))
+        // The factor decides the resampler and the shapes, so the host needs it: drawn from the CPU generator, reading
+        // it waits for nothing on the input's device.
+        using (var draw = randint(_factors.Length, [1], dtype: ScalarType.Int64))
             index = (int)draw.item<long>();
         var resampler = _resamplers[index];
         if (resampler is null) return (input.alias(), _factors[index]);
