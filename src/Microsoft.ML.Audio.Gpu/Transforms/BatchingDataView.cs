@@ -43,6 +43,15 @@ internal sealed class BatchBuffers
 
     public BatchBuffers(bool reuse = true) => _reuse = reuse;
 
+    private DeviceStaging? _staging;
+
+    /// <summary>The cursor's page-locked transfer buffers for a CUDA device (null for <see cref="Fresh"/>, which is
+    /// shared); created on first use.</summary>
+    public DeviceStaging? Staging => _reuse ? (_staging ??= new DeviceStaging()) : null;
+
+    /// <summary>Frees the transfer buffers.</summary>
+    public void Dispose() => _staging?.Dispose();
+
     /// <summary>An array of at least <paramref name="length"/> values, not cleared: the caller writes what it uses.</summary>
     public float[] Rent(int length)
     {
@@ -279,7 +288,11 @@ internal sealed class BatchingDataView<TIn> : IDataView
 
         protected override void Dispose(bool disposing)
         {
-            if (disposing) _input.Dispose();
+            if (disposing)
+            {
+                _input.Dispose();
+                _buffers.Dispose();
+            }
             base.Dispose(disposing);
         }
     }

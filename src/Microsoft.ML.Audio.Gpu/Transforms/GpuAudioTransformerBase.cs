@@ -27,22 +27,27 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable, IRowM
     /// <summary>Name of the column this transformer reads.</summary>
     public string InputColumnName { get; }
 
-    /// <summary>Rows read ahead and processed together on the device.</summary>
+    /// <summary>Rows read ahead and processed together on the device: the options' BatchSize, or when that was left
+    /// unset, the device's default (64 on the CPU, 256 on a GPU).</summary>
     public int BatchSize { get; }
+
+    /// <summary>The options' BatchSize (null: the device's default, chosen again where the model is loaded).</summary>
+    private protected int? RequestedBatchSize { get; }
 
     /// <summary>The device the layer runs on, chosen from <see cref="MLContext.GpuDeviceId"/> and <see cref="MLContext.FallbackToCpu"/>.</summary>
     public Device Device { get; }
 
-    private protected GpuAudioTransformerBase(IHost host, string outputColumnName, string inputColumnName, int batchSize)
+    private protected GpuAudioTransformerBase(IHost host, string outputColumnName, string inputColumnName, int? batchSize)
     {
         Host = host;
         Host.CheckNonEmpty(outputColumnName, nameof(outputColumnName));
         Host.CheckNonEmpty(inputColumnName, nameof(inputColumnName));
-        Host.CheckUserArg(batchSize > 0, nameof(batchSize), $"BatchSize must be positive, got: {batchSize}");
+        Host.CheckUserArg(batchSize is null or > 0, nameof(batchSize), $"BatchSize must be positive, got: {batchSize}");
         OutputColumnName = outputColumnName;
         InputColumnName = inputColumnName;
-        BatchSize = batchSize;
         Device = TorchDevices.Resolve(host, ComponentName);
+        RequestedBatchSize = batchSize;
+        BatchSize = batchSize ?? GpuTransformDefaults.BatchSizeFor(Device);
         _module = new Lazy<nn.Module<Tensor, Tensor>>(() =>
         {
             var m = CreateModule();
@@ -54,7 +59,7 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable, IRowM
     // *** Binary format (common part, written first by every subclass) ***
     // string: output column name
     // string: input column name
-    // int: batch size
+    // int: batch size; 0 = unset (from 0x00010002; earlier models always hold a positive size)
     private protected GpuAudioTransformerBase(IHost host, ModelLoadContext ctx)
         : this(host, ctx.LoadNonEmptyString(), ctx.LoadNonEmptyString(), ReadBatchSize(host, ctx))
     {
@@ -74,27 +79,28 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable, IRowM
         return env;
     }
 
-    /// <summary>The version header of a format still at its first version (0x00010001).</summary>
-    private protected static VersionInfo FirstVersion(string modelSignature, string loaderSignature, Type transformer) => new(
+    /// <summary>The version header every audio transformer writes: the common part's format is what changes.</summary>
+    private protected static VersionInfo CurrentVersion(string modelSignature, string loaderSignature, Type transformer) => new(
         modelSignature: modelSignature,
-        verWrittenCur: 0x00010001,
-        verReadableCur: 0x00010001,
+        // verWrittenCur: 0x00010001, // Initial
+        verWrittenCur: 0x00010002, // Batch size 0: unset, the device's default where the model is loaded
+        verReadableCur: 0x00010002,
         verWeCanReadBack: 0x00010001,
         loaderSignature: loaderSignature,
         loaderAssemblyName: transformer.Assembly.FullName);
 
-    private static int ReadBatchSize(IHost host, ModelLoadContext ctx)
+    private static int? ReadBatchSize(IHost host, ModelLoadContext ctx)
     {
         int batchSize = ctx.Reader.ReadInt32();
-        host.CheckDecode(batchSize > 0);
-        return batchSize;
+        host.CheckDecode(batchSize >= 0);
+        return batchSize == 0 ? null : batchSize;
     }
 
     private protected void SaveCommon(ModelSaveContext ctx)
     {
         ctx.SaveNonEmptyString(OutputColumnName);
         ctx.SaveNonEmptyString(InputColumnName);
-        ctx.Writer.Write(BatchSize);
+        ctx.Writer.Write(RequestedBatchSize ?? 0);
     }
 
     /// <summary>Name used in log messages and errors.</summary>
@@ -204,6 +210,7 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable, IRowM
 
         if (_deviceFault is not null) throw _deviceFault;
         var module = Module;
+        var staging = Device.type == DeviceType.CPU ? null : buffers.Staging;
         foreach (var (length, rows) in groups)
         {
             try
@@ -234,7 +241,7 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable, IRowM
                             int m = Math.Min(chunk, n - c);
                             using var scope = NewDisposeScope();
                             using var _ = no_grad();
-                            var y = module.call(TensorCopy.FromArray(batch, (long)c * length, (long)m * length, [m, .. rowShape], Device));
+                            var y = module.call(TensorCopy.FromArray(batch, (long)c * length, (long)m * length, [m, .. rowShape], Device, staging));
                             if (output is null)
                             {
                                 perRow = checked((int)(y.numel() / m));
@@ -242,7 +249,7 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable, IRowM
                             }
                             else if (y.numel() != (long)m * perRow)
                                 throw new InvalidOperationException($"the layer returned {y.numel() / m} values per row for a chunk, {perRow} for the first");
-                            TensorCopy.CopyTo(y, output, (long)c * perRow);
+                            TensorCopy.CopyTo(y, output, (long)c * perRow, staging);
                         }
                     }
                     finally

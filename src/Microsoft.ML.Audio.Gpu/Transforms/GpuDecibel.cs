@@ -19,8 +19,9 @@ public sealed class GpuDecibelOptions
     /// the input's SpectrumPower annotation, else 2.</summary>
     public double? Power { get; set; }
 
-    /// <summary>Rows read ahead and computed together on the device. Default 64.</summary>
-    public int BatchSize { get; set; } = GpuTransformDefaults.BatchSize;
+    /// <summary>Rows read ahead and computed together on the device. Default null: 64 on the CPU, 256 on a GPU (a batch too large
+    /// for the device's memory is split).</summary>
+    public int? BatchSize { get; set; }
 
     internal void Validate()
     {
@@ -29,7 +30,7 @@ public sealed class GpuDecibelOptions
         Layers.Check.Positive(Reference, nameof(Reference));
         if (Power is double p && p is not (1.0 or 2.0))
             throw new ArgumentOutOfRangeException(nameof(Power), p, $"Power must be 1 (magnitude) or 2 (power), got: {p}");
-        Layers.Check.Positive(BatchSize, nameof(BatchSize));
+        if (BatchSize is int batch) Layers.Check.Positive(batch, nameof(BatchSize));
     }
 
     internal GpuDecibelOptions Resolve(IExceptionContext ectx, SignalColumn input, string columnName)
@@ -83,7 +84,7 @@ public sealed class GpuDecibelTransformer : GpuAudioTransformerBase
     internal const string UserName = "GPU Decibel Transform";
     internal const string LoaderSignature = "GpuDecibelTransform";
 
-    private static readonly VersionInfo s_version = FirstVersion("GPUDB   ", LoaderSignature, typeof(GpuDecibelTransformer));
+    private static readonly VersionInfo s_version = CurrentVersion("GPUDB   ", LoaderSignature, typeof(GpuDecibelTransformer));
 
     private readonly GpuDecibelOptions _options;
 
@@ -103,7 +104,7 @@ public sealed class GpuDecibelTransformer : GpuAudioTransformerBase
     private GpuDecibelTransformer(IHostEnvironment env, ModelLoadContext ctx) : base(env, ctx, s_version, nameof(GpuDecibelTransformer))
     {
         _options = GpuDecibelOptions.Load(Host, ctx.Reader);
-        _options.BatchSize = BatchSize;
+        _options.BatchSize = RequestedBatchSize;
     }
 
     private protected override VersionInfo Version => s_version;

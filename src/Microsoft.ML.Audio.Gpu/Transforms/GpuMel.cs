@@ -28,8 +28,9 @@ public sealed class GpuMelOptions
     /// <summary>Filter normalisation. Default none (torchaudio); librosa and Kapre use Slaney.</summary>
     public MelNorm MelNorm { get; set; } = LayerDefaults.MelNorm;
 
-    /// <summary>Rows read ahead and computed together on the device. Default 64.</summary>
-    public int BatchSize { get; set; } = GpuTransformDefaults.BatchSize;
+    /// <summary>Rows read ahead and computed together on the device. Default null: 64 on the CPU, 256 on a GPU (a batch too large
+    /// for the device's memory is split).</summary>
+    public int? BatchSize { get; set; }
 
     internal void Validate()
     {
@@ -46,7 +47,7 @@ public sealed class GpuMelOptions
         }
         Layers.Check.Defined(MelScale, nameof(MelScale));
         Layers.Check.Defined(MelNorm, nameof(MelNorm));
-        Layers.Check.Positive(BatchSize, nameof(BatchSize));
+        if (BatchSize is int batch) Layers.Check.Positive(batch, nameof(BatchSize));
     }
 
     /// <summary>The options with SampleRate and FftLength filled in from the input column; throws naming the column
@@ -134,7 +135,7 @@ public sealed class GpuMelTransformer : GpuAudioTransformerBase
     internal const string LoaderSignature = "GpuMelTransform";
     private const string FilterbankStream = "Filterbank.bin";
 
-    private static readonly VersionInfo s_version = FirstVersion("GPUMEL  ", LoaderSignature, typeof(GpuMelTransformer));
+    private static readonly VersionInfo s_version = CurrentVersion("GPUMEL  ", LoaderSignature, typeof(GpuMelTransformer));
 
     private readonly GpuMelOptions _options;
     private readonly float[]? _savedFilterbank;
@@ -156,7 +157,7 @@ public sealed class GpuMelTransformer : GpuAudioTransformerBase
     private GpuMelTransformer(IHostEnvironment env, ModelLoadContext ctx) : base(env, ctx, s_version, nameof(GpuMelTransformer))
     {
         _options = GpuMelOptions.Load(Host, ctx.Reader);
-        _options.BatchSize = BatchSize;
+        _options.BatchSize = RequestedBatchSize;
         int rows = _options.FftLength!.Value / 2 + 1, cols = _options.MelBinCount;
         float[]? fb = null;
         if (!ctx.TryLoadBinaryStream(FilterbankStream, r => fb = GpuMelOptions.LoadFilterbank(Host, r, rows, cols)))

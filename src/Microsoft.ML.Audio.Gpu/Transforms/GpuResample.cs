@@ -29,8 +29,9 @@ public sealed class GpuResampleOptions
     /// <summary>Kaiser β for <see cref="ResamplingMethod.SincInterpKaiser"/>; null uses torchaudio's 14.77.</summary>
     public double? Beta { get; set; }
 
-    /// <summary>Rows read ahead and resampled together on the device. Default 64.</summary>
-    public int BatchSize { get; set; } = GpuTransformDefaults.BatchSize;
+    /// <summary>Rows read ahead and resampled together on the device. Default null: 64 on the CPU, 256 on a GPU (a batch too large
+    /// for the device's memory is split).</summary>
+    public int? BatchSize { get; set; }
 
     internal void Validate()
     {
@@ -40,7 +41,7 @@ public sealed class GpuResampleOptions
         if (!(Rolloff > 0 && Rolloff <= 1)) throw new ArgumentOutOfRangeException(nameof(Rolloff), Rolloff, $"Rolloff must be in (0, 1], got: {Rolloff}");
         Layers.Check.Defined(Method, nameof(Method));
         if (Beta is double b) Layers.Check.Positive(b, nameof(Beta));
-        Layers.Check.Positive(BatchSize, nameof(BatchSize));
+        if (BatchSize is int batch) Layers.Check.Positive(batch, nameof(BatchSize));
     }
 
     internal GpuResampleOptions Clone() => (GpuResampleOptions)MemberwiseClone();
@@ -59,7 +60,7 @@ public sealed class GpuResampleTransformer : GpuAudioTransformerBase
     internal const string UserName = "GPU Resample Transform";
     internal const string LoaderSignature = "GpuResampleTransform";
 
-    private static readonly VersionInfo s_version = FirstVersion("GPURESMP", LoaderSignature, typeof(GpuResampleTransformer));
+    private static readonly VersionInfo s_version = CurrentVersion("GPURESMP", LoaderSignature, typeof(GpuResampleTransformer));
 
     private readonly GpuResampleOptions _options;
 
@@ -86,7 +87,7 @@ public sealed class GpuResampleTransformer : GpuAudioTransformerBase
             LowpassFilterWidth = ctx.Reader.ReadInt32(),
             Rolloff = ctx.Reader.ReadDouble(),
             Method = (ResamplingMethod)ctx.Reader.ReadInt32(),
-            BatchSize = BatchSize,
+            BatchSize = RequestedBatchSize,
         };
         double beta = ctx.Reader.ReadDouble();
         _options.Beta = double.IsNaN(beta) ? null : beta;

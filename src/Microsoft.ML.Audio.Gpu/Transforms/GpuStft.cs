@@ -36,8 +36,9 @@ public sealed class GpuStftOptions
     /// Default null (not checked).</summary>
     public int? SampleRate { get; set; }
 
-    /// <summary>Rows read ahead and computed together on the device. Default 64.</summary>
-    public int BatchSize { get; set; } = GpuTransformDefaults.BatchSize;
+    /// <summary>Rows read ahead and computed together on the device. Default null: 64 on the CPU, 256 on a GPU (a batch too large
+    /// for the device's memory is split).</summary>
+    public int? BatchSize { get; set; }
 
     internal FramePadding EffectiveFraming => Framing ?? (Center ? FramePadding.Center : FramePadding.NoCenter);
     private StftGeometry Geometry => StftGeometry.OfOptions(FftLength, WindowLength, HopLength);
@@ -54,7 +55,7 @@ public sealed class GpuStftOptions
         if (Framing is FramePadding f) Layers.Check.Defined(f, nameof(Framing));
         if (Power is not (1.0 or 2.0)) throw new ArgumentOutOfRangeException(nameof(Power), Power, $"Power must be 1 (magnitude) or 2 (power), got: {Power}");
         if (SampleRate is int sr) Layers.Check.Positive(sr, nameof(SampleRate));
-        Layers.Check.Positive(BatchSize, nameof(BatchSize));
+        if (BatchSize is int batch) Layers.Check.Positive(batch, nameof(BatchSize));
     }
 
     internal Stft CreateLayer() => AudioLayers.Stft(FftLength, EffectiveWindowLength, EffectiveHopLength, Window, EffectiveFraming, PadMode, Output);
@@ -121,7 +122,7 @@ public sealed class GpuStftTransformer : GpuAudioTransformerBase
     internal const string UserName = "GPU STFT Transform";
     internal const string LoaderSignature = "GpuStftTransform";
 
-    private static readonly VersionInfo s_version = FirstVersion("GPUSTFT ", LoaderSignature, typeof(GpuStftTransformer));
+    private static readonly VersionInfo s_version = CurrentVersion("GPUSTFT ", LoaderSignature, typeof(GpuStftTransformer));
 
     private readonly GpuStftOptions _options;
 
@@ -145,7 +146,7 @@ public sealed class GpuStftTransformer : GpuAudioTransformerBase
         int sr = ctx.Reader.ReadInt32();
         Host.CheckDecode(sr >= 0);
         _options.SampleRate = sr == 0 ? null : sr;
-        _options.BatchSize = BatchSize;
+        _options.BatchSize = RequestedBatchSize;
     }
 
     private protected override VersionInfo Version => s_version;

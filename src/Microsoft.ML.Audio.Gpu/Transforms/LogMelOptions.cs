@@ -12,7 +12,8 @@ namespace Microsoft.ML.Audio.Gpu.Transforms;
 /// The STFT part holds what the parts share: the sample rate, FFT length, power and batch size. Left at null on the later
 /// parts (<c>Mel.SampleRate</c>, <c>Mel.FftLength</c>, <c>Decibel.Power</c>, their defaults) they follow it; set there,
 /// they must agree with it, and the estimator refuses the options otherwise, naming both. The flat properties set the
-/// STFT part and clear the later parts' copies.
+/// STFT part and clear the later parts' copies. The batch size must be the same on all three parts (the flat
+/// <see cref="BatchSize"/> sets all three; unset on all three is the device's default).
 /// </remarks>
 public abstract class LogMelOptions
 {
@@ -83,8 +84,8 @@ public abstract class LogMelOptions
     public double MinAmplitude { get => _decibel.MinAmplitude; set => _decibel.MinAmplitude = value; }
     /// <inheritdoc cref="GpuDecibelOptions.Reference"/>
     public double Reference { get => _decibel.Reference; set => _decibel.Reference = value; }
-    /// <summary>Rows read ahead and computed together on the device. Default 64.</summary>
-    public int BatchSize { get => _stft.BatchSize; set => _stft.BatchSize = _mel.BatchSize = _decibel.BatchSize = value; }
+    /// <inheritdoc cref="GpuStftOptions.BatchSize"/>
+    public int? BatchSize { get => _stft.BatchSize; set => _stft.BatchSize = _mel.BatchSize = _decibel.BatchSize = value; }
 
     /// <summary>A copy of the STFT part.</summary>
     internal GpuStftOptions StftPart() => _stft.Clone();
@@ -112,8 +113,10 @@ public abstract class LogMelOptions
         Agree(nameof(SampleRate), _mel.SampleRate, _stft.SampleRate, "Mel");
         Agree<int>(nameof(FftLength), _mel.FftLength, _stft.FftLength, "Mel");
         Agree<double>(nameof(Power), _decibel.Power, _stft.Power, "Decibel");
-        Agree<int>(nameof(BatchSize), _mel.BatchSize, _stft.BatchSize, "Mel");
-        Agree<int>(nameof(BatchSize), _decibel.BatchSize, _stft.BatchSize, "Decibel");
+        // Unset (null) is a value here, the device's default: all three parts must hold the same.
+        if (_mel.BatchSize != _stft.BatchSize || _decibel.BatchSize != _stft.BatchSize)
+            throw new ArgumentException(
+                $"Mel.BatchSize ({_mel.BatchSize?.ToString() ?? "unset"}) and Decibel.BatchSize ({_decibel.BatchSize?.ToString() ?? "unset"}) must equal Stft.BatchSize ({_stft.BatchSize?.ToString() ?? "unset"}): set BatchSize on the options", "Mel");
         StftPart().Validate();
         MelPart().Validate();
         DecibelPart().Validate();

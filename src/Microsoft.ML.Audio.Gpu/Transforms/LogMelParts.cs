@@ -32,7 +32,7 @@ internal sealed class LogMelParts
     // <mel settings>
     // byte: 1 when converted to decibels (only where the owner's format may leave the decibels out), then <decibel settings>
     // stream Filterbank.bin: <filterbank stream> (the mel filterbank values in use)
-    public static LogMelParts Load(IHost host, ModelLoadContext ctx, int batchSize, bool optionalDecibels)
+    public static LogMelParts Load(IHost host, ModelLoadContext ctx, int? batchSize, bool optionalDecibels)
     {
         var stft = GpuStftOptions.Load(host, ctx.Reader);
         var mel = GpuMelOptions.Load(host, ctx.Reader);

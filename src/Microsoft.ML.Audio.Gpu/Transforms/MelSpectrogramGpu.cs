@@ -36,7 +36,7 @@ public sealed class MelSpectrogramGpuTransformer : GpuAudioTransformerBase
 {
     internal const string UserName = "GPU Mel Spectrogram Transform";
     internal const string LoaderSignature = "MelSpectrogramGpu";
-    private static readonly VersionInfo s_version = FirstVersion("GPUMELSP", LoaderSignature, typeof(MelSpectrogramGpuTransformer));
+    private static readonly VersionInfo s_version = CurrentVersion("GPUMELSP", LoaderSignature, typeof(MelSpectrogramGpuTransformer));
 
     private readonly LogMelParts _parts;
 
@@ -60,7 +60,7 @@ public sealed class MelSpectrogramGpuTransformer : GpuAudioTransformerBase
     //  stream Filterbank.bin> (LogMelParts)
     private MelSpectrogramGpuTransformer(IHostEnvironment env, ModelLoadContext ctx) : base(env, ctx, s_version, nameof(MelSpectrogramGpuTransformer))
     {
-        _parts = LogMelParts.Load(Host, ctx, BatchSize, optionalDecibels: true);
+        _parts = LogMelParts.Load(Host, ctx, RequestedBatchSize, optionalDecibels: true);
     }
 
     private protected override VersionInfo Version => s_version;

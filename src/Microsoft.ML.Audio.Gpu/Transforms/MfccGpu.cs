@@ -84,7 +84,7 @@ public sealed class MfccGpuTransformer : GpuAudioTransformerBase
 {
     internal const string UserName = "GPU MFCC Transform";
     internal const string LoaderSignature = "MfccGpu";
-    private static readonly VersionInfo s_version = FirstVersion("GPUMFCC ", LoaderSignature, typeof(MfccGpuTransformer));
+    private static readonly VersionInfo s_version = CurrentVersion("GPUMFCC ", LoaderSignature, typeof(MfccGpuTransformer));
 
     private readonly LogMelParts _parts;
     private readonly DctOptions _dct;
@@ -114,7 +114,7 @@ public sealed class MfccGpuTransformer : GpuAudioTransformerBase
     // (the front-end parts without LogMelParts' decibel flag: MFCC always takes decibels)
     private MfccGpuTransformer(IHostEnvironment env, ModelLoadContext ctx) : base(env, ctx, s_version, nameof(MfccGpuTransformer))
     {
-        _parts = LogMelParts.Load(Host, ctx, BatchSize, optionalDecibels: false);
+        _parts = LogMelParts.Load(Host, ctx, RequestedBatchSize, optionalDecibels: false);
         _dct = DctOptions.Load(Host, ctx.Reader, _parts.Mel.MelBinCount);
     }
 

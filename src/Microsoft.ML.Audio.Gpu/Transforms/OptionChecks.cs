@@ -3,8 +3,16 @@ namespace Microsoft.ML.Audio.Gpu.Transforms;
 /// <summary>Defaults of the GPU transforms that are not the layers' own.</summary>
 internal static class GpuTransformDefaults
 {
-    /// <summary>Rows read ahead and computed together on the device: 64.</summary>
-    public const int BatchSize = 64;
+    /// <summary>Rows read ahead and computed together on the CPU: 64 (one-second clips at 16 kHz: 4 MB, split further
+    /// into cache-sized chunks).</summary>
+    public const int CpuBatchSize = 64;
+
+    /// <summary>Rows read ahead and computed together on a GPU: 256. A GPU needs more rows per call than a CPU to keep
+    /// busy; not yet measured on one (docs/benchmarks.md), and out-of-memory splitting keeps a too-large batch safe.</summary>
+    public const int GpuBatchSize = 256;
+
+    /// <summary>The batch size when the options leave it unset.</summary>
+    public static int BatchSizeFor(TorchSharp.torch.Device device) => device.type == DeviceType.CPU ? CpuBatchSize : GpuBatchSize;
 
     /// <summary>Dynamic range of the decibel transforms: 80 dB (librosa and Kapre; the layer itself defaults to none,
     /// as torchaudio does).</summary>

@@ -13,8 +13,9 @@ public sealed class SpeechEmbeddingOptions
     /// windows instead of 4, and its end is seen by more of them. At least 0.782 s (one window).</summary>
     public double MinimumDurationSeconds { get; set; } = DefaultMinimumDurationSeconds;
 
-    /// <summary>Rows read ahead and computed together on the device. Default 64.</summary>
-    public int BatchSize { get; set; } = GpuTransformDefaults.BatchSize;
+    /// <summary>Rows read ahead and computed together on the device. Default null: 64 on the CPU, 256 on a GPU (a batch too large
+    /// for the device's memory is split).</summary>
+    public int? BatchSize { get; set; }
 
     /// <summary>The default of <see cref="MinimumDurationSeconds"/>.</summary>
     public const double DefaultMinimumDurationSeconds = 1.2;
@@ -29,7 +30,7 @@ public sealed class SpeechEmbeddingOptions
         if (!(MinimumDurationSeconds >= least - 1e-9) || MinimumDurationSeconds > 3600)
             throw new ArgumentOutOfRangeException(nameof(MinimumDurationSeconds), MinimumDurationSeconds,
                 $"MinimumDurationSeconds must be from {least:F3} (one window) to 3600, got: {MinimumDurationSeconds}");
-        Layers.Check.Positive(BatchSize, nameof(BatchSize));
+        if (BatchSize is int batch) Layers.Check.Positive(batch, nameof(BatchSize));
     }
 
     internal SpeechEmbedding CreateLayer() => SpeechEmbedding.Pretrained(Pooling, Math.Max(MinimumSamples, SpeechEmbedding.WindowSamples));
@@ -62,7 +63,7 @@ public sealed class SpeechEmbeddingTransformer : GpuAudioTransformerBase
     internal const string UserName = "Speech Embedding Transform";
     internal const string LoaderSignature = "SpeechEmbeddingTransform";
 
-    private static readonly VersionInfo s_version = FirstVersion("SPEECHEM", LoaderSignature, typeof(SpeechEmbeddingTransformer));
+    private static readonly VersionInfo s_version = CurrentVersion("SPEECHEM", LoaderSignature, typeof(SpeechEmbeddingTransformer));
 
     private readonly SpeechEmbeddingOptions _options;
 
@@ -83,7 +84,7 @@ public sealed class SpeechEmbeddingTransformer : GpuAudioTransformerBase
     private SpeechEmbeddingTransformer(IHostEnvironment env, ModelLoadContext ctx) : base(env, ctx, s_version, nameof(SpeechEmbeddingTransformer))
     {
         _options = SpeechEmbeddingOptions.Load(Host, ctx.Reader);
-        _options.BatchSize = BatchSize;
+        _options.BatchSize = RequestedBatchSize;
     }
 
     private protected override VersionInfo Version => s_version;
