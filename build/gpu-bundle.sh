@@ -1,36 +1,81 @@
 #!/usr/bin/env bash
 # Packs the benchmark for a CUDA machine that has PyTorch but no .NET SDK and no network:
-#   bash build/gpu-bundle.sh [OUT_DIR]        -> OUT_DIR/kapre-gpu-bundle.tar.xz (default OUT_DIR: .gpu)
-# On that machine:
-#   mkdir b && tar -xJf kapre-gpu-bundle.tar.xz -C b && LIBTORCH_DIR=/path/to/torch/lib bash b/run.sh
-# LIBTORCH_DIR defaults to the installed PyTorch's torch/lib. TorchSharp 0.107 is built against libtorch 2.10; if
-# its native bridge does not load against another libtorch, run.sh writes the missing symbols to load-failure.txt.
+#   bash build/fetch-torchsharp-native.sh /path/to/TorchSharp.git   (once: TorchSharp 0.107.0's native sources)
+#   bash build/gpu-bundle.sh [OUT_DIR]        -> OUT_DIR/kapre-gpu-bundle.tar.xz (default OUT_DIR: .gpu, ignored)
+# The device check, from the repository root of a copy of this working tree that has .gpu/kapre-gpu-bundle.tar.xz:
+#   bash build/device-check.sh        (see there: rebuilds TorchSharp's bridge against that PyTorch when needed)
+# By hand on such a machine: mkdir b && tar -xJf kapre-gpu-bundle.tar.xz -C b && LIBTORCH_DIR=... bash b/run.sh
+# (run.sh uses TorchSharp's shipped bridge, built for libtorch 2.10, as is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-.gpu}"
 STAGE="$OUT/stage"
+SRC=.gpu/LibTorchSharp-src
+[ -f "$SRC/src/Native/LibTorchSharp/THSTensor.cpp" ] || { echo "No TorchSharp sources in $SRC: run build/fetch-torchsharp-native.sh first" >&2; exit 1; }
 rm -rf "$STAGE"; mkdir -p "$STAGE"
 
-# Framework-dependent publish, without the CPU libtorch natives (libtorch comes from LIBTORCH_DIR at run time).
-dotnet publish test/Microsoft.ML.Audio.Gpu.Benchmarks -c Release -o "$STAGE/app" -p:ExternalLibTorch=true --nologo -v q
-# The .NET runtime the app needs: the muxer, hostfxr and Microsoft.NETCore.App of the installed SDK.
+# Framework-dependent publish, without the CPU libtorch natives (libtorch comes from PyTorch at run time).
+# APP_FROM=DIR takes such a publish made earlier instead.
+if [ -n "${APP_FROM:-}" ]; then cp -r "$APP_FROM" "$STAGE/app"
+else dotnet publish test/Microsoft.ML.Audio.Gpu.Benchmarks -c Release -o "$STAGE/app" -p:ExternalLibTorch=true --nologo -v q; fi
+# Only what linux-x64 runs: the portable publish carries the natives of 19 other runtimes (420 MB) and Windows DLLs.
+find "$STAGE/app/runtimes" -mindepth 1 -maxdepth 1 ! -name linux-x64 -exec rm -rf {} +
+rm -rf "$STAGE/app/amd64" "$STAGE/app/"onnxruntime*.dll
+# Not needed by the device check (the bundle is carried with the working tree, 64 MiB in all): ONNX Runtime (the
+# sample's ONNX predict command), BenchmarkDotNet's disassembler, Roslyn and ETW/ClrMD diagnostics (for --micro from
+# the bundle, KEEP_BDN=1 keeps them), debug info, XML docs, and the sample's bundled words (Data/, tracked in the
+# repository: build/device-check.sh links samples/AudioClassification/Data there).
+NATIVE="$STAGE/app/runtimes/linux-x64/native"
+rm -f "$NATIVE/"libonnxruntime*.so "$NATIVE/"*.dbg "$STAGE/app/"*.xml
+if [ "${KEEP_BDN:-0}" != 1 ]; then
+  rm -f "$NATIVE/libcapstone.so"
+  for a in Microsoft.CodeAnalysis Microsoft.CodeAnalysis.CSharp Microsoft.Diagnostics.Runtime Microsoft.Diagnostics.Tracing.TraceEvent \
+           Microsoft.Diagnostics.FastSerialization Dia2Lib TraceReloggerLib Iced Gee.External.Capstone; do rm -f "$STAGE/app/$a.dll"; done
+fi
+rm -rf "$STAGE/app/Data"
+# The host refuses to start when a file its deps.json lists is missing: drop the entries of the files removed above.
+python3 - "$STAGE/app" <<'PY'
+import json, os, sys
+app = sys.argv[1]
+for name in sorted(os.listdir(app)):
+    if not name.endswith(".deps.json"):
+        continue
+    path = os.path.join(app, name); deps = json.load(open(path)); dropped = 0
+    for target in deps.get("targets", {}).values():
+        for lib in target.values():
+            for kind in ("runtime", "native", "runtimeTargets", "resources"):
+                for asset in list(lib.get(kind) or {}):
+                    if not os.path.exists(os.path.join(app, asset)) and not os.path.exists(os.path.join(app, os.path.basename(asset))):
+                        del lib[kind][asset]; dropped += 1
+    json.dump(deps, open(path, "w"), indent=2)
+    print(f"{name}: {dropped} entries of removed files dropped")
+PY
+
+# The .NET runtime the app needs: the muxer, hostfxr, Microsoft.NETCore.App and Microsoft.AspNetCore.App (the web
+# load test's server) of the installed SDK.
 DOTNET_DIR="$(dirname "$(readlink -f "$(command -v dotnet)")")"
 RUNTIME_VERSION="$(dotnet --list-runtimes | awk '/Microsoft.NETCore.App/ {v=$2} END {print v}')"
-mkdir -p "$STAGE/dotnet/host/fxr" "$STAGE/dotnet/shared/Microsoft.NETCore.App"
+mkdir -p "$STAGE/dotnet/host/fxr" "$STAGE/dotnet/shared/Microsoft.NETCore.App" "$STAGE/dotnet/shared/Microsoft.AspNetCore.App"
 cp "$DOTNET_DIR/dotnet" "$STAGE/dotnet/"
 cp -r "$DOTNET_DIR/host/fxr/$RUNTIME_VERSION" "$STAGE/dotnet/host/fxr/"
 cp -r "$DOTNET_DIR/shared/Microsoft.NETCore.App/$RUNTIME_VERSION" "$STAGE/dotnet/shared/Microsoft.NETCore.App/"
+cp -r "$DOTNET_DIR/shared/Microsoft.AspNetCore.App/$RUNTIME_VERSION" "$STAGE/dotnet/shared/Microsoft.AspNetCore.App/"
+# The runtime's debugger and LTTng tracing support: not needed to run.
+rm -f "$STAGE/dotnet/shared/Microsoft.NETCore.App/$RUNTIME_VERSION/"{libmscordaccore.so,libmscordbi.so,createdump,libcoreclrtraceptprovider.so}
 cp build/gpu-compare.py "$STAGE/"
+# TorchSharp 0.107.0's native bridge sources, for build/device-check.sh to rebuild against the device's libtorch.
+cp -r "$SRC" "$STAGE/LibTorchSharp-src"
+echo "app/Data (the sample's bundled words, for the Kapre experiment) is not in the bundle: copy or link the repository's samples/AudioClassification/Data there." > "$STAGE/README.txt"
 
 cat > "$STAGE/run.sh" <<'RUN'
 #!/usr/bin/env bash
-# Runs the .NET benchmark on CUDA device 0, the same workloads through PyTorch, and the Kapre experiment; results in
-# results-*.md here.
+# Runs the .NET benchmark on CUDA device 0, the same workloads through PyTorch, and the Kapre experiment with
+# TorchSharp's shipped bridge (libtorch 2.10) as is; results in results-*.md here. build/device-check.sh does more.
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 LIBTORCH_DIR="${LIBTORCH_DIR:-$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')}"
 export DOTNET_ROOT="$HERE/dotnet" PATH="$HERE/dotnet:$PATH" LD_LIBRARY_PATH="$LIBTORCH_DIR:${LD_LIBRARY_PATH:-}"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1
 echo "libtorch from $LIBTORCH_DIR"
 if ! timeout 240 "$HERE/dotnet/dotnet" "$HERE/app/Microsoft.ML.Audio.Gpu.Benchmarks.dll" --gpu "${GPU:-0}" --runs 7 --out "$HERE/results-dotnet.md"; then
   echo "The .NET benchmark failed; native load diagnostics in $HERE/load-failure.txt"
@@ -44,5 +89,13 @@ timeout 120 "$HERE/dotnet/dotnet" "$HERE/app/Microsoft.ML.Audio.Gpu.Benchmarks.d
 RUN
 chmod +x "$STAGE/run.sh"
 
-tar -cJf "$OUT/kapre-gpu-bundle.tar.xz" -C "$STAGE" .
-du -h "$OUT/kapre-gpu-bundle.tar.xz"
+echo "staged: app $(du -sh "$STAGE/app" | cut -f1), .NET runtime $(du -sh "$STAGE/dotnet" | cut -f1), TorchSharp sources $(du -sh "$STAGE/LibTorchSharp-src" | cut -f1)"
+XZ_OPT="${XZ_OPT:--9 -T2}" tar -cJf "$OUT/kapre-gpu-bundle.tar.xz" -C "$STAGE" .
+rm -rf "$STAGE"
+BUNDLE_B=$(stat -c %s "$OUT/kapre-gpu-bundle.tar.xz")
+# What the device tool copies: the working tree (tracked + untracked, not ignored) and the carried bundle, 64 MiB in all.
+TREE_B=$({ git ls-files -z; git ls-files -z --others --exclude-standard; } | xargs -0 stat -c %s 2>/dev/null | awk '{s += $1} END {print s + 0}')
+mib() { awk -v b="$1" 'BEGIN {printf "%.1f MiB", b / 1048576}'; }
+echo "bundle $(mib "$BUNDLE_B") + working tree $(mib "$TREE_B") = $(mib $((BUNDLE_B + TREE_B))) of the device tool's 64 MiB"
+[ $((BUNDLE_B + TREE_B)) -lt $((62 * 1048576)) ] || echo "WARNING: too close to the device tool's 64 MiB" >&2
+echo "Device tool: command 'bash build/device-check.sh', carry [\"$OUT/kapre-gpu-bundle.tar.xz\"] (add \".gpu/prebuilt\" once an earlier run's \$OUT/prebuilt is copied there), timeout_s 570"
