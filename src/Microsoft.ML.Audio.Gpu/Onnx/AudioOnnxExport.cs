@@ -37,6 +37,8 @@ public sealed class AudioOnnxExportOptions
 /// <c>float[N, samples]</c> (N, the batch, is dynamic; samples is fixed: the trainer needs one clip length), the
 /// scores <c>float[N, classes]</c>, the predicted label <c>uint32[N]</c> (ML.NET's 1-based key) and, with
 /// MapKeyToValue, its class name <c>string[N]</c>.</para>
+/// <para>A chain without a classifier exports as a feature extractor: <c>LoadAudio → MelSpectrogramGpu | MfccGpu |
+/// GpuStft [→ GpuMel] [→ GpuDecibel]</c>, each step's column an output <c>float[N, rows, frames]</c> of the same name.</para>
 /// <para>Anything else fails with a <see cref="NotSupportedException"/> naming the transform and the option, never
 /// with a silently different graph.</para>
 /// </remarks>
@@ -48,7 +50,8 @@ public static class AudioOnnxExport
     public const int StftOperatorOpset = 17;
 
     /// <summary>Writes <paramref name="model"/> as ONNX to <paramref name="stream"/>.</summary>
-    /// <param name="model">A fitted chain: <c>[LoadAudio] → [MelSpectrogramGpu] → AudioClassification → [MapKeyToValue]</c>.</param>
+    /// <param name="model">A fitted chain: <c>[LoadAudio] → [MelSpectrogramGpu] → AudioClassification → [MapKeyToValue]</c>,
+    /// or a feature chain <c>LoadAudio → MelSpectrogramGpu | MfccGpu | GpuStft [→ GpuMel] [→ GpuDecibel]</c>.</param>
     /// <param name="stream">Where the file goes.</param>
     /// <param name="options">Export options; null for the defaults.</param>
     /// <exception cref="NotSupportedException">A transform or option has no ONNX form (the message names it).</exception>
@@ -114,6 +117,7 @@ public static class AudioOnnxExport
     private static ModelProto ToModel(ITransformer model, AudioOnnxExportOptions options)
     {
         var steps = Flatten(model).ToList();
+        if (!steps.Any(s => s is AudioClassificationTransformer)) return FeatureModel(steps, options);
         LoadAudioTransformer? load = null;
         MelSpectrogramGpuTransformer? mel = null;
         AudioClassificationTransformer? classifier = null;
@@ -135,11 +139,7 @@ public static class AudioOnnxExport
         }
         if (classifier is null) throw new NotSupportedException("ONNX export: the model has no AudioClassification step; the exported chain is [LoadAudio] → [MelSpectrogramGpu] → AudioClassification → [MapKeyToValue].");
         if (load is null) throw new NotSupportedException("ONNX export: the model has no LoadAudio step, which gives the clip length the graph is built for.");
-        var loading = load.Options;
-        if (loading.Channels != 1)
-            throw new NotSupportedException("ONNX export: LoadAudio option Mono = false (multi-channel audio) is not exported yet; load mono audio.");
-        if (loading.FixedLength is not int samples)
-            throw new NotSupportedException("ONNX export: LoadAudio option DurationSeconds is not set; the exported network needs a fixed clip length.");
+        var (loading, samples) = FixedMonoLength(load);
         var network = classifier.Module;
         var frontEnd = network switch
         {
@@ -167,18 +167,9 @@ public static class AudioOnnxExport
         g.Output(scores, classifier.ScoreColumnName, DataType.Float, [-1, classes], ["N", null]);
         // First maximum on ties, as the transformer's own arg-max.
         string index = g.Node("ArgMax", [scores], OnnxGraph.Int("axis", 1), OnnxGraph.Int("keepdims", 0), OnnxGraph.Int("select_last_index", 0));
-        var metadata = new Dictionary<string, string>
-        {
-            // How to decode for this graph (decoding stays outside it): LoadAudio's settings, read by apps such as the
-            // sample's AudioClassifierOnnxModel.
-            [MetadataKeys.Input] = load.OutputColumnName,
-            [MetadataKeys.SampleRate] = loading.SampleRate.ToString(CultureInfo.InvariantCulture),
-            [MetadataKeys.DurationSeconds] = loading.DurationSeconds!.Value.ToString("R", CultureInfo.InvariantCulture),
-            [MetadataKeys.Crop] = loading.Crop.ToString(),
-            [MetadataKeys.Mono] = "true",
-            [MetadataKeys.Classes] = JsonSerializer.Serialize(classifier.Labels),
-            [MetadataKeys.Score] = classifier.ScoreColumnName,
-        };
+        var metadata = DecodingMetadata(load);
+        metadata[MetadataKeys.Classes] = JsonSerializer.Serialize(classifier.Labels);
+        metadata[MetadataKeys.Score] = classifier.ScoreColumnName;
         string key = g.Node("Cast", [g.Node("Add", [index, g.Int64s("one", [1])])], OnnxGraph.Int("to", (long)DataType.Uint32));
         g.Output(key, classifier.PredictedLabelColumnName, DataType.Uint32, [-1], ["N"]);
         if (toClassName is not null)
@@ -195,6 +186,84 @@ public static class AudioOnnxExport
         return g.ToModel(typeof(AudioOnnxExport).Assembly.GetName().Version?.ToString() ?? "",
             $"Kapre.MLNet audio classifier: {load.OutputColumnName} (float[N, {samples}] at {loading.SampleRate} Hz, decoded outside the graph) → " +
             $"{classifier.ScoreColumnName}, {classifier.PredictedLabelColumnName}. Classes: {string.Join(", ", classifier.Labels)}.", metadata);
+    }
+
+    /// <summary>LoadAudio's settings when the graph can take its output: mono, a fixed clip length.</summary>
+    private static (LoadAudioOptions options, int samples) FixedMonoLength(LoadAudioTransformer load)
+    {
+        var loading = load.Options;
+        if (loading.Channels != 1)
+            throw new NotSupportedException("ONNX export: LoadAudio option Mono = false (multi-channel audio) is not exported yet; load mono audio.");
+        if (loading.FixedLength is not int samples)
+            throw new NotSupportedException("ONNX export: LoadAudio option DurationSeconds is not set; the exported graph needs a fixed clip length.");
+        return (loading, samples);
+    }
+
+    /// <summary>How to decode for the graph (decoding stays outside it): LoadAudio's settings, read by apps such as the
+    /// sample's AudioClassifierOnnxModel.</summary>
+    private static Dictionary<string, string> DecodingMetadata(LoadAudioTransformer load)
+    {
+        var loading = load.Options;
+        return new Dictionary<string, string>
+        {
+            [MetadataKeys.Input] = load.OutputColumnName,
+            [MetadataKeys.SampleRate] = loading.SampleRate.ToString(CultureInfo.InvariantCulture),
+            [MetadataKeys.DurationSeconds] = loading.DurationSeconds!.Value.ToString("R", CultureInfo.InvariantCulture),
+            [MetadataKeys.Crop] = loading.Crop.ToString(),
+            [MetadataKeys.Mono] = "true",
+        };
+    }
+
+    private const string FeatureChain = "LoadAudio → MelSpectrogramGpu | MfccGpu | GpuStft [→ GpuMel] [→ GpuDecibel], each reading an earlier step's column";
+
+    /// <summary>
+    /// A feature chain without a classifier: LoadAudio's output is the graph's input, and every later step's column is an
+    /// output of the same name and shape <c>(N, rows, frames)</c>.
+    /// </summary>
+    private static ModelProto FeatureModel(List<ITransformer> steps, AudioOnnxExportOptions options)
+    {
+        if (steps.Count < 2 || steps[0] is not LoadAudioTransformer load)
+            throw new NotSupportedException($"ONNX export: a feature chain starts with LoadAudio, which gives the clip length the graph is built for, and has a step after it: {FeatureChain}.");
+        var (loading, samples) = FixedMonoLength(load);
+        var g = new OnnxGraph(Opset(options));
+        string audio = g.Input(load.OutputColumnName, DataType.Float, [-1, samples], ["N", null]);
+        // Column name → its value in the graph, its shape without the batch, and whether it is audio (else a spectrum).
+        var columns = new Dictionary<string, (string value, long[] shape, bool audio)> { [load.OutputColumnName] = (audio, [samples], true) };
+        var outputs = new List<string>();
+        foreach (var step in steps.Skip(1))
+        {
+            if (step is not GpuAudioTransformerBase t || step is GpuResampleTransformer or SpeechEmbeddingTransformer)
+                throw new NotSupportedException($"ONNX export: {step.GetType().Name} has no ONNX form in a feature chain yet ({FeatureChain}).");
+            string name = t.GetType().Name.Replace("Transformer", "", StringComparison.Ordinal);
+            if (!columns.TryGetValue(t.InputColumnName, out var input))
+                throw new NotSupportedException($"ONNX export: {name} reads '{t.InputColumnName}', which no exported step writes ({FeatureChain}).");
+            if (columns.ContainsKey(t.OutputColumnName))
+                throw new NotSupportedException($"ONNX export: {name} writes '{t.OutputColumnName}' over an earlier column; give it a new name.");
+            (string value, long[] shape) = (t, input.audio) switch
+            {
+                (MelSpectrogramGpuTransformer m, true) => FrontEnd(g, input.value, m.Layer, samples, options.StftForm, name),
+                (MfccGpuTransformer m, true) => Cepstra(g, input.value, m, samples, options.StftForm, name),
+                (GpuStftTransformer s, true) => Spectrum(g, input.value, (Stft)s.Layer, samples, options.StftForm, name),
+                (GpuMelTransformer m, false) => (Filterbank(g, input.value, ((ApplyFilterbank)m.Layer).Filterbank), [((ApplyFilterbank)m.Layer).n_filters, input.shape[1]]),
+                (GpuDecibelTransformer d, false) => (Decibel(g, input.value, (AmplitudeToDecibel)d.Layer), input.shape),
+                _ => throw new NotSupportedException($"ONNX export: {name} reads '{t.InputColumnName}', {(input.audio ? "audio" : "a spectrum")}, " +
+                    $"which it does not take in an exported chain ({FeatureChain})."),
+            };
+            columns[t.OutputColumnName] = (value, shape, false);
+            g.Output(value, t.OutputColumnName, DataType.Float, [-1, .. shape], ["N", .. shape.Select(_ => (string?)null)]);
+            outputs.Add(t.OutputColumnName);
+        }
+        return g.ToModel(typeof(AudioOnnxExport).Assembly.GetName().Version?.ToString() ?? "",
+            $"Kapre.MLNet audio features: {load.OutputColumnName} (float[N, {samples}] at {loading.SampleRate} Hz, decoded outside the graph) → " +
+            $"{string.Join(", ", outputs)}.", DecodingMetadata(load));
+    }
+
+    /// <summary>MfccGpu: its log-mel front end, then the DCT as a MatMul: <c>(N, coefficients, frames)</c>.</summary>
+    private static (string value, long[] shape) Cepstra(OnnxGraph g, string x, MfccGpuTransformer mfcc, long samples, OnnxStftForm form, string owner)
+    {
+        var (melspec, dct) = mfcc.Layers;
+        var (logMel, shape) = FrontEnd(g, x, melspec, samples, form, owner);
+        return (Filterbank(g, logMel, dct.Dct), [dct.n_mfcc, shape[1]]);
     }
 
     /// <summary>The keys of the exported file's metadata (ONNX <c>metadata_props</c>).</summary>

@@ -131,6 +131,9 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable, IRowM
         SaveSettings(ctx);
     }
 
+    /// <summary>The layer the transform runs, for the ONNX export (created on first use).</summary>
+    internal nn.Module<Tensor, Tensor> Layer => Module;
+
     /// <summary>The module on <see cref="Device"/>, created on first use.</summary>
     private protected nn.Module<Tensor, Tensor> Module
     {

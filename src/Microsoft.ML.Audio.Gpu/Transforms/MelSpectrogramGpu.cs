@@ -44,7 +44,7 @@ public sealed class MelSpectrogramGpuTransformer : GpuAudioTransformerBase
     public MelSpectrogramOptions Options => new(_parts.Stft, _parts.Mel, _parts.Decibel);
 
     /// <summary>The layer the transform runs (ONNX export reads its window and filterbank).</summary>
-    internal MelSpectrogram Layer => (MelSpectrogram)Module;
+    internal new MelSpectrogram Layer => (MelSpectrogram)Module;
 
     internal MelSpectrogramGpuTransformer(IHostEnvironment env, string outputColumnName, string inputColumnName,
         GpuStftOptions stft, GpuMelOptions resolvedMel, GpuDecibelOptions? db)
@@ -94,7 +94,7 @@ public sealed class MelSpectrogramGpuTransformer : GpuAudioTransformerBase
 /// | Output column data type | Vector of <xref:System.Single>: [mels, frames] or [channels, mels, frames] |
 /// | Runs on GPU | Yes, when MLContext.GpuDeviceId is set (CPU otherwise) |
 /// | Required NuGet in addition to Microsoft.ML | Kapre.MLNet, TorchSharp and a libtorch backend |
-/// | Exportable to ONNX | As part of a trained audio classifier, with AudioOnnxExport (docs/onnx.md); not as a standalone step yet |
+/// | Exportable to ONNX | After LoadAudio, in a trained audio classifier or a feature chain, with AudioOnnxExport (docs/onnx.md) |
 /// ]]></format>
 /// </remarks>
 public sealed class MelSpectrogramGpuEstimator : GpuAudioEstimatorBase<MelSpectrogramGpuTransformer>

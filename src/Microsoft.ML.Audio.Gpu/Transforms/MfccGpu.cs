@@ -137,6 +137,16 @@ public sealed class MfccGpuTransformer : GpuAudioTransformerBase
         return new OutputLayout(_dct.CoefficientCount, frames, annotations);
     }
 
+    /// <summary>The two layers the transform runs (ONNX export reads their window, filterbank and DCT).</summary>
+    internal (MelSpectrogram melspec, Mfcc dct) Layers
+    {
+        get
+        {
+            var sequence = (nn.Module)Module; // creates the module, and with it _melspec
+            return (_melspec!, (Mfcc)sequence.named_children().Single(c => c.name == "mfcc").module);
+        }
+    }
+
     private protected override nn.Module<Tensor, Tensor> CreateModule()
     {
         _melspec = _parts.CreateModule();
@@ -155,7 +165,7 @@ public sealed class MfccGpuTransformer : GpuAudioTransformerBase
 /// | Output column data type | Vector of <xref:System.Single>: [coefficients, frames] or [channels, coefficients, frames] |
 /// | Runs on GPU | Yes, when MLContext.GpuDeviceId is set (CPU otherwise) |
 /// | Required NuGet in addition to Microsoft.ML | Kapre.MLNet, TorchSharp and a libtorch backend |
-/// | Exportable to ONNX | Not as a standalone step yet (docs/onnx.md) |
+/// | Exportable to ONNX | After LoadAudio, in a feature chain, with AudioOnnxExport (docs/onnx.md) |
 /// ]]></format>
 /// </remarks>
 public sealed class MfccGpuEstimator : GpuAudioEstimatorBase<MfccGpuTransformer>
