@@ -12,7 +12,8 @@
 #      0.107.0's sources against this libtorch (CMake + ninja, BUILD_S seconds at most); a function that does not
 #      compile or link against it is stubbed (build/libtorchsharp/stub-failed.py; list in $OUT/stubbed.tsv);
 #   5. puts the built bridge next to the app and in $OUT/prebuilt/ (carry it back as .gpu/prebuilt/ to skip the build);
-#   6. re-checks the symbols, then runs the .NET benchmark on cuda:GPU, gpu-compare.py (torchaudio and torch ops) and,
+#   6. re-checks the symbols, then runs the parity check (every transform on cuda:GPU against the CPU, and the log-mel
+#      against torchaudio on the device), the .NET benchmark on cuda:GPU, gpu-compare.py (torchaudio and torch ops) and,
 #      time permitting, the Kapre experiment, each under timeout; $OUT/summary.md has the outcome of each step.
 # Settings (environment): OUT, GPU (0), RUNS (7), BUDGET_S (530), BUILD_S (300), JOBS (nproc), TS_OPT (-O1),
 # FORCE_BUILD=1 (build even when the shipped bridge would do), BRIDGE=shipped (never build), BUNDLE, PREBUILT_DIR,
@@ -165,6 +166,13 @@ run_dotnet() { # LABEL CAP RESERVE ARGS...: under timeout; once more without LD_
     log "$label: again without LD_BIND_NOW (a libtorch library, not the bridge, missed a symbol): exit $rc in $((SECONDS - s)) s"
   fi
 }
+run_dotnet parity 60 160 --parity --gpu "$GPU" --out "$OUT/results-parity.md" --dump "$OUT/parity"
+T=$(budget 60 100)
+if [ -s "$OUT/parity/parity.json" ] && [ "$T" -ge 20 ]; then
+  CUDA_VISIBLE_DEVICES="${CUDA_VISIBLE_DEVICES:-$GPU}" timeout -k 5 "$T" env -u LD_BIND_NOW "$PYTHON" "$WORK/parity-torchaudio.py" "$OUT/parity" \
+    > "$OUT/results-parity-torchaudio.md" 2> "$OUT/parity-torchaudio.log"
+  log "parity-torchaudio.py: exit $?"
+fi
 run_dotnet dotnet-bench 240 100 --gpu "$GPU" --runs "$RUNS" --out "$OUT/results-dotnet.md"
 T=$(budget 90 40); S=$SECONDS
 if [ "$T" -ge 20 ]; then
@@ -174,6 +182,7 @@ if [ "$T" -ge 20 ]; then
 else log "gpu-compare.py: skipped, no time left"; fi
 run_dotnet kapre 120 5 --kapre --gpu "$GPU" --epochs 6 --out "$OUT/results-kapre.md"
 # Both fall back to the CPU when TorchSharp sees no CUDA: say so rather than pass CPU numbers off as GPU ones.
+grep -qs "fell back to the CPU" "$OUT/results-parity.md" && log "WARNING: the parity run fell back to the CPU: TorchSharp saw no CUDA (parity.log)"
 grep -qs "device cpu" "$OUT/results-dotnet.md" && log "WARNING: the .NET benchmark ran on the CPU: TorchSharp saw no CUDA (dotnet-bench.log)"
 grep -qs "cores, CPU;" "$OUT/results-kapre.md" && log "WARNING: the Kapre experiment ran on the CPU: TorchSharp saw no CUDA (kapre.log)"
 finish "bridge $CHOICE"

@@ -62,7 +62,7 @@ cp -r "$DOTNET_DIR/shared/Microsoft.NETCore.App/$RUNTIME_VERSION" "$STAGE/dotnet
 cp -r "$DOTNET_DIR/shared/Microsoft.AspNetCore.App/$RUNTIME_VERSION" "$STAGE/dotnet/shared/Microsoft.AspNetCore.App/"
 # The runtime's debugger and LTTng tracing support: not needed to run.
 rm -f "$STAGE/dotnet/shared/Microsoft.NETCore.App/$RUNTIME_VERSION/"{libmscordaccore.so,libmscordbi.so,createdump,libcoreclrtraceptprovider.so}
-cp build/gpu-compare.py "$STAGE/"
+cp build/gpu-compare.py build/parity-torchaudio.py "$STAGE/"
 # TorchSharp 0.107.0's native bridge sources, for build/device-check.sh to rebuild against the device's libtorch.
 cp -r "$SRC" "$STAGE/LibTorchSharp-src"
 echo "app/Data (the sample's bundled words, for the Kapre experiment) is not in the bundle: copy or link the repository's samples/AudioClassification/Data there." > "$STAGE/README.txt"
