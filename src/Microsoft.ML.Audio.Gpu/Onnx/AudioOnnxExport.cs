@@ -3,6 +3,7 @@ using System.Text.Json;
 using Google.Protobuf;
 using Microsoft.ML.Audio.Gpu.Training;
 using Microsoft.ML.Transforms;
+using Microsoft.ML.Model.OnnxConverter;
 using Onnx;
 using DataType = Onnx.TensorProto.Types.DataType;
 
@@ -258,8 +259,52 @@ public static class AudioOnnxExport
             $"{string.Join(", ", outputs)}.", DecodingMetadata(load));
     }
 
+    // ML.NET's converter writes opsets 9 to 12; the audio forms need Pad with its pads as an input (11).
+    private const int MlNetMinimumOpset = 11, MlNetOpset = 12;
+
+    /// <summary>Whether mlContext.Model.ConvertToOnnx can take <paramref name="t"/> on this input: the stages and fused
+    /// front ends on mono columns of a fixed length.</summary>
+    internal static bool CanConvert(GpuAudioTransformerBase t, SignalColumn input)
+        => t is MelSpectrogramGpuTransformer or MfccGpuTransformer or GpuStftTransformer or GpuMelTransformer or GpuDecibelTransformer
+           && input.IsFixedSize && input.Channels == 1 && !input.HasChannelDimension;
+
+    /// <summary>
+    /// Writes <paramref name="t"/>'s layer into ML.NET's ONNX context (mlContext.Model.ConvertToOnnx): the variable of its
+    /// input column to a new variable for its output column, the STFT as the DFT-basis convolution.
+    /// </summary>
+    internal static void Convert(OnnxContext ctx, GpuAudioTransformerBase t, SignalColumn input, DataViewType outputType)
+    {
+        string name = t.GetType().Name.Replace("Transformer", "", StringComparison.Ordinal);
+        ctx.CheckOpSetVersion(MlNetMinimumOpset, name);
+        if (!CanConvert(t, input))
+            throw new NotSupportedException($"ONNX export: {name} converts mono columns of a fixed length; '{t.InputColumnName}' is " +
+                (input.IsFixedSize ? "multi-channel" : "of variable length (set LoadAudio's DurationSeconds)") + ".");
+        if (!ctx.ContainsColumn(t.InputColumnName))
+            throw new NotSupportedException($"ONNX export: {name} reads '{t.InputColumnName}', which is not in the ONNX graph. Decoding (LoadAudio) " +
+                "stays outside ONNX: convert the pipeline that starts from the decoded audio column (fit it on data that holds that column).");
+        var g = new MlNetOnnxEmitter(ctx, MlNetOpset);
+        bool audio = t is MelSpectrogramGpuTransformer or MfccGpuTransformer or GpuStftTransformer;
+        // ML.NET declares a vector column as [batch, dims...]: brought to the layer's (N, samples) or (N, bins, frames).
+        long[] shape = audio ? [-1, input.Length] : [-1, input.Bins, input.Length];
+        string x = g.Node("Reshape", [ctx.GetVariableName(t.InputColumnName), g.Int64s("shape", shape, shape.Length)]);
+        var (y, _) = t switch
+        {
+            MelSpectrogramGpuTransformer m => FrontEnd(g, x, m.Layer, input.Length, OnnxStftForm.Convolution, name),
+            MfccGpuTransformer m => Cepstra(g, x, m, input.Length, OnnxStftForm.Convolution, name),
+            GpuStftTransformer s => Spectrum(g, x, (Stft)s.Layer, input.Length, OnnxStftForm.Convolution, name),
+            GpuMelTransformer m => (Filterbank(g, x, ((ApplyFilterbank)m.Layer).Filterbank), Array.Empty<long>()),
+            _ => (Decibel(g, x, (AmplitudeToDecibel)t.Layer), Array.Empty<long>()),
+        };
+        // ML.NET's own ONNX forms (the normalisers' Scaler, Concatenate's FeatureVectorizer) take a vector column as
+        // (N, size): the output is flattened to that, as ML.NET holds it, and declared so.
+        int size = ((VectorDataViewType)outputType).Size;
+        string flat = g.Node("Reshape", [y, g.Int64s("flat_shape", [-1, size], 2)]);
+        string output = ctx.AddIntermediateVariable(new VectorDataViewType(NumberDataViewType.Single, size), t.OutputColumnName);
+        ctx.CreateNode("Identity", flat, output, ctx.GetNodeName("Identity"), "");
+    }
+
     /// <summary>MfccGpu: its log-mel front end, then the DCT as a MatMul: <c>(N, coefficients, frames)</c>.</summary>
-    private static (string value, long[] shape) Cepstra(OnnxGraph g, string x, MfccGpuTransformer mfcc, long samples, OnnxStftForm form, string owner)
+    private static (string value, long[] shape) Cepstra(IOnnxEmitter g, string x, MfccGpuTransformer mfcc, long samples, OnnxStftForm form, string owner)
     {
         var (melspec, dct) = mfcc.Layers;
         var (logMel, shape) = FrontEnd(g, x, melspec, samples, form, owner);
@@ -299,7 +344,7 @@ public static class AudioOnnxExport
     }
 
     /// <summary>STFT → power or magnitude → mel → [dB]: <c>(N, samples)</c> to <c>(N, mels, frames)</c>.</summary>
-    private static (string value, long[] shape) FrontEnd(OnnxGraph g, string x, MelSpectrogram layer, long samples, OnnxStftForm form, string owner)
+    private static (string value, long[] shape) FrontEnd(IOnnxEmitter g, string x, MelSpectrogram layer, long samples, OnnxStftForm form, string owner)
     {
         var (spectrum, shape) = Spectrum(g, x, layer.stft, samples, form, owner);
         string y = Filterbank(g, spectrum, layer.mel.Filterbank);
@@ -308,7 +353,7 @@ public static class AudioOnnxExport
     }
 
     /// <summary>Power or magnitude spectrum <c>(N, n_fft / 2 + 1, frames)</c> of <c>(N, samples)</c>.</summary>
-    private static (string value, long[] shape) Spectrum(OnnxGraph g, string x, Stft stft, long samples, OnnxStftForm form, string owner)
+    private static (string value, long[] shape) Spectrum(IOnnxEmitter g, string x, Stft stft, long samples, OnnxStftForm form, string owner)
     {
         if (stft.output == SpectrumType.Complex)
             throw new NotSupportedException($"ONNX export: {owner} option output = Complex has no real-valued ONNX form; use Power or Magnitude.");
@@ -335,7 +380,7 @@ public static class AudioOnnxExport
         if (form == OnnxStftForm.StftOperator)
         {
             // STFT wants (N, samples, 1) and gives (N, frames, bins, 2): square, sum the last axis, move bins before frames.
-            string signal = g.Node("Unsqueeze", [padded, g.Int64s("axes", [2], 1)]);
+            string signal = Unsqueeze(g, padded, 2);
             string spec = g.Node("STFT", [signal, g.Int64s("frame_step", [hop]), g.Floats("window", window.Select(v => (float)v).ToArray(), n), g.Int64s("frame_length", [n])],
                 OnnxGraph.Int("onesided", 1));
             string squares = g.Node("ReduceSum", [g.Node("Mul", [spec, spec]), g.Int64s("axes", [3], 1)], OnnxGraph.Int("keepdims", 0));
@@ -353,7 +398,7 @@ public static class AudioOnnxExport
                     basis[k * n + t] = (float)(window[t] * Math.Cos(angle));
                     basis[(bins + k) * n + t] = (float)(window[t] * Math.Sin(angle));
                 }
-            string signal = g.Node("Unsqueeze", [padded, g.Int64s("axes", [1], 1)]);
+            string signal = Unsqueeze(g, padded, 1);
             string spec = g.Node("Conv", [signal, g.Floats("dft_basis", basis, 2 * bins, 1, n)],
                 OnnxGraph.Ints("kernel_shape", n), OnnxGraph.Ints("strides", hop));
             string re = g.Node("Slice", [spec, g.Int64s("starts", [0], 1), g.Int64s("ends", [bins], 1), g.Int64s("axes", [1], 1)]);
@@ -364,9 +409,13 @@ public static class AudioOnnxExport
         return (result, [bins, frames]);
     }
 
+    /// <summary>Unsqueeze of one axis: the axes an input from opset 13, an attribute before (ML.NET's converter writes 9-12).</summary>
+    private static string Unsqueeze(IOnnxEmitter g, string x, long axis)
+        => g.Opset >= 13 ? g.Node("Unsqueeze", [x, g.Int64s("axes", [axis], 1)]) : g.Node("Unsqueeze", [x], OnnxGraph.Ints("axes", axis));
+
     /// <summary><c>(N, bins, frames)</c> to <c>(N, filters, frames)</c>: MatMul with the transposed filterbank (the dense
     /// product the banded one equals).</summary>
-    private static string Filterbank(OnnxGraph g, string x, Tensor filterbank)
+    private static string Filterbank(IOnnxEmitter g, string x, Tensor filterbank)
     {
         using var scope = NewDisposeScope();
         using var fb = HostCopy.Of(filterbank.t(), ScalarType.Float32);
@@ -375,7 +424,7 @@ public static class AudioOnnxExport
     }
 
     /// <summary>Functional.amplitude_to_DB on <c>(N, bins, frames)</c>: each example clamped against its own maximum.</summary>
-    private static string Decibel(OnnxGraph g, string x, AmplitudeToDecibel db)
+    private static string Decibel(IOnnxEmitter g, string x, AmplitudeToDecibel db)
     {
         double multiplier = db.multiplier;
         string floored = g.Node("Max", [x, g.Scalar("amin", (float)db.amin)]);

@@ -10,7 +10,7 @@ namespace Microsoft.ML.Audio.Gpu.Onnx;
 /// unique value names. <see cref="ToModel"/> checks what <c>onnx.checker</c> would (every node input is a graph input,
 /// an initializer or an earlier node's output; names are unique), so a broken graph fails at export, not in a runtime.
 /// </summary>
-internal sealed class OnnxGraph
+internal sealed class OnnxGraph : IOnnxEmitter
 {
     private readonly GraphProto _graph = new() { Name = "kapre_mlnet" };
     private readonly HashSet<string> _names = [];

@@ -332,7 +332,7 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable, 
         FeatureIndex(input.Schema);
         var columns = OutputColumns();
         return new BatchingDataView<VBuffer<float>>(input, FeatureColumnName, columns[0], BatchSize,
-            (inputs, _, count, results, _) => Score(inputs, count, results),
+            (inputs, _, count, results, _) => Score(inputs, count, results), new NoOnnxStep(this),
             new DerivedColumn(columns[1], PredictedLabelGetter));
     }
 

@@ -1,4 +1,5 @@
 using System.Runtime.ExceptionServices;
+using Microsoft.ML.Model.OnnxConverter;
 
 namespace Microsoft.ML.Audio.Gpu.Transforms;
 
@@ -91,7 +92,33 @@ internal sealed record DerivedColumn(DataViewSchema.DetachedColumn Column, Func<
 /// hand the rows out one by one in their original order. A row whose value (or an upstream value) cannot be computed
 /// keeps its exception, raised when that row's value is read; the other rows are unaffected.
 /// </summary>
-internal sealed class BatchingDataView<TIn> : IDataView
+/// <summary>
+/// The transformer behind a <see cref="BatchingDataView{TIn}"/>, for ML.NET's walks over a data pipe: saving it (the
+/// transformer's own model) and converting it to ONNX (mlContext.Model.ConvertToOnnx).
+/// </summary>
+internal interface IDataPipeStep
+{
+    /// <summary>Writes the transformer's model.</summary>
+    void Save(ModelSaveContext ctx);
+
+    /// <summary>Whether the step has an ONNX form (before any input is known to the context).</summary>
+    bool CanSaveOnnx(OnnxContext ctx);
+
+    /// <summary>Writes the step's nodes, reading its input column's variable and defining its output column's.</summary>
+    void SaveAsOnnx(OnnxContext ctx);
+}
+
+/// <summary>A step that ONNX conversion cannot take, with the reason ML.NET's converter shows.</summary>
+internal sealed class NoOnnxStep(ICanSaveModel transformer) : IDataPipeStep
+{
+    public void Save(ModelSaveContext ctx) => transformer.Save(ctx);
+
+    public bool CanSaveOnnx(OnnxContext ctx) => false;
+
+    public void SaveAsOnnx(OnnxContext ctx) => throw new NotSupportedException($"{transformer.GetType().Name} has no ONNX form.");
+}
+
+internal sealed class BatchingDataView<TIn> : ITransformCanSaveOnnx
 {
     private readonly IDataView _source;
     private readonly ColumnBindings _bindings;
@@ -101,10 +128,13 @@ internal sealed class BatchingDataView<TIn> : IDataView
     private readonly BatchCompute<TIn> _compute;
     private readonly DerivedColumn[] _derived;
 
+    private readonly IDataPipeStep _step;
+
     public BatchingDataView(IDataView source, string inputColumnName, DataViewSchema.DetachedColumn output, int batchSize, BatchCompute<TIn> compute,
-        params DerivedColumn[] derived)
+        IDataPipeStep step, params DerivedColumn[] derived)
     {
         _source = source;
+        _step = step;
         _bindings = new ColumnBindings(source.Schema, [output, .. derived.Select(d => d.Column)]);
         _inputIndex = source.Schema[inputColumnName].Index;
         _outputIndices = [_bindings.Schema[output.Name].Index, .. derived.Select(d => _bindings.Schema[d.Column.Name].Index)];
@@ -114,6 +144,15 @@ internal sealed class BatchingDataView<TIn> : IDataView
     }
 
     public DataViewSchema Schema => _bindings.Schema;
+
+    // A data transform to ML.NET's walks over a pipe (saving it, converting it to ONNX): the view over its source.
+    IDataView IDataTransform.Source => _source;
+
+    void ICanSaveModel.Save(ModelSaveContext ctx) => _step.Save(ctx);
+
+    bool ICanSaveOnnx.CanSaveOnnx(OnnxContext ctx) => _step.CanSaveOnnx(ctx);
+
+    void ISaveAsOnnx.SaveAsOnnx(OnnxContext ctx) => _step.SaveAsOnnx(ctx);
 
     public bool CanShuffle => _source.CanShuffle;
 

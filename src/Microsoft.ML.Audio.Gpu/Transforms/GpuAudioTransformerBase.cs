@@ -1,4 +1,5 @@
 using System.Buffers;
+using Microsoft.ML.Model.OnnxConverter;
 
 namespace Microsoft.ML.Audio.Gpu.Transforms;
 
@@ -293,8 +294,10 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable, IRowM
     {
         Host.CheckValue(input, nameof(input));
         var layout = DescribeInput(input.Schema);
-        return new BatchingDataView<VBuffer<float>>(input, InputColumnName, OutputColumn(layout), BatchSize,
-            (inputs, positions, count, results, buffers) => Compute(layout, inputs, positions, count, results, buffers));
+        var output = OutputColumn(layout);
+        return new BatchingDataView<VBuffer<float>>(input, InputColumnName, output, BatchSize,
+            (inputs, positions, count, results, buffers) => Compute(layout, inputs, positions, count, results, buffers),
+            new Step(this, layout, output.Type));
     }
 
     bool ITransformer.IsRowToRowMapper => true;
@@ -321,6 +324,16 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable, IRowM
         _disposed = true;
         if (_module.IsValueCreated) _module.Value.Dispose();
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>The transform in a data pipe: saved as the transformer, converted to ONNX by AudioOnnxExport's forms.</summary>
+    private sealed class Step(GpuAudioTransformerBase parent, SignalColumn input, DataViewType outputType) : IDataPipeStep
+    {
+        public void Save(ModelSaveContext ctx) => ((ICanSaveModel)parent).Save(ctx);
+
+        public bool CanSaveOnnx(OnnxContext ctx) => Onnx.AudioOnnxExport.CanConvert(parent, input);
+
+        public void SaveAsOnnx(OnnxContext ctx) => Onnx.AudioOnnxExport.Convert(ctx, parent, input, outputType);
     }
 
     /// <summary>Single-row mapper: what PredictionEngine and GetRowToRowMapper use (a batch of one).</summary>

@@ -142,7 +142,7 @@ public sealed class GpuDecibelTransformer : GpuAudioTransformerBase
 /// | Output column data type | Vector of <xref:System.Single>, same shape, in dB |
 /// | Runs on GPU | Yes, when MLContext.GpuDeviceId is set (CPU otherwise) |
 /// | Required NuGet in addition to Microsoft.ML | Kapre.MLNet, TorchSharp and a libtorch backend |
-/// | Exportable to ONNX | After LoadAudio and GpuStft [→ GpuMel], in a feature chain, with AudioOnnxExport (docs/onnx.md) |
+/// | Exportable to ONNX | After LoadAudio and GpuStft [→ GpuMel], in a feature chain, with AudioOnnxExport (docs/onnx.md); and with mlContext.Model.ConvertToOnnx (mono, fixed length) |
 /// ]]></format>
 /// </remarks>
 public sealed class GpuDecibelEstimator : GpuAudioEstimatorBase<GpuDecibelTransformer>

@@ -190,7 +190,7 @@ public sealed class GpuStftTransformer : GpuAudioTransformerBase
 /// | Output column data type | Vector of <xref:System.Single>: [bins, frames] or [channels, bins, frames] |
 /// | Runs on GPU | Yes, when MLContext.GpuDeviceId is set (CPU otherwise) |
 /// | Required NuGet in addition to Microsoft.ML | Kapre.MLNet, TorchSharp and a libtorch backend |
-/// | Exportable to ONNX | After LoadAudio, in a feature chain, with AudioOnnxExport (docs/onnx.md) |
+/// | Exportable to ONNX | After LoadAudio, in a feature chain, with AudioOnnxExport (docs/onnx.md); and with mlContext.Model.ConvertToOnnx (mono, fixed length) |
 /// ]]></format>
 /// </remarks>
 public sealed class GpuStftEstimator : GpuAudioEstimatorBase<GpuStftTransformer>

@@ -175,8 +175,8 @@ public sealed class LoadAudioTransformer : ITransformer, IRowMapperSource
         var mapper = new Mapper(this, input.Schema);
         var output = mapper.GetOutputColumns()[0];
         return mapper.InputIsBytes
-            ? new BatchingDataView<VBuffer<byte>>(input, InputColumnName, output, ReadAhead, (v, p, n, r, _) => DecodeBatch(v, p, n, r, mapper.DecodeBytes))
-            : new BatchingDataView<ReadOnlyMemory<char>>(input, InputColumnName, output, ReadAhead, (v, p, n, r, _) => DecodeBatch(v, p, n, r, mapper.DecodePath));
+            ? new BatchingDataView<VBuffer<byte>>(input, InputColumnName, output, ReadAhead, (v, p, n, r, _) => DecodeBatch(v, p, n, r, mapper.DecodeBytes), new NoOnnxStep(this))
+            : new BatchingDataView<ReadOnlyMemory<char>>(input, InputColumnName, output, ReadAhead, (v, p, n, r, _) => DecodeBatch(v, p, n, r, mapper.DecodePath), new NoOnnxStep(this));
     }
 
     private delegate RowResult Decoder<T>(in T value, long position);

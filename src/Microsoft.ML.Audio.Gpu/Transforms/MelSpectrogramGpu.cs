@@ -94,7 +94,7 @@ public sealed class MelSpectrogramGpuTransformer : GpuAudioTransformerBase
 /// | Output column data type | Vector of <xref:System.Single>: [mels, frames] or [channels, mels, frames] |
 /// | Runs on GPU | Yes, when MLContext.GpuDeviceId is set (CPU otherwise) |
 /// | Required NuGet in addition to Microsoft.ML | Kapre.MLNet, TorchSharp and a libtorch backend |
-/// | Exportable to ONNX | After LoadAudio, in a trained audio classifier or a feature chain, with AudioOnnxExport (docs/onnx.md) |
+/// | Exportable to ONNX | After LoadAudio, in a trained audio classifier or a feature chain, with AudioOnnxExport (docs/onnx.md); and with mlContext.Model.ConvertToOnnx (mono, fixed length) |
 /// ]]></format>
 /// </remarks>
 public sealed class MelSpectrogramGpuEstimator : GpuAudioEstimatorBase<MelSpectrogramGpuTransformer>

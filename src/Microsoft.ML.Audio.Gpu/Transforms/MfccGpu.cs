@@ -165,7 +165,7 @@ public sealed class MfccGpuTransformer : GpuAudioTransformerBase
 /// | Output column data type | Vector of <xref:System.Single>: [coefficients, frames] or [channels, coefficients, frames] |
 /// | Runs on GPU | Yes, when MLContext.GpuDeviceId is set (CPU otherwise) |
 /// | Required NuGet in addition to Microsoft.ML | Kapre.MLNet, TorchSharp and a libtorch backend |
-/// | Exportable to ONNX | After LoadAudio, in a feature chain, with AudioOnnxExport (docs/onnx.md) |
+/// | Exportable to ONNX | After LoadAudio, in a feature chain, with AudioOnnxExport (docs/onnx.md); and with mlContext.Model.ConvertToOnnx (mono, fixed length) |
 /// ]]></format>
 /// </remarks>
 public sealed class MfccGpuEstimator : GpuAudioEstimatorBase<MfccGpuTransformer>

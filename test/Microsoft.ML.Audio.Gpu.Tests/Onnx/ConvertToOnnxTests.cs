@@ -1,0 +1,103 @@
+using Microsoft.ML.Audio.Gpu.Tests.Infrastructure;
+using Microsoft.ML.Audio.Gpu.Tests.Layers;
+using Microsoft.ML.Audio.Gpu.Transforms;
+using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Microsoft.ML.Audio.Gpu.Tests.Onnx;
+
+/// <summary>
+/// ML.NET's own ONNX route, mlContext.Model.ConvertToOnnx (package Microsoft.ML.OnnxConverter), on pipelines of the audio
+/// stages and fused front ends with ML.NET's normalisers and Concatenate after them: the file runs in ONNX Runtime and
+/// gives the pipeline's values. Before, the converter wrote a graph that did not compute the audio columns at all.
+/// </summary>
+[TestClass]
+public sealed class ConvertToOnnxTests
+{
+    private const int Rate = 16000, Samples = 4000;
+
+    public sealed class Row
+    {
+        public float[] Audio { get; set; } = [];
+    }
+
+    private static (MLContext ml, IDataView data, Row[] rows) Data()
+    {
+        var ml = new MLContext(1);
+        var definition = SchemaDefinition.Create(typeof(Row));
+        definition[nameof(Row.Audio)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, Samples);
+        definition[nameof(Row.Audio)].AddAnnotation(AudioAnnotationKinds.SampleRate, Rate, NumberDataViewType.Int32);
+        var rows = AudioData.NoiseRows(3, Samples).Select(r => new Row { Audio = r.Audio }).ToArray();
+        return (ml, ml.Data.LoadFromEnumerable(rows, definition), rows);
+    }
+
+    [TestMethod]
+    public void AudioStagesAndMlNetSteps_ConvertToOnnx_AndGiveThePipelinesValues()
+    {
+        var (ml, data, rows) = Data();
+        var model = ml.Transforms.Audio.GpuStft("Spectrum", "Audio", new GpuStftOptions { FftLength = 256 })
+            .Append(ml.Transforms.Audio.GpuMel("Mel", "Spectrum", new GpuMelOptions { MelBinCount = 20 }))
+            .Append(ml.Transforms.Audio.GpuDecibel("Db", "Mel"))
+            .Append(ml.Transforms.Audio.MelSpectrogramGpu("LogMel", "Audio", new MelSpectrogramOptions { FftLength = 256, MelBinCount = 20, MelScale = Microsoft.ML.Audio.Gpu.Layers.MelScale.Slaney }))
+            .Append(ml.Transforms.Audio.MfccGpu("Mfcc", "Audio", new MfccOptions { FftLength = 256, MelBinCount = 20, CoefficientCount = 8 }))
+            .Append(ml.Transforms.NormalizeMinMax("MfccScaled", "Mfcc"))
+            .Append(ml.Transforms.Concatenate("Features", "Mfcc", "LogMel"))
+            .Append(ml.Transforms.NormalizeMeanVariance("FeaturesScaled", "Features"))
+            .Fit(data);
+        using var stream = new MemoryStream();
+        ml.Model.ConvertToOnnx(model, data, stream);
+
+        var output = model.Transform(data);
+        using var session = new InferenceSession(stream.ToArray());
+        Assert.AreEqual("Audio", session.InputMetadata.Keys.Single(), "the graph starts from the audio column");
+        var columns = new[] { "Spectrum", "Mel", "Db", "LogMel", "Mfcc", "MfccScaled", "Features", "FeaturesScaled" };
+        var got = columns.ToDictionary(c => c, _ => new List<float[]>());
+        foreach (var row in rows)
+        {
+            using var results = session.Run([NamedOnnxValue.CreateFromTensor("Audio", new DenseTensor<float>(row.Audio, [1, Samples]))]);
+            foreach (var c in columns) got[c].Add(results.Single(r => r.Name == c + ".output").AsTensor<float>().ToArray());
+        }
+        foreach (var c in columns)
+        {
+            var expected = AudioData.Column(output, c);
+            for (int i = 0; i < rows.Length; i++)
+            {
+                Assert.HasCount(expected[i].Length, got[c][i], $"{c}, row {i}");
+                // Spectra, decibels and cepstra, and the normalised columns made from them: the same values through libtorch
+                // and ONNX Runtime's kernels (the decibel outputs are compared relative to their peak too; measured in
+                // docs/onnx.md).
+                Compare.RelativeToMax(got[c][i], expected[i], OnnxTolerances.SpectrumRel, $"{c}, row {i}");
+            }
+        }
+    }
+
+    [TestMethod]
+    public void LoadAudioInTheConvertedPipeline_FailsNamingTheColumn()
+    {
+        var dir = Directory.CreateTempSubdirectory("convert-onnx-");
+        try
+        {
+            var ml = new MLContext(1);
+            string path = Path.Combine(dir.FullName, "clip.wav");
+            var signal = new double[Samples, 1];
+            var noise = AudioData.Noise(Samples, 1);
+            for (int t = 0; t < Samples; t++) signal[t, 0] = 0.3 * noise[t];
+            File.WriteAllBytes(path, Microsoft.ML.Audio.Gpu.Tests.IO.WavBuilder.For(signal, Rate, Microsoft.ML.Audio.Gpu.Tests.IO.SampleFormat.Pcm16).ToBytes());
+            var files = ml.Data.LoadFromEnumerable(new[] { new { Path = path } }.Select(f => new PathRow { Path = f.Path }));
+            var model = ml.Transforms.Audio.LoadAudio("Audio", nameof(PathRow.Path), new LoadAudioOptions { SampleRate = Rate, DurationSeconds = 0.25 })
+                .Append(ml.Transforms.Audio.MelSpectrogramGpu("LogMel", "Audio")).Fit(files);
+            var e = Assert.Throws<NotSupportedException>(() => ml.Model.ConvertToOnnx(model, files, new MemoryStream()));
+            StringAssert.Contains(e.Message, "MelSpectrogramGpu reads 'Audio', which is not in the ONNX graph");
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    public sealed class PathRow
+    {
+        public string Path { get; set; } = "";
+    }
+}
