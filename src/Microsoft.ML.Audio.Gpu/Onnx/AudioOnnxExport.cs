@@ -303,6 +303,45 @@ public static class AudioOnnxExport
         ctx.CreateNode("Identity", flat, output, ctx.GetNodeName("Identity"), "");
     }
 
+    /// <summary>Whether mlContext.Model.ConvertToOnnx can take the classifier: a CNN or BC-ResNet backbone on mono features.</summary>
+    internal static bool CanConvert(AudioClassificationTransformer c)
+        => c.Module is AudioCnn or BcResNet && c.FeatureDimensions.Length == (NetworkFrontEnd(c.Module) is null ? 2 : 1);
+
+    private static MelSpectrogram? NetworkFrontEnd(nn.Module<Tensor, Tensor> network) => network switch
+    {
+        AudioCnn cnn => cnn.front_end,
+        BcResNet bc => bc.front_end,
+        _ => null,
+    };
+
+    /// <summary>
+    /// Writes the classifier into ML.NET's ONNX context: its feature column's variable (a spectrogram, or audio into its own
+    /// front end) to the score column (softmax) and the predicted-label column (ML.NET's 1-based key), so that ML.NET's
+    /// MapKeyToValue after it converts too.
+    /// </summary>
+    internal static void Convert(OnnxContext ctx, AudioClassificationTransformer c, DataViewType scoreType, DataViewType labelType)
+    {
+        const string name = "AudioClassification";
+        ctx.CheckOpSetVersion(MlNetMinimumOpset, name);
+        if (!CanConvert(c))
+            throw new NotSupportedException($"ONNX export: {name} option Backbone = {c.Backbone} (or multi-channel features) has no ONNX form on ConvertToOnnx's route yet.");
+        if (!ctx.ContainsColumn(c.FeatureColumnName))
+            throw new NotSupportedException($"ONNX export: {name} reads '{c.FeatureColumnName}', which is not in the ONNX graph. Decoding (LoadAudio) " +
+                "stays outside ONNX: convert the pipeline that starts from the decoded audio column.");
+        var g = new MlNetOnnxEmitter(ctx, MlNetOpset);
+        long[] dims = [.. c.FeatureDimensions.Select(d => (long)d)];
+        string x = g.Node("Reshape", [ctx.GetVariableName(c.FeatureColumnName), g.Int64s("shape", [-1, .. dims], dims.Length + 1)]);
+        var frontEnd = NetworkFrontEnd(c.Module);
+        var (spectrogram, shape) = frontEnd is null ? (x, dims) : FrontEnd(g, x, frontEnd, dims[0], OnnxStftForm.Convolution, name + " (front end)");
+        string logits = c.Module is BcResNet bc ? BcResNetGraph(g, spectrogram, shape, bc) : Cnn(g, spectrogram, shape, (AudioCnn)c.Module);
+        string scores = g.Node("Softmax", [logits], OnnxGraph.Int("axis", 1));
+        ctx.CreateNode("Identity", scores, ctx.AddIntermediateVariable(scoreType, c.ScoreColumnName), ctx.GetNodeName("Identity"), "");
+        // ArgMax takes the first maximum, as the transformer's own arg-max; ML.NET holds a key column as (N, 1) uint32.
+        string index = g.Node("ArgMax", [scores], OnnxGraph.Int("axis", 1), OnnxGraph.Int("keepdims", 1));
+        string key = g.Node("Cast", [g.Node("Add", [index, g.Int64s("one", [1])])], OnnxGraph.Int("to", (long)DataType.Uint32));
+        ctx.CreateNode("Identity", key, ctx.AddIntermediateVariable(labelType, c.PredictedLabelColumnName), ctx.GetNodeName("Identity"), "");
+    }
+
     /// <summary>MfccGpu: its log-mel front end, then the DCT as a MatMul: <c>(N, coefficients, frames)</c>.</summary>
     private static (string value, long[] shape) Cepstra(IOnnxEmitter g, string x, MfccGpuTransformer mfcc, long samples, OnnxStftForm form, string owner)
     {
@@ -440,13 +479,13 @@ public static class AudioOnnxExport
 
     /// <summary>AudioCnn after its front end, in evaluation mode: logits <c>(N, classes)</c> of <c>(N, mels, frames)</c>.
     /// SpecAugment and dropout are the identity at inference and have no node.</summary>
-    private static string Cnn(OnnxGraph g, string x, long[] shape, AudioCnn cnn)
+    private static string Cnn(IOnnxEmitter g, string x, long[] shape, AudioCnn cnn)
     {
         using var scope = NewDisposeScope();
         var state = cnn.state_dict();
         var (Weights, BatchNorm) = Reader(g, cnn);
         long height = shape[0], width = shape[1];
-        string y = BatchNorm(g.Node("Unsqueeze", [x, g.Int64s("axes", [1], 1)]), "input_norm");
+        string y = BatchNorm(Unsqueeze(g, x, 1), "input_norm");
         for (int b = 0; state.ContainsKey($"blocks.{b}.conv1.weight"); b++)
         {
             foreach (var (conv, bn) in new[] { ("conv1", "bn1"), ("conv2", "bn2") })
@@ -470,7 +509,7 @@ public static class AudioOnnxExport
 
     /// <summary>BcResNet after its front end, in evaluation mode: logits <c>(N, classes)</c> of <c>(N, mels, frames)</c>.
     /// The convolution settings are BcResNet's (its constructor), the weights its state dictionary's.</summary>
-    private static string BcResNetGraph(OnnxGraph g, string x, long[] shape, BcResNet net)
+    private static string BcResNetGraph(IOnnxEmitter g, string x, long[] shape, BcResNet net)
     {
         using var scope = NewDisposeScope();
         var (weights, batchNorm) = Reader(g, net);
@@ -482,7 +521,7 @@ public static class AudioOnnxExport
         long Channels(string name) => state[name + ".weight"].shape[0];
 
         long mels = shape[0];
-        string y = batchNorm(g.Node("Unsqueeze", [x, g.Int64s("axes", [1], 1)]), "input_norm");
+        string y = batchNorm(Unsqueeze(g, x, 1), "input_norm");
         long padded = BcResNet.PaddedMels(mels);
         if (padded > mels) // zeros above the top mel, as the network's forward
             y = g.Node("Pad", [y, g.Int64s("pads", [0, 0, 0, 0, 0, 0, padded - mels, 0], 8)], OnnxGraph.Text("mode", "constant"));
@@ -525,7 +564,7 @@ public static class AudioOnnxExport
 
     /// <summary>Initializers from a network's state dictionary, and BatchNormalization nodes from its batch-norm layers
     /// (running statistics: evaluation mode).</summary>
-    private static (Func<string, string> weights, Func<string, string, string> batchNorm) Reader(OnnxGraph g, nn.Module network)
+    private static (Func<string, string> weights, Func<string, string, string> batchNorm) Reader(IOnnxEmitter g, nn.Module network)
     {
         var state = network.state_dict();
         var modules = network.named_modules().ToDictionary(m => m.name, m => m.module);

@@ -46,9 +46,12 @@ internal sealed class MlNetOnnxEmitter(OnnxContext ctx, int opset) : IOnnxEmitte
         return output;
     }
 
-    public string Floats(string hint, ReadOnlySpan<float> values, params long[] dims) => ctx.AddInitializer(values.ToArray(), dims, hint);
+    // ML.NET's tensor initializers need a shape: a scalar (no dims) goes through its scalar overloads.
+    public string Floats(string hint, ReadOnlySpan<float> values, params long[] dims)
+        => dims.Length == 0 ? ctx.AddInitializer(values[0], hint) : ctx.AddInitializer(values.ToArray(), dims, hint);
 
-    public string Int64s(string hint, long[] values, params long[] dims) => ctx.AddInitializer(values, dims, hint);
+    public string Int64s(string hint, long[] values, params long[] dims)
+        => dims.Length == 0 ? ctx.AddInitializer(values[0], hint) : ctx.AddInitializer(values, dims, hint);
 
     public string Scalar(string hint, float value) => ctx.AddInitializer(value, hint);
 }

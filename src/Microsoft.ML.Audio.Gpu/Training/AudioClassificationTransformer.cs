@@ -332,11 +332,24 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable, 
         FeatureIndex(input.Schema);
         var columns = OutputColumns();
         return new BatchingDataView<VBuffer<float>>(input, FeatureColumnName, columns[0], BatchSize,
-            (inputs, _, count, results, _) => Score(inputs, count, results), new NoOnnxStep(this),
+            (inputs, _, count, results, _) => Score(inputs, count, results), new Step(this, columns[0].Type, columns[1].Type),
             new DerivedColumn(columns[1], PredictedLabelGetter));
     }
 
     private const int BatchSize = 32;
+
+    /// <summary>The classifier in a data pipe: saved as the transformer, converted to ONNX by AudioOnnxExport's forms.</summary>
+    private sealed class Step(AudioClassificationTransformer parent, DataViewType scoreType, DataViewType labelType) : IDataPipeStep
+    {
+        public void Save(ModelSaveContext ctx) => ((ICanSaveModel)parent).Save(ctx);
+
+        public bool CanSaveOnnx(Microsoft.ML.Model.OnnxConverter.OnnxContext ctx) => Onnx.AudioOnnxExport.CanConvert(parent);
+
+        public void SaveAsOnnx(Microsoft.ML.Model.OnnxConverter.OnnxContext ctx) => Onnx.AudioOnnxExport.Convert(ctx, parent, scoreType, labelType);
+    }
+
+    /// <summary>The feature column's dimensions the network was trained on.</summary>
+    internal int[] FeatureDimensions => _settings.FeatureDimensions;
 
     bool ITransformer.IsRowToRowMapper => true;
 

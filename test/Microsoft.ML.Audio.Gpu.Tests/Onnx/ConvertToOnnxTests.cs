@@ -1,5 +1,6 @@
 using Microsoft.ML.Audio.Gpu.Tests.Infrastructure;
 using Microsoft.ML.Audio.Gpu.Tests.Layers;
+using Microsoft.ML.Audio.Gpu.Training;
 using Microsoft.ML.Audio.Gpu.Transforms;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
@@ -70,6 +71,57 @@ public sealed class ConvertToOnnxTests
                 Compare.RelativeToMax(got[c][i], expected[i], OnnxTolerances.SpectrumRel, $"{c}, row {i}");
             }
         }
+    }
+
+    [TestMethod]
+    [DataRow(false, AudioBackbone.Cnn)]
+    [DataRow(true, AudioBackbone.Cnn)]
+    [DataRow(false, AudioBackbone.BcResNet)]
+    public void TrainedClassifier_ConvertsToOnnx_WithItsProbabilitiesAndClassNames(bool frontEndInNetwork, AudioBackbone backbone)
+    {
+        const int rate = 8000, samples = 2000;
+        var ml = new MLContext(1);
+        var clips = Training.AudioClassificationTrainerTests.Clips(6, 1);
+        var definition = SchemaDefinition.Create(typeof(Training.AudioClassificationTrainerTests.Clip));
+        definition["Audio"].AddAnnotation(AudioAnnotationKinds.SampleRate, rate, NumberDataViewType.Int32);
+        var train = ml.Data.LoadFromEnumerable(clips, definition);
+        var labelMap = ml.Transforms.Conversion.MapValueToKey("Label", "Word").Fit(train);
+        var frontEnd = new MelSpectrogramOptions { FftLength = 256, HopLength = 80, MelBinCount = 32, MaxFrequency = 4000 };
+        var featurizer = frontEndInNetwork ? null : ml.Transforms.Audio.MelSpectrogramGpu("Features", "Audio", frontEnd).Fit(train);
+        var prepared = labelMap.Transform(featurizer?.Transform(train) ?? train);
+        var classifier = ml.MulticlassClassification.Trainers.AudioClassification(new AudioClassificationOptions
+        {
+            FeatureColumnName = frontEndInNetwork ? "Audio" : "Features", FrontEnd = frontEndInNetwork ? frontEnd : null,
+            Epochs = 2, BatchSize = 6, NetworkSize = AudioCnnSize.Small, Backbone = backbone, BcResNetSize = BcResNetSize.Tau1,
+        }).Fit(prepared);
+        var toWord = ml.Transforms.Conversion.MapKeyToValue("PredictedWord", "PredictedLabel").Fit(classifier.Transform(prepared));
+        var model = featurizer is null
+            ? new TransformerChain<ITransformer>(classifier, toWord)
+            : new TransformerChain<ITransformer>(featurizer, classifier, toWord);
+
+        // Scoring data: the decoded audio alone, as an app would feed the graph.
+        var audioOnly = SchemaDefinition.Create(typeof(Row));
+        audioOnly["Audio"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, samples);
+        audioOnly["Audio"].AddAnnotation(AudioAnnotationKinds.SampleRate, rate, NumberDataViewType.Int32);
+        var rows = clips.Select(c => new Row { Audio = c.Audio }).ToArray();
+        var data = ml.Data.LoadFromEnumerable(rows, audioOnly);
+        using var stream = new MemoryStream();
+        ml.Model.ConvertToOnnx(model, data, stream);
+
+        var output = model.Transform(data);
+        var scores = output.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
+        var words = output.GetColumn<ReadOnlyMemory<char>>("PredictedWord").Select(w => w.ToString()).ToArray();
+        using var session = new InferenceSession(stream.ToArray());
+        double worst = 0;
+        for (int i = 0; i < rows.Length; i++)
+        {
+            using var results = session.Run([NamedOnnxValue.CreateFromTensor("Audio", new DenseTensor<float>(rows[i].Audio, [1, samples]))]);
+            var p = results.Single(r => r.Name == "Score.output").AsTensor<float>().ToArray();
+            for (int k = 0; k < p.Length; k++) worst = Math.Max(worst, Math.Abs(p[k] - scores[i][k]));
+            Assert.AreEqual(words[i], results.Single(r => r.Name == "PredictedWord.output").AsTensor<string>().ToArray().Single(), $"row {i}");
+        }
+        Console.WriteLine($"{backbone}, front end in the network {frontEndInNetwork}: max |probability difference| {worst:G3}");
+        Assert.IsLessThanOrEqualTo(OnnxTolerances.ProbabilityAbs, worst, "class probabilities");
     }
 
     [TestMethod]
