@@ -78,7 +78,7 @@ public static class AudioOnnxExport
     /// Writes one layer as ONNX: input <c>input: float[N, samples]</c> (or <c>float[N, bins, frames]</c> for a layer
     /// that takes a spectrum), output <c>output</c>. Layers: <see cref="Stft"/> (power or magnitude),
     /// <see cref="MelSpectrogram"/>, <see cref="ApplyFilterbank"/> (mel and others), <see cref="AmplitudeToDecibel"/>,
-    /// <see cref="Mfcc"/>.
+    /// <see cref="Mfcc"/>, <see cref="Resample"/>.
     /// </summary>
     /// <param name="layer">The layer.</param>
     /// <param name="inputShape">The input's shape without the batch: <c>[samples]</c> or <c>[bins, frames]</c>.</param>
@@ -92,13 +92,14 @@ public static class AudioOnnxExport
         options ??= new AudioOnnxExportOptions();
         var g = new OnnxGraph(Opset(options));
         string x = g.Input("input", DataType.Float, [-1, .. inputShape], ["N", .. inputShape.Select(_ => (string?)null)]);
-        int rank = layer is MelSpectrogram or Stft ? 1 : 2;
+        int rank = layer is MelSpectrogram or Stft or Resample ? 1 : 2;
         if (inputShape.Length != rank || inputShape.Any(d => d <= 0))
             throw new ArgumentException($"ONNX export of {layer.GetType().Name}: inputShape must be {(rank == 1 ? "[samples]" : "[bins, frames]")}, got [{string.Join(", ", inputShape)}].", nameof(inputShape));
         var (y, shape) = layer switch
         {
             MelSpectrogram m => FrontEnd(g, x, m, inputShape[0], options.StftForm, layer.GetName()),
             Stft s => Spectrum(g, x, s, inputShape[0], options.StftForm, layer.GetName()),
+            Resample r => Resampling(g, x, r, inputShape[0]),
             ApplyFilterbank f => (Filterbank(g, x, f.Filterbank), new[] { f.n_filters, inputShape[1] }),
             Mfcc m => (Filterbank(g, x, m.Dct), new[] { m.n_mfcc, inputShape[1] }),
             AmplitudeToDecibel d => (Decibel(g, x, d), inputShape),
@@ -215,7 +216,7 @@ public static class AudioOnnxExport
         };
     }
 
-    private const string FeatureChain = "LoadAudio → MelSpectrogramGpu | MfccGpu | GpuStft [→ GpuMel] [→ GpuDecibel], each reading an earlier step's column";
+    private const string FeatureChain = "LoadAudio [→ GpuResample] → MelSpectrogramGpu | MfccGpu | GpuStft [→ GpuMel] [→ GpuDecibel], each reading an earlier step's column";
 
     /// <summary>
     /// A feature chain without a classifier: LoadAudio's output is the graph's input, and every later step's column is an
@@ -233,7 +234,7 @@ public static class AudioOnnxExport
         var outputs = new List<string>();
         foreach (var step in steps.Skip(1))
         {
-            if (step is not GpuAudioTransformerBase t || step is GpuResampleTransformer or SpeechEmbeddingTransformer)
+            if (step is not GpuAudioTransformerBase t || step is SpeechEmbeddingTransformer)
                 throw new NotSupportedException($"ONNX export: {step.GetType().Name} has no ONNX form in a feature chain yet ({FeatureChain}).");
             string name = t.GetType().Name.Replace("Transformer", "", StringComparison.Ordinal);
             if (!columns.TryGetValue(t.InputColumnName, out var input))
@@ -242,15 +243,16 @@ public static class AudioOnnxExport
                 throw new NotSupportedException($"ONNX export: {name} writes '{t.OutputColumnName}' over an earlier column; give it a new name.");
             (string value, long[] shape) = (t, input.audio) switch
             {
-                (MelSpectrogramGpuTransformer m, true) => FrontEnd(g, input.value, m.Layer, samples, options.StftForm, name),
-                (MfccGpuTransformer m, true) => Cepstra(g, input.value, m, samples, options.StftForm, name),
-                (GpuStftTransformer s, true) => Spectrum(g, input.value, (Stft)s.Layer, samples, options.StftForm, name),
+                (MelSpectrogramGpuTransformer m, true) => FrontEnd(g, input.value, m.Layer, input.shape[0], options.StftForm, name),
+                (MfccGpuTransformer m, true) => Cepstra(g, input.value, m, input.shape[0], options.StftForm, name),
+                (GpuStftTransformer s, true) => Spectrum(g, input.value, (Stft)s.Layer, input.shape[0], options.StftForm, name),
+                (GpuResampleTransformer r, true) => Resampling(g, input.value, (Resample)r.Layer, input.shape[0]),
                 (GpuMelTransformer m, false) => (Filterbank(g, input.value, ((ApplyFilterbank)m.Layer).Filterbank), [((ApplyFilterbank)m.Layer).n_filters, input.shape[1]]),
                 (GpuDecibelTransformer d, false) => (Decibel(g, input.value, (AmplitudeToDecibel)d.Layer), input.shape),
                 _ => throw new NotSupportedException($"ONNX export: {name} reads '{t.InputColumnName}', {(input.audio ? "audio" : "a spectrum")}, " +
                     $"which it does not take in an exported chain ({FeatureChain})."),
             };
-            columns[t.OutputColumnName] = (value, shape, false);
+            columns[t.OutputColumnName] = (value, shape, t is GpuResampleTransformer);
             g.Output(value, t.OutputColumnName, DataType.Float, [-1, .. shape], ["N", .. shape.Select(_ => (string?)null)]);
             outputs.Add(t.OutputColumnName);
         }
@@ -265,7 +267,7 @@ public static class AudioOnnxExport
     /// <summary>Whether mlContext.Model.ConvertToOnnx can take <paramref name="t"/> on this input: the stages and fused
     /// front ends on mono columns of a fixed length.</summary>
     internal static bool CanConvert(GpuAudioTransformerBase t, SignalColumn input)
-        => t is MelSpectrogramGpuTransformer or MfccGpuTransformer or GpuStftTransformer or GpuMelTransformer or GpuDecibelTransformer
+        => t is MelSpectrogramGpuTransformer or MfccGpuTransformer or GpuStftTransformer or GpuMelTransformer or GpuDecibelTransformer or GpuResampleTransformer
            && input.IsFixedSize && input.Channels == 1 && !input.HasChannelDimension;
 
     /// <summary>
@@ -283,7 +285,7 @@ public static class AudioOnnxExport
             throw new NotSupportedException($"ONNX export: {name} reads '{t.InputColumnName}', which is not in the ONNX graph. Decoding (LoadAudio) " +
                 "stays outside ONNX: convert the pipeline that starts from the decoded audio column (fit it on data that holds that column).");
         var g = new MlNetOnnxEmitter(ctx, MlNetOpset);
-        bool audio = t is MelSpectrogramGpuTransformer or MfccGpuTransformer or GpuStftTransformer;
+        bool audio = t is MelSpectrogramGpuTransformer or MfccGpuTransformer or GpuStftTransformer or GpuResampleTransformer;
         // ML.NET declares a vector column as [batch, dims...]: brought to the layer's (N, samples) or (N, bins, frames).
         long[] shape = audio ? [-1, input.Length] : [-1, input.Bins, input.Length];
         string x = g.Node("Reshape", [ctx.GetVariableName(t.InputColumnName), g.Int64s("shape", shape, shape.Length)]);
@@ -292,6 +294,7 @@ public static class AudioOnnxExport
             MelSpectrogramGpuTransformer m => FrontEnd(g, x, m.Layer, input.Length, OnnxStftForm.Convolution, name),
             MfccGpuTransformer m => Cepstra(g, x, m, input.Length, OnnxStftForm.Convolution, name),
             GpuStftTransformer s => Spectrum(g, x, (Stft)s.Layer, input.Length, OnnxStftForm.Convolution, name),
+            GpuResampleTransformer r => Resampling(g, x, (Resample)r.Layer, input.Length),
             GpuMelTransformer m => (Filterbank(g, x, ((ApplyFilterbank)m.Layer).Filterbank), Array.Empty<long>()),
             _ => (Decibel(g, x, (AmplitudeToDecibel)t.Layer), Array.Empty<long>()),
         };
@@ -446,6 +449,27 @@ public static class AudioOnnxExport
         }
         string result = stft.output == SpectrumType.Magnitude ? g.Node("Sqrt", [power]) : power;
         return (result, [bins, frames]);
+    }
+
+    /// <summary>
+    /// Resample's polyphase form, as Functional's: zeros padded, one strided convolution with the kernel
+    /// <c>(new / g, 1, taps)</c> (an initializer), the phases interleaved and the result trimmed: <c>(N, samples)</c> to
+    /// <c>(N, ⌈samples · new / orig⌉)</c>.
+    /// </summary>
+    private static (string value, long[] shape) Resampling(IOnnxEmitter g, string x, Resample layer, long samples)
+    {
+        long target = Functional.resampled_length(samples, layer.orig_freq, layer.new_freq);
+        if (layer.orig_freq == layer.new_freq) return (g.Node("Identity", [x]), [samples]);
+        long gcd = (long)System.Numerics.BigInteger.GreatestCommonDivisor(layer.orig_freq, layer.new_freq);
+        long orig = layer.orig_freq / gcd, width = layer.width;
+        using var scope = NewDisposeScope();
+        using var kernel = HostCopy.Of(layer.Kernel, ScalarType.Float32);
+        string padded = g.Node("Pad", [x, g.Int64s("pads", [0, width, 0, width + orig], 4)], OnnxGraph.Text("mode", "constant"));
+        string phases = g.Node("Conv", [Unsqueeze(g, padded, 1), g.Floats("resample_kernel", kernel.data<float>().ToArray(), kernel.shape)],
+            OnnxGraph.Ints("kernel_shape", kernel.shape[2]), OnnxGraph.Ints("strides", orig));     // (N, new / g, blocks)
+        string interleaved = g.Node("Reshape", [g.Node("Transpose", [phases], OnnxGraph.Ints("perm", 0, 2, 1)), g.Int64s("flat", [0, -1], 2)]);
+        string y = g.Node("Slice", [interleaved, g.Int64s("starts", [0], 1), g.Int64s("ends", [target], 1), g.Int64s("axes", [1], 1)]);
+        return (y, [target]);
     }
 
     /// <summary>Unsqueeze of one axis: the axes an input from opset 13, an attribute before (ML.NET's converter writes 9-12).</summary>

@@ -132,7 +132,7 @@ public sealed class GpuResampleTransformer : GpuAudioTransformerBase
 /// | Output column data type | Vector of <xref:System.Single>, same layout, at the new rate |
 /// | Runs on GPU | Yes, when MLContext.GpuDeviceId is set (CPU otherwise) |
 /// | Required NuGet in addition to Microsoft.ML | Kapre.MLNet, TorchSharp and a libtorch backend |
-/// | Exportable to ONNX | Not as a standalone step yet (docs/onnx.md) |
+/// | Exportable to ONNX | After LoadAudio, in a feature chain, with AudioOnnxExport (docs/onnx.md); and with mlContext.Model.ConvertToOnnx (mono, fixed length) |
 /// ]]></format>
 /// </remarks>
 public sealed class GpuResampleEstimator : GpuAudioEstimatorBase<GpuResampleTransformer>

@@ -53,6 +53,8 @@ public sealed class OnnxFeatureExportTests
                 .Append(ml.Transforms.Audio.GpuDecibel("Db", "Mel", new GpuDecibelOptions { TopDb = 80 }))
                 .Append(ml.Transforms.Audio.MelSpectrogramGpu("LogMel", "Audio", new MelSpectrogramOptions { FftLength = 256, HopLength = 80, MelBinCount = 40 }))
                 .Append(ml.Transforms.Audio.MfccGpu("Mfcc", "Audio", new MfccOptions { FftLength = 256, HopLength = 80, MelBinCount = 32, CoefficientCount = 13 }))
+                .Append(ml.Transforms.Audio.GpuResample("Audio6k", "Audio", new GpuResampleOptions { SampleRate = 6000 }))
+                .Append(ml.Transforms.Audio.GpuStft("Spectrum6k", "Audio6k", new GpuStftOptions { FftLength = 128 }))
                 .Fit(files);
             var output = model.Transform(files);
             using var stream = new MemoryStream();
@@ -60,8 +62,8 @@ public sealed class OnnxFeatureExportTests
 
             var audio = AudioData.Column(output, "Audio");
             var onnx = OnnxRun.Run(stream.ToArray(), "Audio", [.. audio.SelectMany(a => a)], [Files, Samples]);
-            CollectionAssert.AreEquivalent(new[] { "Spectrum", "Mel", "Db", "LogMel", "Mfcc" }, onnx.Keys.ToArray(), "one output per feature column, named as the column");
-            foreach (var column in new[] { "Spectrum", "Mel" })
+            CollectionAssert.AreEquivalent(new[] { "Spectrum", "Mel", "Db", "LogMel", "Mfcc", "Audio6k", "Spectrum6k" }, onnx.Keys.ToArray(), "one output per feature column, named as the column");
+            foreach (var column in new[] { "Spectrum", "Mel", "Audio6k", "Spectrum6k" })
             {
                 var expected = AudioData.Column(output, column);
                 var got = (float[])onnx[column];
@@ -115,10 +117,10 @@ public sealed class OnnxFeatureExportTests
         try
         {
             var loading = new LoadAudioOptions { SampleRate = Rate, DurationSeconds = Samples / (double)Rate };
-            var resample = ml.Transforms.Audio.LoadAudio("Audio", nameof(FileRow.Path), loading)
-                .Append(ml.Transforms.Audio.GpuResample("Audio4k", "Audio", new GpuResampleOptions { SampleRate = 4000 })).Fit(files);
-            var e = Assert.ThrowsExactly<NotSupportedException>(() => AudioOnnxExport.Export(resample, new MemoryStream()));
-            StringAssert.Contains(e.Message, nameof(GpuResampleTransformer));
+            var embedding = ml.Transforms.Audio.LoadAudio("Audio16k", nameof(FileRow.Path), new LoadAudioOptions { SampleRate = 16000, DurationSeconds = 1 })
+                .Append(ml.Transforms.Audio.SpeechEmbedding("Embedding", "Audio16k")).Fit(files);
+            var e = Assert.ThrowsExactly<NotSupportedException>(() => AudioOnnxExport.Export(embedding, new MemoryStream()));
+            StringAssert.Contains(e.Message, nameof(SpeechEmbeddingTransformer));
 
             var overwrite = ml.Transforms.Audio.LoadAudio("Audio", nameof(FileRow.Path), loading)
                 .Append(ml.Transforms.Audio.GpuStft("Audio", "Audio", new GpuStftOptions { FftLength = 256 })).Fit(files);

@@ -123,10 +123,10 @@ public sealed class OnnxModelExportTests
     {
         var ml = new MLContext(1);
         var files = ml.Data.LoadFromEnumerable(Files(1, 3, "x"));
-        var model = ml.Transforms.Audio.LoadAudio("Audio", nameof(FileRow.Path), Loading)
-            .Append(ml.Transforms.Audio.GpuResample("Audio4k", "Audio", new GpuResampleOptions { SampleRate = 4000 })).Fit(files);
+        var model = ml.Transforms.Audio.LoadAudio("Audio", nameof(FileRow.Path), new LoadAudioOptions { SampleRate = 16000, DurationSeconds = 1 })
+            .Append(ml.Transforms.Audio.SpeechEmbedding("Embedding", "Audio")).Fit(files);
         var e = Assert.ThrowsExactly<NotSupportedException>(() => AudioOnnxExport.Export(model, new MemoryStream()));
-        StringAssert.Contains(e.Message, nameof(GpuResampleTransformer));
+        StringAssert.Contains(e.Message, nameof(SpeechEmbeddingTransformer));
 
         var noDuration = ml.Transforms.Audio.LoadAudio("Audio", nameof(FileRow.Path), new LoadAudioOptions { SampleRate = Rate }).Fit(files);
         string path = Path.Combine(_dir.FullName, "none.onnx");
