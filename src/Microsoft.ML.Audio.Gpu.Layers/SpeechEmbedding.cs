@@ -47,6 +47,9 @@ public sealed class SpeechEmbeddingFrontEnd : nn.Module<Tensor, Tensor>
     /// <summary>The mel filterbank <c>(257, 32)</c>.</summary>
     public ApplyFilterbank Mel => mel;
 
+    /// <summary>The decibel stage (80 dB range per example).</summary>
+    internal AmplitudeToDecibel Decibel => db;
+
     /// <summary>Frames of <paramref name="samples"/> samples.</summary>
     public static long frame_count(long samples) => samples >= FftLength ? 1 + (samples - FftLength) / HopLength : 0;
 
@@ -99,6 +102,9 @@ public sealed class SpeechEmbeddingNetwork : nn.Module<Tensor, Tensor>
 
     /// <summary>Max-pooling (height, width) after the convolution of that index.</summary>
     private static readonly Dictionary<int, (long, long)> Pools = new() { [2] = (2, 2), [6] = (1, 2), [10] = (2, 2), [14] = (1, 2), [18] = (2, 2) };
+
+    /// <summary>The max-pooling (height, width) after convolution <paramref name="index"/>, if any (the ONNX export's).</summary>
+    internal static (long, long)? PoolAfter(int index) => Pools.TryGetValue(index, out var pool) ? pool : null;
 
     private readonly ModuleList<Conv2d> convs;
 

@@ -216,7 +216,7 @@ public static class AudioOnnxExport
         };
     }
 
-    private const string FeatureChain = "LoadAudio [→ GpuResample] → MelSpectrogramGpu | MfccGpu | GpuStft [→ GpuMel] [→ GpuDecibel], each reading an earlier step's column";
+    private const string FeatureChain = "LoadAudio [→ GpuResample] → MelSpectrogramGpu | MfccGpu | SpeechEmbedding | GpuStft [→ GpuMel] [→ GpuDecibel], each reading an earlier step's column";
 
     /// <summary>
     /// A feature chain without a classifier: LoadAudio's output is the graph's input, and every later step's column is an
@@ -234,7 +234,7 @@ public static class AudioOnnxExport
         var outputs = new List<string>();
         foreach (var step in steps.Skip(1))
         {
-            if (step is not GpuAudioTransformerBase t || step is SpeechEmbeddingTransformer)
+            if (step is not GpuAudioTransformerBase t)
                 throw new NotSupportedException($"ONNX export: {step.GetType().Name} has no ONNX form in a feature chain yet ({FeatureChain}).");
             string name = t.GetType().Name.Replace("Transformer", "", StringComparison.Ordinal);
             if (!columns.TryGetValue(t.InputColumnName, out var input))
@@ -247,6 +247,7 @@ public static class AudioOnnxExport
                 (MfccGpuTransformer m, true) => Cepstra(g, input.value, m, input.shape[0], options.StftForm, name),
                 (GpuStftTransformer s, true) => Spectrum(g, input.value, (Stft)s.Layer, input.shape[0], options.StftForm, name),
                 (GpuResampleTransformer r, true) => Resampling(g, input.value, (Resample)r.Layer, input.shape[0]),
+                (SpeechEmbeddingTransformer e, true) => SpeechEmbeddingGraph(g, input.value, e.Embedding, input.shape[0]),
                 (GpuMelTransformer m, false) => (Filterbank(g, input.value, ((ApplyFilterbank)m.Layer).Filterbank), [((ApplyFilterbank)m.Layer).n_filters, input.shape[1]]),
                 (GpuDecibelTransformer d, false) => (Decibel(g, input.value, (AmplitudeToDecibel)d.Layer), input.shape),
                 _ => throw new NotSupportedException($"ONNX export: {name} reads '{t.InputColumnName}', {(input.audio ? "audio" : "a spectrum")}, " +
@@ -267,7 +268,8 @@ public static class AudioOnnxExport
     /// <summary>Whether mlContext.Model.ConvertToOnnx can take <paramref name="t"/> on this input: the stages and fused
     /// front ends on mono columns of a fixed length.</summary>
     internal static bool CanConvert(GpuAudioTransformerBase t, SignalColumn input)
-        => t is MelSpectrogramGpuTransformer or MfccGpuTransformer or GpuStftTransformer or GpuMelTransformer or GpuDecibelTransformer or GpuResampleTransformer
+        => t is MelSpectrogramGpuTransformer or MfccGpuTransformer or GpuStftTransformer or GpuMelTransformer or GpuDecibelTransformer
+               or GpuResampleTransformer or SpeechEmbeddingTransformer
            && input.IsFixedSize && input.Channels == 1 && !input.HasChannelDimension;
 
     /// <summary>
@@ -285,7 +287,7 @@ public static class AudioOnnxExport
             throw new NotSupportedException($"ONNX export: {name} reads '{t.InputColumnName}', which is not in the ONNX graph. Decoding (LoadAudio) " +
                 "stays outside ONNX: convert the pipeline that starts from the decoded audio column (fit it on data that holds that column).");
         var g = new MlNetOnnxEmitter(ctx, MlNetOpset);
-        bool audio = t is MelSpectrogramGpuTransformer or MfccGpuTransformer or GpuStftTransformer or GpuResampleTransformer;
+        bool audio = t is MelSpectrogramGpuTransformer or MfccGpuTransformer or GpuStftTransformer or GpuResampleTransformer or SpeechEmbeddingTransformer;
         // ML.NET declares a vector column as [batch, dims...]: brought to the layer's (N, samples) or (N, bins, frames).
         long[] shape = audio ? [-1, input.Length] : [-1, input.Bins, input.Length];
         string x = g.Node("Reshape", [ctx.GetVariableName(t.InputColumnName), g.Int64s("shape", shape, shape.Length)]);
@@ -295,6 +297,7 @@ public static class AudioOnnxExport
             MfccGpuTransformer m => Cepstra(g, x, m, input.Length, OnnxStftForm.Convolution, name),
             GpuStftTransformer s => Spectrum(g, x, (Stft)s.Layer, input.Length, OnnxStftForm.Convolution, name),
             GpuResampleTransformer r => Resampling(g, x, (Resample)r.Layer, input.Length),
+            SpeechEmbeddingTransformer e => SpeechEmbeddingGraph(g, x, e.Embedding, input.Length),
             GpuMelTransformer m => (Filterbank(g, x, ((ApplyFilterbank)m.Layer).Filterbank), Array.Empty<long>()),
             _ => (Decibel(g, x, (AmplitudeToDecibel)t.Layer), Array.Empty<long>()),
         };
@@ -470,6 +473,66 @@ public static class AudioOnnxExport
         string interleaved = g.Node("Reshape", [g.Node("Transpose", [phases], OnnxGraph.Ints("perm", 0, 2, 1)), g.Int64s("flat", [0, -1], 2)]);
         string y = g.Node("Slice", [interleaved, g.Int64s("starts", [0], 1), g.Int64s("ends", [target], 1), g.Int64s("axes", [1], 1)]);
         return (y, [target]);
+    }
+
+    /// <summary>
+    /// The pretrained speech embedding on <c>(N, samples)</c> 16 kHz audio, as <see cref="SpeechEmbedding"/>'s forward:
+    /// silence padded to its minimum length, the front end (the Fourier basis as a convolution, mel, dB, <c>/ 10 + 2</c>),
+    /// the 76-frame windows every 8 frames gathered by a constant index, the 20 convolutions, then the pooling:
+    /// <c>(N, 192)</c>, <c>(N, 96)</c>, or <c>(N, 96, windows)</c> without pooling (laid out as the transform's column).
+    /// </summary>
+    private static (string value, long[] shape) SpeechEmbeddingGraph(IOnnxEmitter g, string x, SpeechEmbedding model, long samples)
+    {
+        using var scope = NewDisposeScope();
+        long padded = Math.Max(samples, model.min_samples);
+        if (padded > samples)
+            x = g.Node("Pad", [x, g.Int64s("pads", [0, 0, 0, padded - samples], 4)], OnnxGraph.Text("mode", "constant"));
+        var frontEnd = model.FrontEnd;
+        string scaled = g.Node("Mul", [x, g.Scalar("int16_scale", 32768f)]);
+        using var basis = HostCopy.Of(frontEnd.Stft.Kernel, ScalarType.Float32);
+        long bins = basis.shape[0] / 2;
+        string spec = g.Node("Conv", [Unsqueeze(g, scaled, 1), g.Floats("dft_basis", basis.data<float>().ToArray(), basis.shape)],
+            OnnxGraph.Ints("kernel_shape", basis.shape[2]), OnnxGraph.Ints("strides", frontEnd.Stft.hop_length));
+        string re = g.Node("Slice", [spec, g.Int64s("starts", [0], 1), g.Int64s("ends", [bins], 1), g.Int64s("axes", [1], 1)]);
+        string im = g.Node("Slice", [spec, g.Int64s("starts", [bins], 1), g.Int64s("ends", [2 * bins], 1), g.Int64s("axes", [1], 1)]);
+        string power = g.Node("Add", [g.Node("Mul", [re, re]), g.Node("Mul", [im, im])]);
+        string db = Decibel(g, Filterbank(g, power, frontEnd.Mel.Filterbank), frontEnd.Decibel);
+        string features = g.Node("Add", [g.Node("Div", [db, g.Scalar("ten", 10f)]), g.Scalar("two", 2f)]);   // (N, 32, frames)
+        string frames = g.Node("Transpose", [features], OnnxGraph.Ints("perm", 0, 2, 1));                   // (N, frames, 32)
+
+        const int window = SpeechEmbeddingNetwork.WindowFrames, step = SpeechEmbedding.WindowStep, mels = SpeechEmbeddingFrontEnd.MelBinCount;
+        long count = model.window_count(samples);
+        var index = new long[count * window];
+        for (long w = 0; w < count; w++)
+            for (long f = 0; f < window; f++) index[w * window + f] = w * step + f;
+        string windows = g.Node("Gather", [frames, g.Int64s("window_frames", index, count, window)], OnnxGraph.Int("axis", 1)); // (N, W, 76, 32)
+        string y = Unsqueeze(g, g.Node("Reshape", [windows, g.Int64s("windows_shape", [-1, window, mels], 3)]), 1);            // (N·W, 1, 76, 32)
+
+        var network = model.Network;
+        var (weights, _) = Reader(g, network);
+        var convolutions = SpeechEmbeddingNetwork.Convolutions;
+        for (int i = 0; i < convolutions.Length; i++)
+        {
+            var (_, _, h, w, pad) = convolutions[i];
+            bool last = i == convolutions.Length - 1;
+            string[] inputs = last ? [y, weights($"convs.{i}.weight")] : [y, weights($"convs.{i}.weight"), weights($"convs.{i}.bias")];
+            y = g.Node("Conv", inputs, OnnxGraph.Ints("kernel_shape", h, w), OnnxGraph.Ints("pads", 0, pad, 0, pad));
+            if (last) break;
+            y = g.Node("Max", [g.Node("LeakyRelu", [y], OnnxGraph.Float("alpha", 0.2f)), g.Scalar("floor", -0.4f)]);
+            if (SpeechEmbeddingNetwork.PoolAfter(i) is (long ph, long pw))
+                y = g.Node("MaxPool", [y], OnnxGraph.Ints("kernel_shape", ph, pw), OnnxGraph.Ints("strides", ph, pw));
+        }
+        const int size = SpeechEmbeddingNetwork.EmbeddingSize;
+        string embeddings = g.Node("Reshape", [y, g.Int64s("embeddings_shape", [-1, count, size], 3)]);        // (N, W, 96)
+        string Mean() => g.Node("ReduceMean", [embeddings], OnnxGraph.Ints("axes", 1), OnnxGraph.Int("keepdims", 0));
+        string Maximum() => g.Node("ReduceMax", [embeddings], OnnxGraph.Ints("axes", 1), OnnxGraph.Int("keepdims", 0));
+        return model.pooling switch
+        {
+            EmbeddingPooling.Mean => (Mean(), [size]),
+            EmbeddingPooling.Max => (Maximum(), [size]),
+            EmbeddingPooling.MeanMax => (g.Node("Concat", [Mean(), Maximum()], OnnxGraph.Int("axis", 1)), [2 * size]),
+            _ => (g.Node("Transpose", [embeddings], OnnxGraph.Ints("perm", 0, 2, 1)), [size, count]),
+        };
     }
 
     /// <summary>Unsqueeze of one axis: the axes an input from opset 13, an attribute before (ML.NET's converter writes 9-12).</summary>

@@ -124,6 +124,9 @@ public sealed class SpeechEmbeddingTransformer : GpuAudioTransformerBase
 
     private protected override nn.Module<Tensor, Tensor> CreateModule() => new PerRow(_options.CreateLayer());
 
+    /// <summary>The embedding model the transform runs (the ONNX export reads it).</summary>
+    internal SpeechEmbedding Embedding => ((PerRow)Module).Embedding;
+
     /// <summary>(batch, 1, samples) rows to (batch, ...) embeddings; without pooling, (batch, 96, windows).</summary>
     private sealed class PerRow : nn.Module<Tensor, Tensor>
     {
@@ -134,6 +137,8 @@ public sealed class SpeechEmbeddingTransformer : GpuAudioTransformerBase
             this.embedding = embedding;
             RegisterComponents();
         }
+
+        public SpeechEmbedding Embedding => embedding;
 
         public override Tensor forward(Tensor input)
         {
@@ -156,7 +161,7 @@ public sealed class SpeechEmbeddingTransformer : GpuAudioTransformerBase
 /// | Output column data type | Vector of <xref:System.Single>: [192] (mean and max), [96] (mean or max) or [96, windows] (no pooling) |
 /// | Runs on GPU | Yes, when MLContext.GpuDeviceId is set (CPU otherwise) |
 /// | Required NuGet in addition to Microsoft.ML | Kapre.MLNet, TorchSharp and a libtorch backend |
-/// | Exportable to ONNX | Not as a standalone step yet (docs/onnx.md) |
+/// | Exportable to ONNX | After LoadAudio (16 kHz, mono, fixed length), in a feature chain, with AudioOnnxExport (docs/onnx.md); and with mlContext.Model.ConvertToOnnx |
 ///
 /// The model is Google's speech embedding as converted by openWakeWord (Apache-2.0); its weights ship in the Kapre.MLNet
 /// assembly. Pooled embeddings suit any ML.NET trainer: `ml.MulticlassClassification.Trainers.SdcaMaximumEntropy` on

@@ -43,6 +43,7 @@ public sealed class ConvertToOnnxTests
             .Append(ml.Transforms.Audio.MelSpectrogramGpu("LogMel", "Audio", new MelSpectrogramOptions { FftLength = 256, MelBinCount = 20, MelScale = Microsoft.ML.Audio.Gpu.Layers.MelScale.Slaney }))
             .Append(ml.Transforms.Audio.MfccGpu("Mfcc", "Audio", new MfccOptions { FftLength = 256, MelBinCount = 20, CoefficientCount = 8 }))
             .Append(ml.Transforms.Audio.GpuResample("Audio8k", "Audio", new GpuResampleOptions { SampleRate = 8000 }))
+            .Append(ml.Transforms.Audio.SpeechEmbedding("Embedding", "Audio"))
             .Append(ml.Transforms.NormalizeMinMax("MfccScaled", "Mfcc"))
             .Append(ml.Transforms.Concatenate("Features", "Mfcc", "LogMel"))
             .Append(ml.Transforms.NormalizeMeanVariance("FeaturesScaled", "Features"))
@@ -53,7 +54,7 @@ public sealed class ConvertToOnnxTests
         var output = model.Transform(data);
         using var session = new InferenceSession(stream.ToArray());
         Assert.AreEqual("Audio", session.InputMetadata.Keys.Single(), "the graph starts from the audio column");
-        var columns = new[] { "Spectrum", "Mel", "Db", "LogMel", "Mfcc", "Audio8k", "MfccScaled", "Features", "FeaturesScaled" };
+        var columns = new[] { "Spectrum", "Mel", "Db", "LogMel", "Mfcc", "Audio8k", "Embedding", "MfccScaled", "Features", "FeaturesScaled" };
         var got = columns.ToDictionary(c => c, _ => new List<float[]>());
         foreach (var row in rows)
         {
