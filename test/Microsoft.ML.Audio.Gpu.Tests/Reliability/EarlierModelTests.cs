@@ -29,7 +29,7 @@ public sealed class EarlierModelTests
         var actual = AudioData.Column(model.Transform(input), column);
         Assert.HasCount(expected.Length, actual);
         // The speech embedding's rows were recorded with oneDNN's AVX-512 convolutions; OneDnnIsa now keeps oneDNN on
-        // AVX2, whose sums round differently (1.4e-6 measured), so that model gets the embedding's tolerance.
+        // AVX, whose sums round differently (1.4e-6 measured with AVX2), so that model gets the embedding's tolerance.
         double tolerance = name == "speech-embedding" ? Tolerances.SpeechEmbeddingRel : Tolerances.SameComputationRel;
         for (int i = 0; i < expected.Length; i++)
             Compare.RelativeToMax(actual[i], expected[i], tolerance, $"{name}, row {i}");
