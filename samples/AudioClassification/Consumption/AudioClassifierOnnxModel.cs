@@ -16,7 +16,8 @@ public sealed class AudioClassifierOnnxModel : IDisposable
     private readonly InferenceSession _session;
     private readonly string _input, _score;
     private readonly AudioDecodeOptions _decoding;
-    private readonly int _samples;
+    private readonly int _samples, _channels;
+    private readonly bool _mono;
 
     /// <summary>Class names in score order.</summary>
     public string[] ClassNames { get; }
@@ -43,8 +44,11 @@ public sealed class AudioClassifierOnnxModel : IDisposable
             _score = Read("kapre.score");
             int rate = int.Parse(Read("kapre.sample_rate"), CultureInfo.InvariantCulture);
             double seconds = double.Parse(Read("kapre.duration_seconds"), CultureInfo.InvariantCulture);
+            // Files written before multi-channel export have neither key: mono.
+            _mono = !meta.TryGetValue("kapre.mono", out var mono) || mono == "true";
+            _channels = meta.TryGetValue("kapre.channels", out var channels) ? int.Parse(channels, CultureInfo.InvariantCulture) : 1;
             // The same settings LoadAudio decoded with when the model was trained.
-            _decoding = new AudioDecodeOptions { SampleRate = rate, Mono = true, DurationSeconds = seconds, Crop = Enum.Parse<CropAlignment>(Read("kapre.crop")) };
+            _decoding = new AudioDecodeOptions { SampleRate = rate, Mono = _mono, DurationSeconds = seconds, Crop = Enum.Parse<CropAlignment>(Read("kapre.crop")) };
             _samples = (int)Math.Round(seconds * rate);
             ClassNames = JsonSerializer.Deserialize<string[]>(Read("kapre.classes")) ?? [];
         }
@@ -60,7 +64,12 @@ public sealed class AudioClassifierOnnxModel : IDisposable
     public ModelOutput Predict(string path)
     {
         var audio = AudioDecoder.Decode(path, _decoding);
-        var input = new DenseTensor<float>(audio.Samples.AsMemory(0, _samples), [1, _samples]);
+        if (audio.Channels != _channels)
+            throw new AudioDecodeException(path, $"it has {audio.Channels} channel(s) but the model takes {_channels}");
+        // Planar [channels, samples], as LoadAudio's column: (1, samples) for a mono model, (1, channels, samples) otherwise.
+        var input = _mono
+            ? new DenseTensor<float>(audio.Samples.AsMemory(0, _samples), [1, _samples])
+            : new DenseTensor<float>(audio.Samples.AsMemory(0, _channels * _samples), [1, _channels, _samples]);
         using var results = _session.Run([NamedOnnxValue.CreateFromTensor(_input, input)], [_score]);
         var scores = results[0].AsTensor<float>().ToArray();
         int best = 0;

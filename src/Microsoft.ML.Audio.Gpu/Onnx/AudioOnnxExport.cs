@@ -33,13 +33,16 @@ public sealed class AudioOnnxExportOptions
 /// ONNX Runtime alone, without TorchSharp.
 /// </summary>
 /// <remarks>
-/// <para>Exports <c>[LoadAudio] → [MelSpectrogramGpu] → AudioClassification (CNN backbone, with or without its front end)
-/// → [MapKeyToValue]</c>, as nested chains or one. Inputs and outputs keep ML.NET's column names: the audio column
-/// <c>float[N, samples]</c> (N, the batch, is dynamic; samples is fixed: the trainer needs one clip length), the
-/// scores <c>float[N, classes]</c>, the predicted label <c>uint32[N]</c> (ML.NET's 1-based key) and, with
-/// MapKeyToValue, its class name <c>string[N]</c>.</para>
-/// <para>A chain without a classifier exports as a feature extractor: <c>LoadAudio → MelSpectrogramGpu | MfccGpu |
-/// GpuStft [→ GpuMel] [→ GpuDecibel]</c>, each step's column an output <c>float[N, rows, frames]</c> of the same name.</para>
+/// <para>Exports <c>[LoadAudio] → [MelSpectrogramGpu] → AudioClassification (every backbone: CNN or BC-ResNet with or
+/// without its front end, the speech embedding and its head) → [MapKeyToValue]</c>, as nested chains or one. Inputs and
+/// outputs keep ML.NET's column names: the audio column <c>float[N, samples]</c>, or <c>float[N, channels, samples]</c>
+/// for multi-channel audio (LoadAudio's <c>Mono = false</c>) (N, the batch, is dynamic; samples is fixed: the trainer
+/// needs one clip length), the scores <c>float[N, classes]</c>, the predicted label <c>uint32[N]</c> (ML.NET's 1-based
+/// key) and, with MapKeyToValue, its class name <c>string[N]</c>.</para>
+/// <para>A chain without a classifier exports as a feature extractor: <c>LoadAudio [→ GpuResample] → MelSpectrogramGpu |
+/// MfccGpu | SpeechEmbedding | GpuStft [→ GpuMel] [→ GpuDecibel]</c>, each step's column an output
+/// <c>float[N, [channels,] rows, frames]</c> of the same name. Without LoadAudio's DurationSeconds the samples axis is
+/// dynamic (audio of any length), and so are the frames and windows that follow from it.</para>
 /// <para>Anything else fails with a <see cref="NotSupportedException"/> naming the transform and the option, never
 /// with a silently different graph.</para>
 /// </remarks>
@@ -52,7 +55,7 @@ public static class AudioOnnxExport
 
     /// <summary>Writes <paramref name="model"/> as ONNX to <paramref name="stream"/>.</summary>
     /// <param name="model">A fitted chain: <c>[LoadAudio] → [MelSpectrogramGpu] → AudioClassification → [MapKeyToValue]</c>,
-    /// or a feature chain <c>LoadAudio → MelSpectrogramGpu | MfccGpu | GpuStft [→ GpuMel] [→ GpuDecibel]</c>.</param>
+    /// or a feature chain <c>LoadAudio [→ GpuResample] → MelSpectrogramGpu | MfccGpu | SpeechEmbedding | GpuStft [→ GpuMel] [→ GpuDecibel]</c>.</param>
     /// <param name="stream">Where the file goes.</param>
     /// <param name="options">Export options; null for the defaults.</param>
     /// <exception cref="NotSupportedException">A transform or option has no ONNX form (the message names it).</exception>
@@ -97,12 +100,12 @@ public static class AudioOnnxExport
             throw new ArgumentException($"ONNX export of {layer.GetType().Name}: inputShape must be {(rank == 1 ? "[samples]" : "[bins, frames]")}, got [{string.Join(", ", inputShape)}].", nameof(inputShape));
         var (y, shape) = layer switch
         {
-            MelSpectrogram m => FrontEnd(g, x, m, inputShape[0], options.StftForm, layer.GetName()),
-            Stft s => Spectrum(g, x, s, inputShape[0], options.StftForm, layer.GetName()),
-            Resample r => Resampling(g, x, r, inputShape[0]),
+            MelSpectrogram m => FrontEnd(g, x, m, inputShape, options.StftForm, layer.GetName()),
+            Stft s => Spectrum(g, x, s, inputShape, options.StftForm, layer.GetName()),
+            Resample r => Resampling(g, x, r, inputShape),
             ApplyFilterbank f => (Filterbank(g, x, f.Filterbank), new[] { f.n_filters, inputShape[1] }),
             Mfcc m => (Filterbank(g, x, m.Dct), new[] { m.n_mfcc, inputShape[1] }),
-            AmplitudeToDecibel d => (Decibel(g, x, d), inputShape),
+            AmplitudeToDecibel d => (Decibel(g, x, d, 3), inputShape),
             _ => throw new NotSupportedException($"ONNX export: layer {layer.GetType().Name} has no ONNX form."),
         };
         g.Output(y, "output", DataType.Float, [-1, .. shape], ["N", .. shape.Select(_ => (string?)null)]);
@@ -141,29 +144,24 @@ public static class AudioOnnxExport
         }
         if (classifier is null) throw new NotSupportedException("ONNX export: the model has no AudioClassification step; the exported chain is [LoadAudio] → [MelSpectrogramGpu] → AudioClassification → [MapKeyToValue].");
         if (load is null) throw new NotSupportedException("ONNX export: the model has no LoadAudio step, which gives the clip length the graph is built for.");
-        var (loading, samples) = FixedMonoLength(load);
+        long[] dims = AudioDims(load);
+        if (dims[^1] == Variable)
+            throw new NotSupportedException("ONNX export: LoadAudio option DurationSeconds is not set; a classifier's graph needs the fixed clip length it was trained on.");
         var network = classifier.Module;
-        var frontEnd = network switch
-        {
-            AudioCnn c => c.front_end,
-            BcResNet b => b.front_end,
-            _ => throw new NotSupportedException($"ONNX export: AudioClassification option Backbone = {classifier.Backbone} is not exported yet; the Cnn and BcResNet backbones are."),
-        };
+        var frontEnd = NetworkFrontEnd(network);
         if (mel is not null && (mel.InputColumnName != load.OutputColumnName || classifier.FeatureColumnName != mel.OutputColumnName))
             throw new NotSupportedException($"ONNX export: MelSpectrogramGpu reads '{mel.InputColumnName}' and writes '{mel.OutputColumnName}', but the chain's audio is '{load.OutputColumnName}' and the classifier reads '{classifier.FeatureColumnName}'.");
         if (mel is null && classifier.FeatureColumnName != load.OutputColumnName)
             throw new NotSupportedException($"ONNX export: the classifier reads '{classifier.FeatureColumnName}', not LoadAudio's output '{load.OutputColumnName}'.");
-        if (mel is not null && frontEnd is not null)
-            throw new NotSupportedException("ONNX export: a spectrogram into a network with its own front end is not a chain the trainer makes.");
-        if (mel is null && frontEnd is null)
+        if (mel is not null && (frontEnd is not null || network is SpeechEmbeddingClassifier))
+            throw new NotSupportedException("ONNX export: a spectrogram into a network that takes audio is not a chain the trainer makes.");
+        if (mel is null && frontEnd is null && network is not SpeechEmbeddingClassifier)
             throw new NotSupportedException("ONNX export: the classifier reads audio but has no front end, and there is no MelSpectrogramGpu before it.");
 
         var g = new OnnxGraph(Opset(options));
-        string audio = g.Input(load.OutputColumnName, DataType.Float, [-1, samples], ["N", null]);
-        var (spectrogram, shape) = mel is not null
-            ? FrontEnd(g, audio, mel.Layer, samples, options.StftForm, "MelSpectrogramGpu")
-            : FrontEnd(g, audio, frontEnd!, samples, options.StftForm, "AudioClassification (front end)");
-        string logits = network is BcResNet bc ? BcResNetGraph(g, spectrogram, shape, bc) : Cnn(g, spectrogram, shape, (AudioCnn)network);
+        string audio = g.Input(load.OutputColumnName, DataType.Float, [-1, .. dims], ["N", .. dims.Select(_ => (string?)null)]);
+        var (features, shape) = mel is not null ? FrontEnd(g, audio, mel.Layer, dims, options.StftForm, "MelSpectrogramGpu") : (audio, dims);
+        string logits = Logits(g, features, shape, network, options.StftForm, "AudioClassification");
         int classes = classifier.Labels.Count;
         string scores = g.Node("Softmax", [logits], OnnxGraph.Int("axis", 1));
         g.Output(scores, classifier.ScoreColumnName, DataType.Float, [-1, classes], ["N", null]);
@@ -186,34 +184,39 @@ public static class AudioOnnxExport
             }
         }
         return g.ToModel(typeof(AudioOnnxExport).Assembly.GetName().Version?.ToString() ?? "",
-            $"Kapre.MLNet audio classifier: {load.OutputColumnName} (float[N, {samples}] at {loading.SampleRate} Hz, decoded outside the graph) → " +
+            $"Kapre.MLNet audio classifier: {load.OutputColumnName} (float[N, {string.Join(", ", dims)}] at {load.Options.SampleRate} Hz, decoded outside the graph) → " +
             $"{classifier.ScoreColumnName}, {classifier.PredictedLabelColumnName}. Classes: {string.Join(", ", classifier.Labels)}.", metadata);
     }
 
-    /// <summary>LoadAudio's settings when the graph can take its output: mono, a fixed clip length.</summary>
-    private static (LoadAudioOptions options, int samples) FixedMonoLength(LoadAudioTransformer load)
+    /// <summary>A length known only at run time: the samples of a variable-length column and what follows from them
+    /// (frames, windows), a dynamic axis of the graph.</summary>
+    private const long Variable = -1;
+
+    /// <summary>The shape of LoadAudio's column without the batch: <c>[samples]</c> (mono) or <c>[channels, samples]</c>,
+    /// samples <see cref="Variable"/> without DurationSeconds.</summary>
+    private static long[] AudioDims(LoadAudioTransformer load)
     {
         var loading = load.Options;
-        if (loading.Channels != 1)
-            throw new NotSupportedException("ONNX export: LoadAudio option Mono = false (multi-channel audio) is not exported yet; load mono audio.");
-        if (loading.FixedLength is not int samples)
-            throw new NotSupportedException("ONNX export: LoadAudio option DurationSeconds is not set; the exported graph needs a fixed clip length.");
-        return (loading, samples);
+        long samples = loading.FixedLength ?? Variable;
+        return loading.Mono ? [samples] : [loading.Channels, samples];
     }
 
     /// <summary>How to decode for the graph (decoding stays outside it): LoadAudio's settings, read by apps such as the
-    /// sample's AudioClassifierOnnxModel.</summary>
+    /// sample's AudioClassifierOnnxModel. Without DurationSeconds (a feature chain of any length) there is no duration key.</summary>
     private static Dictionary<string, string> DecodingMetadata(LoadAudioTransformer load)
     {
         var loading = load.Options;
-        return new Dictionary<string, string>
+        var metadata = new Dictionary<string, string>
         {
             [MetadataKeys.Input] = load.OutputColumnName,
             [MetadataKeys.SampleRate] = loading.SampleRate.ToString(CultureInfo.InvariantCulture),
-            [MetadataKeys.DurationSeconds] = loading.DurationSeconds!.Value.ToString("R", CultureInfo.InvariantCulture),
             [MetadataKeys.Crop] = loading.Crop.ToString(),
-            [MetadataKeys.Mono] = "true",
+            [MetadataKeys.Mono] = loading.Mono ? "true" : "false",
+            [MetadataKeys.Channels] = loading.Channels.ToString(CultureInfo.InvariantCulture),
         };
+        if (loading.DurationSeconds is double seconds)
+            metadata[MetadataKeys.DurationSeconds] = seconds.ToString("R", CultureInfo.InvariantCulture);
+        return metadata;
     }
 
     private const string FeatureChain = "LoadAudio [→ GpuResample] → MelSpectrogramGpu | MfccGpu | SpeechEmbedding | GpuStft [→ GpuMel] [→ GpuDecibel], each reading an earlier step's column";
@@ -226,51 +229,70 @@ public static class AudioOnnxExport
     {
         if (steps.Count < 2 || steps[0] is not LoadAudioTransformer load)
             throw new NotSupportedException($"ONNX export: a feature chain starts with LoadAudio, which gives the clip length the graph is built for, and has a step after it: {FeatureChain}.");
-        var (loading, samples) = FixedMonoLength(load);
+        long[] dims = AudioDims(load);
         var g = new OnnxGraph(Opset(options));
-        string audio = g.Input(load.OutputColumnName, DataType.Float, [-1, samples], ["N", null]);
+        string audio = g.Input(load.OutputColumnName, DataType.Float, [-1, .. dims], DimNames(dims, "samples"));
         // Column name → its value in the graph, its shape without the batch, and whether it is audio (else a spectrum).
-        var columns = new Dictionary<string, (string value, long[] shape, bool audio)> { [load.OutputColumnName] = (audio, [samples], true) };
+        var columns = new Dictionary<string, (string value, long[] shape, bool audio)> { [load.OutputColumnName] = (audio, dims, true) };
         var outputs = new List<string>();
         foreach (var step in steps.Skip(1))
         {
             if (step is not GpuAudioTransformerBase t)
                 throw new NotSupportedException($"ONNX export: {step.GetType().Name} has no ONNX form in a feature chain yet ({FeatureChain}).");
-            string name = t.GetType().Name.Replace("Transformer", "", StringComparison.Ordinal);
+            string name = StepName(t);
             if (!columns.TryGetValue(t.InputColumnName, out var input))
                 throw new NotSupportedException($"ONNX export: {name} reads '{t.InputColumnName}', which no exported step writes ({FeatureChain}).");
             if (columns.ContainsKey(t.OutputColumnName))
                 throw new NotSupportedException($"ONNX export: {name} writes '{t.OutputColumnName}' over an earlier column; give it a new name.");
-            (string value, long[] shape) = (t, input.audio) switch
-            {
-                (MelSpectrogramGpuTransformer m, true) => FrontEnd(g, input.value, m.Layer, input.shape[0], options.StftForm, name),
-                (MfccGpuTransformer m, true) => Cepstra(g, input.value, m, input.shape[0], options.StftForm, name),
-                (GpuStftTransformer s, true) => Spectrum(g, input.value, (Stft)s.Layer, input.shape[0], options.StftForm, name),
-                (GpuResampleTransformer r, true) => Resampling(g, input.value, (Resample)r.Layer, input.shape[0]),
-                (SpeechEmbeddingTransformer e, true) => SpeechEmbeddingGraph(g, input.value, e.Embedding, input.shape[0]),
-                (GpuMelTransformer m, false) => (Filterbank(g, input.value, ((ApplyFilterbank)m.Layer).Filterbank), [((ApplyFilterbank)m.Layer).n_filters, input.shape[1]]),
-                (GpuDecibelTransformer d, false) => (Decibel(g, input.value, (AmplitudeToDecibel)d.Layer), input.shape),
-                _ => throw new NotSupportedException($"ONNX export: {name} reads '{t.InputColumnName}', {(input.audio ? "audio" : "a spectrum")}, " +
-                    $"which it does not take in an exported chain ({FeatureChain})."),
-            };
+            if (TakesAudio(t) != input.audio)
+                throw new NotSupportedException($"ONNX export: {name} reads '{t.InputColumnName}', {(input.audio ? "audio" : "a spectrum")}, " +
+                    $"which it does not take in an exported chain ({FeatureChain}).");
+            var (value, shape) = Step(g, t, input.value, input.shape, options.StftForm);
             columns[t.OutputColumnName] = (value, shape, t is GpuResampleTransformer);
-            g.Output(value, t.OutputColumnName, DataType.Float, [-1, .. shape], ["N", .. shape.Select(_ => (string?)null)]);
+            g.Output(value, t.OutputColumnName, DataType.Float, [-1, .. shape], DimNames(shape, t.OutputColumnName + "_length"));
             outputs.Add(t.OutputColumnName);
         }
         return g.ToModel(typeof(AudioOnnxExport).Assembly.GetName().Version?.ToString() ?? "",
-            $"Kapre.MLNet audio features: {load.OutputColumnName} (float[N, {samples}] at {loading.SampleRate} Hz, decoded outside the graph) → " +
-            $"{string.Join(", ", outputs)}.", DecodingMetadata(load));
+            $"Kapre.MLNet audio features: {load.OutputColumnName} (float[N, {string.Join(", ", dims.Select(d => d == Variable ? "samples" : d.ToString(CultureInfo.InvariantCulture)))}] " +
+            $"at {load.Options.SampleRate} Hz, decoded outside the graph) → {string.Join(", ", outputs)}.", DecodingMetadata(load));
+    }
+
+    /// <summary>The batch axis "N", then a name for the dynamic axis (the last, when <see cref="Variable"/>).</summary>
+    private static string?[] DimNames(long[] shape, string variable) => ["N", .. shape.Select(d => d == Variable ? variable : null)];
+
+    private static string StepName(GpuAudioTransformerBase t) => t.GetType().Name.Replace("Transformer", "", StringComparison.Ordinal);
+
+    /// <summary>Whether the step reads audio (else a spectrum).</summary>
+    private static bool TakesAudio(GpuAudioTransformerBase t)
+        => t is MelSpectrogramGpuTransformer or MfccGpuTransformer or GpuStftTransformer or GpuResampleTransformer or SpeechEmbeddingTransformer;
+
+    /// <summary>One audio transform's ONNX form, on both routes: <paramref name="x"/> <c>(N, ..dims)</c> to its column,
+    /// with the shape without the batch.</summary>
+    private static (string value, long[] shape) Step(IOnnxEmitter g, GpuAudioTransformerBase t, string x, long[] dims, OnnxStftForm form)
+    {
+        string name = StepName(t);
+        return t switch
+        {
+            MelSpectrogramGpuTransformer m => FrontEnd(g, x, m.Layer, dims, form, name),
+            MfccGpuTransformer m => Cepstra(g, x, m, dims, form, name),
+            GpuStftTransformer s => Spectrum(g, x, (Stft)s.Layer, dims, form, name),
+            GpuResampleTransformer r => Resampling(g, x, (Resample)r.Layer, dims),
+            SpeechEmbeddingTransformer e => SpeechEmbeddingGraph(g, x, e.Embedding, dims, name),
+            GpuMelTransformer m => (Filterbank(g, x, ((ApplyFilterbank)m.Layer).Filterbank), [.. dims[..^2], ((ApplyFilterbank)m.Layer).n_filters, dims[^1]]),
+            GpuDecibelTransformer d => (Decibel(g, x, (AmplitudeToDecibel)d.Layer, dims.Length + 1), dims),
+            _ => throw new NotSupportedException($"ONNX export: {name} has no ONNX form yet ({FeatureChain})."),
+        };
     }
 
     // ML.NET's converter writes opsets 9 to 12; the audio forms need Pad with its pads as an input (11).
     private const int MlNetMinimumOpset = 11, MlNetOpset = 12;
 
-    /// <summary>Whether mlContext.Model.ConvertToOnnx can take <paramref name="t"/> on this input: the stages and fused
-    /// front ends on mono columns of a fixed length.</summary>
+    /// <summary>Whether mlContext.Model.ConvertToOnnx can take <paramref name="t"/>: the stages and fused front ends, on
+    /// mono or multi-channel columns of a fixed or variable length (the speech embedding: mono, as the transform).</summary>
     internal static bool CanConvert(GpuAudioTransformerBase t, SignalColumn input)
         => t is MelSpectrogramGpuTransformer or MfccGpuTransformer or GpuStftTransformer or GpuMelTransformer or GpuDecibelTransformer
                or GpuResampleTransformer or SpeechEmbeddingTransformer
-           && input.IsFixedSize && input.Channels == 1 && !input.HasChannelDimension;
+           && (t is not SpeechEmbeddingTransformer || input.Channels == 1);
 
     /// <summary>
     /// Writes <paramref name="t"/>'s layer into ML.NET's ONNX context (mlContext.Model.ConvertToOnnx): the variable of its
@@ -278,40 +300,34 @@ public static class AudioOnnxExport
     /// </summary>
     internal static void Convert(OnnxContext ctx, GpuAudioTransformerBase t, SignalColumn input, DataViewType outputType)
     {
-        string name = t.GetType().Name.Replace("Transformer", "", StringComparison.Ordinal);
+        string name = StepName(t);
         ctx.CheckOpSetVersion(MlNetMinimumOpset, name);
         if (!CanConvert(t, input))
-            throw new NotSupportedException($"ONNX export: {name} converts mono columns of a fixed length; '{t.InputColumnName}' is " +
-                (input.IsFixedSize ? "multi-channel" : "of variable length (set LoadAudio's DurationSeconds)") + ".");
+            throw new NotSupportedException($"ONNX export: {name} takes mono audio; '{t.InputColumnName}' has {input.Channels} channels.");
         if (!ctx.ContainsColumn(t.InputColumnName))
             throw new NotSupportedException($"ONNX export: {name} reads '{t.InputColumnName}', which is not in the ONNX graph. Decoding (LoadAudio) " +
                 "stays outside ONNX: convert the pipeline that starts from the decoded audio column (fit it on data that holds that column).");
         var g = new MlNetOnnxEmitter(ctx, MlNetOpset);
-        bool audio = t is MelSpectrogramGpuTransformer or MfccGpuTransformer or GpuStftTransformer or GpuResampleTransformer or SpeechEmbeddingTransformer;
-        // ML.NET declares a vector column as [batch, dims...]: brought to the layer's (N, samples) or (N, bins, frames).
-        long[] shape = audio ? [-1, input.Length] : [-1, input.Bins, input.Length];
-        string x = g.Node("Reshape", [ctx.GetVariableName(t.InputColumnName), g.Int64s("shape", shape, shape.Length)]);
-        var (y, _) = t switch
-        {
-            MelSpectrogramGpuTransformer m => FrontEnd(g, x, m.Layer, input.Length, OnnxStftForm.Convolution, name),
-            MfccGpuTransformer m => Cepstra(g, x, m, input.Length, OnnxStftForm.Convolution, name),
-            GpuStftTransformer s => Spectrum(g, x, (Stft)s.Layer, input.Length, OnnxStftForm.Convolution, name),
-            GpuResampleTransformer r => Resampling(g, x, (Resample)r.Layer, input.Length),
-            SpeechEmbeddingTransformer e => SpeechEmbeddingGraph(g, x, e.Embedding, input.Length),
-            GpuMelTransformer m => (Filterbank(g, x, ((ApplyFilterbank)m.Layer).Filterbank), Array.Empty<long>()),
-            _ => (Decibel(g, x, (AmplitudeToDecibel)t.Layer), Array.Empty<long>()),
-        };
+        // ML.NET declares a vector column as [batch, dims...], or [batch, size] when its size varies: brought to the layer's
+        // (N, [channels,] samples) or (N, [channels,] bins, frames).
+        long length = input.IsFixedSize ? input.Length : Variable;
+        long[] channels = input.HasChannelDimension ? [input.Channels] : [];
+        long[] dims = TakesAudio(t) ? [.. channels, length] : [.. channels, input.Bins, length];
+        string x = FromMlNet(g, ctx.GetVariableName(t.InputColumnName), dims);
+        var (y, _) = Step(g, t, x, dims, OnnxStftForm.Convolution);
         // ML.NET's own ONNX forms (the normalisers' Scaler, Concatenate's FeatureVectorizer) take a vector column as
         // (N, size): the output is flattened to that, as ML.NET holds it, and declared so.
-        int size = ((VectorDataViewType)outputType).Size;
-        string flat = g.Node("Reshape", [y, g.Int64s("flat_shape", [-1, size], 2)]);
-        string output = ctx.AddIntermediateVariable(new VectorDataViewType(NumberDataViewType.Single, size), t.OutputColumnName);
-        ctx.CreateNode("Identity", flat, output, ctx.GetNodeName("Identity"), "");
+        string flat = g.Node("Flatten", [y], OnnxGraph.Int("axis", 1));
+        var type = outputType is VectorDataViewType { IsKnownSize: true } v ? new VectorDataViewType(NumberDataViewType.Single, v.Size) : new VectorDataViewType(NumberDataViewType.Single);
+        ctx.CreateNode("Identity", flat, ctx.AddIntermediateVariable(type, t.OutputColumnName), ctx.GetNodeName("Identity"), "");
     }
 
-    /// <summary>Whether mlContext.Model.ConvertToOnnx can take the classifier: a CNN or BC-ResNet backbone on mono features.</summary>
-    internal static bool CanConvert(AudioClassificationTransformer c)
-        => c.Module is AudioCnn or BcResNet && c.FeatureDimensions.Length == (NetworkFrontEnd(c.Module) is null ? 2 : 1);
+    /// <summary>ML.NET's variable for a column, reshaped to <c>(N, ..dims)</c> (a <see cref="Variable"/> length inferred).</summary>
+    private static string FromMlNet(IOnnxEmitter g, string variable, long[] dims)
+        => g.Node("Reshape", [variable, g.Int64s("shape", [0, .. dims.Select(d => d == Variable ? -1 : d)], dims.Length + 1)]);
+
+    /// <summary>Whether mlContext.Model.ConvertToOnnx can take the classifier: every backbone, on the features it was trained on.</summary>
+    internal static bool CanConvert(AudioClassificationTransformer c) => c.Module is AudioCnn or BcResNet or SpeechEmbeddingClassifier;
 
     private static MelSpectrogram? NetworkFrontEnd(nn.Module<Tensor, Tensor> network) => network switch
     {
@@ -322,24 +338,21 @@ public static class AudioOnnxExport
 
     /// <summary>
     /// Writes the classifier into ML.NET's ONNX context: its feature column's variable (a spectrogram, or audio into its own
-    /// front end) to the score column (softmax) and the predicted-label column (ML.NET's 1-based key), so that ML.NET's
-    /// MapKeyToValue after it converts too.
+    /// front end or the speech embedding) to the score column (softmax) and the predicted-label column (ML.NET's 1-based
+    /// key), so that ML.NET's MapKeyToValue after it converts too.
     /// </summary>
     internal static void Convert(OnnxContext ctx, AudioClassificationTransformer c, DataViewType scoreType, DataViewType labelType)
     {
         const string name = "AudioClassification";
         ctx.CheckOpSetVersion(MlNetMinimumOpset, name);
         if (!CanConvert(c))
-            throw new NotSupportedException($"ONNX export: {name} option Backbone = {c.Backbone} (or multi-channel features) has no ONNX form on ConvertToOnnx's route yet.");
+            throw new NotSupportedException($"ONNX export: {name}'s network {c.Module.GetType().Name} has no ONNX form.");
         if (!ctx.ContainsColumn(c.FeatureColumnName))
             throw new NotSupportedException($"ONNX export: {name} reads '{c.FeatureColumnName}', which is not in the ONNX graph. Decoding (LoadAudio) " +
                 "stays outside ONNX: convert the pipeline that starts from the decoded audio column.");
         var g = new MlNetOnnxEmitter(ctx, MlNetOpset);
         long[] dims = [.. c.FeatureDimensions.Select(d => (long)d)];
-        string x = g.Node("Reshape", [ctx.GetVariableName(c.FeatureColumnName), g.Int64s("shape", [-1, .. dims], dims.Length + 1)]);
-        var frontEnd = NetworkFrontEnd(c.Module);
-        var (spectrogram, shape) = frontEnd is null ? (x, dims) : FrontEnd(g, x, frontEnd, dims[0], OnnxStftForm.Convolution, name + " (front end)");
-        string logits = c.Module is BcResNet bc ? BcResNetGraph(g, spectrogram, shape, bc) : Cnn(g, spectrogram, shape, (AudioCnn)c.Module);
+        string logits = Logits(g, FromMlNet(g, ctx.GetVariableName(c.FeatureColumnName), dims), dims, c.Module, OnnxStftForm.Convolution, name);
         string scores = g.Node("Softmax", [logits], OnnxGraph.Int("axis", 1));
         ctx.CreateNode("Identity", scores, ctx.AddIntermediateVariable(scoreType, c.ScoreColumnName), ctx.GetNodeName("Identity"), "");
         // ArgMax takes the first maximum, as the transformer's own arg-max; ML.NET holds a key column as (N, 1) uint32.
@@ -348,12 +361,37 @@ public static class AudioOnnxExport
         ctx.CreateNode("Identity", key, ctx.AddIntermediateVariable(labelType, c.PredictedLabelColumnName), ctx.GetNodeName("Identity"), "");
     }
 
+    /// <summary>
+    /// Logits <c>(N, classes)</c> of a trained network in evaluation mode on its features <c>(N, ..dims)</c>: a spectrogram
+    /// <c>([channels,] mels, frames)</c>, audio <c>([channels,] samples)</c> into its own front end, or 16 kHz audio into the
+    /// speech embedding and its head.
+    /// </summary>
+    private static string Logits(IOnnxEmitter g, string x, long[] dims, nn.Module<Tensor, Tensor> network, OnnxStftForm form, string owner)
+    {
+        if (network is SpeechEmbeddingClassifier embedding)
+        {
+            var (pooled, _) = SpeechEmbeddingGraph(g, x, embedding.Backbone, dims, owner + " (speech embedding)");
+            using var scope = NewDisposeScope();
+            var (weights, batchNorm) = Reader(g, embedding.Classifier);
+            // The head: batch normalisation (running statistics), dropout (the identity at inference), linear.
+            return g.Node("Gemm", [batchNorm(pooled, "norm"), weights("linear.weight"), weights("linear.bias")], OnnxGraph.Int("transB", 1));
+        }
+        var frontEnd = NetworkFrontEnd(network);
+        var (spectrogram, shape) = frontEnd is null ? (x, dims) : FrontEnd(g, x, frontEnd, dims, form, owner + " (front end)");
+        return network switch
+        {
+            BcResNet bc => BcResNetGraph(g, spectrogram, shape, bc),
+            AudioCnn cnn => Cnn(g, spectrogram, shape, cnn),
+            _ => throw new NotSupportedException($"ONNX export: {owner}'s network {network.GetType().Name} has no ONNX form."),
+        };
+    }
+
     /// <summary>MfccGpu: its log-mel front end, then the DCT as a MatMul: <c>(N, coefficients, frames)</c>.</summary>
-    private static (string value, long[] shape) Cepstra(IOnnxEmitter g, string x, MfccGpuTransformer mfcc, long samples, OnnxStftForm form, string owner)
+    private static (string value, long[] shape) Cepstra(IOnnxEmitter g, string x, MfccGpuTransformer mfcc, long[] dims, OnnxStftForm form, string owner)
     {
         var (melspec, dct) = mfcc.Layers;
-        var (logMel, shape) = FrontEnd(g, x, melspec, samples, form, owner);
-        return (Filterbank(g, logMel, dct.Dct), [dct.n_mfcc, shape[1]]);
+        var (logMel, shape) = FrontEnd(g, x, melspec, dims, form, owner);
+        return (Filterbank(g, logMel, dct.Dct), [.. shape[..^2], dct.n_mfcc, shape[^1]]);
     }
 
     /// <summary>The keys of the exported file's metadata (ONNX <c>metadata_props</c>).</summary>
@@ -363,12 +401,16 @@ public static class AudioOnnxExport
         public const string Input = "kapre.input";
         /// <summary>Sample rate the audio must be decoded at, in Hz (LoadAudio's SampleRate).</summary>
         public const string SampleRate = "kapre.sample_rate";
-        /// <summary>Clip length in seconds that decoding pads or crops to (LoadAudio's DurationSeconds).</summary>
+        /// <summary>Clip length in seconds that decoding pads or crops to (LoadAudio's DurationSeconds); absent when the graph
+        /// takes audio of any length.</summary>
         public const string DurationSeconds = "kapre.duration_seconds";
         /// <summary>Which part of a longer recording is kept (LoadAudio's Crop: a CropAlignment name).</summary>
         public const string Crop = "kapre.crop";
-        /// <summary>"true": the input is mono.</summary>
+        /// <summary>"true": the input is mono, <c>float[N, samples]</c>; "false": <c>float[N, channels, samples]</c>, every
+        /// file with <see cref="Channels"/> channels (LoadAudio's Mono).</summary>
         public const string Mono = "kapre.mono";
+        /// <summary>Channels of the input (1 when mono; LoadAudio's ChannelCount).</summary>
+        public const string Channels = "kapre.channels";
         /// <summary>Class names in score order, as a JSON array of strings.</summary>
         public const string Classes = "kapre.classes";
         /// <summary>Name of the class-probabilities output.</summary>
@@ -388,37 +430,24 @@ public static class AudioOnnxExport
         else yield return t;
     }
 
-    /// <summary>STFT → power or magnitude → mel → [dB]: <c>(N, samples)</c> to <c>(N, mels, frames)</c>.</summary>
-    private static (string value, long[] shape) FrontEnd(IOnnxEmitter g, string x, MelSpectrogram layer, long samples, OnnxStftForm form, string owner)
+    /// <summary>STFT → power or magnitude → mel → [dB]: <c>(N, [channels,] samples)</c> to <c>(N, [channels,] mels, frames)</c>.</summary>
+    private static (string value, long[] shape) FrontEnd(IOnnxEmitter g, string x, MelSpectrogram layer, long[] dims, OnnxStftForm form, string owner)
     {
-        var (spectrum, shape) = Spectrum(g, x, layer.stft, samples, form, owner);
+        var (spectrum, shape) = Spectrum(g, x, layer.stft, dims, form, owner);
         string y = Filterbank(g, spectrum, layer.mel.Filterbank);
-        if (layer.db is not null) y = Decibel(g, y, layer.db);
-        return (y, [layer.mel.n_filters, shape[1]]);
+        if (layer.db is not null) y = Decibel(g, y, layer.db, shape.Length + 1);
+        return (y, [.. shape[..^2], layer.mel.n_filters, shape[^1]]);
     }
 
-    /// <summary>Power or magnitude spectrum <c>(N, n_fft / 2 + 1, frames)</c> of <c>(N, samples)</c>.</summary>
-    private static (string value, long[] shape) Spectrum(IOnnxEmitter g, string x, Stft stft, long samples, OnnxStftForm form, string owner)
+    /// <summary>Power or magnitude spectrum <c>(N, [channels,] n_fft / 2 + 1, frames)</c> of <c>(N, [channels,] samples)</c>;
+    /// channels ride on the batch axis through the transform, as in the layer.</summary>
+    private static (string value, long[] shape) Spectrum(IOnnxEmitter g, string x, Stft stft, long[] dims, OnnxStftForm form, string owner)
     {
         if (stft.output == SpectrumType.Complex)
             throw new NotSupportedException($"ONNX export: {owner} option output = Complex has no real-valued ONNX form; use Power or Magnitude.");
-        long n = stft.n_fft, hop = stft.hop_length, bins = n / 2 + 1;
-        var (left, right, frames) = Functional.frame_layout(samples, n, hop, stft.win_length, stft.padding);
-        if (frames < 1)
-            throw new NotSupportedException($"ONNX export: {owner}: {samples} samples hold no frame of {stft.win_length} with {stft.padding} framing.");
-        if (stft.padding == FramePadding.Center && stft.pad_mode == PadMode.Reflect && samples <= n / 2)
-            throw new NotSupportedException($"ONNX export: {owner}: {samples} samples are too few for reflect padding of n_fft / 2 = {n / 2}.");
-
-        // The padding the layer applies (centring, or Kapre's conventions), so that frames of n_fft samples every hop
-        // start at 0: the same framing as Functional.stft.
-        string padded = x;
-        if (left > 0 || right > 0)
-        {
-            string mode = stft.padding == FramePadding.Center && stft.pad_mode == PadMode.Reflect ? "reflect" : "constant";
-            padded = g.Node("Pad", [x, g.Int64s("pads", [0, left, 0, Math.Max(right, 0)], 4)], OnnxGraph.Text("mode", mode));
-        }
-        if (right < 0)
-            padded = g.Node("Slice", [padded, g.Int64s("starts", [0], 1), g.Int64s("ends", [samples + left + right], 1), g.Int64s("axes", [1], 1)]);
+        long n = stft.n_fft, hop = stft.hop_length, bins = n / 2 + 1, samples = dims[^1];
+        string rows = FoldChannels(g, x, dims);                                                // (rows, samples)
+        var (padded, frames, frameCount) = samples == Variable ? FramingAtRunTime(g, rows, stft) : Framing(g, rows, stft, samples, owner);
 
         var window = ToDoubles(stft.Window);
         string power;
@@ -450,8 +479,87 @@ public static class AudioOnnxExport
             string im = g.Node("Slice", [spec, g.Int64s("starts", [bins], 1), g.Int64s("ends", [2 * bins], 1), g.Int64s("axes", [1], 1)]);
             power = g.Node("Add", [g.Node("Mul", [re, re]), g.Node("Mul", [im, im])]);
         }
+        // Where the layer's frame count, ceil(length / hop), is not the convolution's, the first frameCount frames are kept.
+        if (frameCount is not null)
+            power = g.Node("Slice", [power, g.Int64s("starts", [0], 1), frameCount, g.Int64s("axes", [2], 1)]);
         string result = stft.output == SpectrumType.Magnitude ? g.Node("Sqrt", [power]) : power;
-        return (result, [bins, frames]);
+        long[] shape = [.. dims[..^1], bins, frames];
+        return (UnfoldChannels(g, result, dims, shape), shape);
+    }
+
+    /// <summary>The padding the layer applies to a clip of a known length (centring, or Kapre's conventions), so that frames
+    /// of n_fft samples every hop start at 0: the same framing as Functional.stft.</summary>
+    private static (string padded, long frames, string? frameCount) Framing(IOnnxEmitter g, string x, Stft stft, long samples, string owner)
+    {
+        long n = stft.n_fft;
+        var (left, right, frames) = Functional.frame_layout(samples, n, stft.hop_length, stft.win_length, stft.padding);
+        if (frames < 1)
+            throw new NotSupportedException($"ONNX export: {owner}: {samples} samples hold no frame of {stft.win_length} with {stft.padding} framing.");
+        if (stft.padding == FramePadding.Center && stft.pad_mode == PadMode.Reflect && samples <= n / 2)
+            throw new NotSupportedException($"ONNX export: {owner}: {samples} samples are too few for reflect padding of n_fft / 2 = {n / 2}.");
+        string padded = x;
+        if (left > 0 || right > 0)
+            padded = g.Node("Pad", [x, g.Int64s("pads", [0, left, 0, Math.Max(right, 0)], 4)], OnnxGraph.Text("mode", PadModeOf(stft)));
+        if (right < 0)
+            padded = g.Node("Slice", [padded, g.Int64s("starts", [0], 1), g.Int64s("ends", [samples + left + right], 1), g.Int64s("axes", [1], 1)]);
+        return (padded, frames, null);
+    }
+
+    /// <summary>
+    /// The same framing for a length known at run time (a dynamic axis): the padding of every framing but Same is a
+    /// constant; where the layer's frame count is ceil(length / hop) (PadEnd, PadBeginAndEnd, Same) the end gets n_fft
+    /// zeros, enough for that count, and the count, computed in the graph, trims the frames. Same's left padding depends on
+    /// the length and is computed in the graph too.
+    /// </summary>
+    private static (string padded, long frames, string? frameCount) FramingAtRunTime(IOnnxEmitter g, string x, Stft stft)
+    {
+        long n = stft.n_fft, hop = stft.hop_length, win = stft.win_length;
+        long begin = stft.padding is FramePadding.PadBegin or FramePadding.PadBeginAndEnd ? Math.Max(n - hop, 0) : 0;
+        string? count = null;
+        string pads;
+        switch (stft.padding)
+        {
+            case FramePadding.Center:
+                pads = g.Int64s("pads", [0, n / 2, 0, n / 2], 4);
+                break;
+            case FramePadding.NoCenter:
+                return (x, Variable, null);
+            case FramePadding.Valid:
+            case FramePadding.PadBegin:
+                // Frames of win_length: the zeros past the end complete the last one to n_fft (the window is zero there).
+                pads = g.Int64s("pads", [0, begin, 0, n - win], 4);
+                break;
+            case FramePadding.PadEnd:
+            case FramePadding.PadBeginAndEnd:
+                count = RunTime.Affine(g, RunTime.Dim(g, x, -1), 1, begin + hop - 1, hop);
+                pads = g.Int64s("pads", [0, begin, 0, n], 4);
+                break;
+            default: // Same: ceil(length / hop) frames, max((frames - 1) · hop + win - length, 0) / 2 zeros before.
+                string length = RunTime.Dim(g, x, -1);
+                count = RunTime.Affine(g, length, 1, hop - 1, hop);
+                string spill = g.Node("Sub", [RunTime.Affine(g, count, hop, win - hop, 1), length]);
+                string left = g.Node("Div", [g.Node("Max", [spill, g.Int64s("zero", [0], 1)]), g.Int64s("two", [2], 1)]);
+                pads = g.Node("Concat", [g.Int64s("zeros", [0], 1), left, g.Int64s("zeros", [0], 1), g.Int64s("end", [n], 1)], OnnxGraph.Int("axis", 0));
+                break;
+        }
+        return (g.Node("Pad", [x, pads], OnnxGraph.Text("mode", PadModeOf(stft))), Variable, count);
+    }
+
+    private static string PadModeOf(Stft stft) => stft.padding == FramePadding.Center && stft.pad_mode == PadMode.Reflect ? "reflect" : "constant";
+
+    /// <summary><c>(N, channels, samples)</c> to <c>(N · channels, samples)</c> for the layers that take one signal a row;
+    /// mono <c>(N, samples)</c> as it is.</summary>
+    private static string FoldChannels(IOnnxEmitter g, string x, long[] dims)
+        => dims.Length > 1 ? g.Node("Flatten", [x], OnnxGraph.Int("axis", dims.Length)) : x;
+
+    /// <summary>Back from <see cref="FoldChannels"/> of an input of <paramref name="dims"/>: <c>(N · channels, ..rest)</c>
+    /// to <c>(N, ..shape)</c>, a <see cref="Variable"/> last dimension read from <paramref name="y"/>'s last axis.</summary>
+    private static string UnfoldChannels(IOnnxEmitter g, string y, long[] dims, long[] shape)
+    {
+        if (dims.Length == 1) return y;
+        if (shape[^1] != Variable) return g.Node("Reshape", [y, g.Int64s("shape", [-1, .. shape], shape.Length + 1)]);
+        string[] parts = [g.Int64s("batch", [-1], 1), .. shape[..^1].Select(d => g.Int64s("dim", [d], 1)), RunTime.Dim(g, y, -1)];
+        return g.Node("Reshape", [y, g.Node("Concat", parts, OnnxGraph.Int("axis", 0))]);
     }
 
     /// <summary>
@@ -459,20 +567,25 @@ public static class AudioOnnxExport
     /// <c>(new / g, 1, taps)</c> (an initializer), the phases interleaved and the result trimmed: <c>(N, samples)</c> to
     /// <c>(N, ⌈samples · new / orig⌉)</c>.
     /// </summary>
-    private static (string value, long[] shape) Resampling(IOnnxEmitter g, string x, Resample layer, long samples)
+    private static (string value, long[] shape) Resampling(IOnnxEmitter g, string x, Resample layer, long[] dims)
     {
-        long target = Functional.resampled_length(samples, layer.orig_freq, layer.new_freq);
-        if (layer.orig_freq == layer.new_freq) return (g.Node("Identity", [x]), [samples]);
+        long samples = dims[^1];
+        if (layer.orig_freq == layer.new_freq) return (g.Node("Identity", [x]), dims);
         long gcd = (long)System.Numerics.BigInteger.GreatestCommonDivisor(layer.orig_freq, layer.new_freq);
         long orig = layer.orig_freq / gcd, width = layer.width;
+        long target = samples == Variable ? Variable : Functional.resampled_length(samples, layer.orig_freq, layer.new_freq);
         using var scope = NewDisposeScope();
         using var kernel = HostCopy.Of(layer.Kernel, ScalarType.Float32);
-        string padded = g.Node("Pad", [x, g.Int64s("pads", [0, width, 0, width + orig], 4)], OnnxGraph.Text("mode", "constant"));
+        string signal = FoldChannels(g, x, dims);
+        string padded = g.Node("Pad", [signal, g.Int64s("pads", [0, width, 0, width + orig], 4)], OnnxGraph.Text("mode", "constant"));
         string phases = g.Node("Conv", [Unsqueeze(g, padded, 1), g.Floats("resample_kernel", kernel.data<float>().ToArray(), kernel.shape)],
             OnnxGraph.Ints("kernel_shape", kernel.shape[2]), OnnxGraph.Ints("strides", orig));     // (N, new / g, blocks)
         string interleaved = g.Node("Reshape", [g.Node("Transpose", [phases], OnnxGraph.Ints("perm", 0, 2, 1)), g.Int64s("flat", [0, -1], 2)]);
-        string y = g.Node("Slice", [interleaved, g.Int64s("starts", [0], 1), g.Int64s("ends", [target], 1), g.Int64s("axes", [1], 1)]);
-        return (y, [target]);
+        // ceil(samples · new / orig), computed in the graph for a length known at run time.
+        string end = target == Variable ? RunTime.Affine(g, RunTime.Dim(g, signal, -1), layer.new_freq / gcd, orig - 1, orig) : g.Int64s("ends", [target], 1);
+        string y = g.Node("Slice", [interleaved, g.Int64s("starts", [0], 1), end, g.Int64s("axes", [1], 1)]);
+        long[] shape = [.. dims[..^1], target];
+        return (UnfoldChannels(g, y, dims, shape), shape);
     }
 
     /// <summary>
@@ -481,12 +594,21 @@ public static class AudioOnnxExport
     /// the 76-frame windows every 8 frames gathered by a constant index, the 20 convolutions, then the pooling:
     /// <c>(N, 192)</c>, <c>(N, 96)</c>, or <c>(N, 96, windows)</c> without pooling (laid out as the transform's column).
     /// </summary>
-    private static (string value, long[] shape) SpeechEmbeddingGraph(IOnnxEmitter g, string x, SpeechEmbedding model, long samples)
+    private static (string value, long[] shape) SpeechEmbeddingGraph(IOnnxEmitter g, string x, SpeechEmbedding model, long[] dims, string owner)
     {
+        if (dims.Length != 1)
+            throw new NotSupportedException($"ONNX export: {owner} takes mono 16 kHz audio (N, samples), not [{string.Join(", ", dims)}] per row.");
         using var scope = NewDisposeScope();
-        long padded = Math.Max(samples, model.min_samples);
-        if (padded > samples)
-            x = g.Node("Pad", [x, g.Int64s("pads", [0, 0, 0, padded - samples], 4)], OnnxGraph.Text("mode", "constant"));
+        long samples = dims[0];
+        if (samples == Variable)
+        {
+            // max(min_samples - samples, 0) zeros at the end, computed in the graph.
+            string shortBy = g.Node("Sub", [g.Int64s("min_samples", [model.min_samples], 1), RunTime.Dim(g, x, -1)]);
+            string pads = g.Node("Concat", [g.Int64s("pads_begin", [0, 0, 0], 3), g.Node("Max", [shortBy, g.Int64s("zero", [0], 1)])], OnnxGraph.Int("axis", 0));
+            x = g.Node("Pad", [x, pads], OnnxGraph.Text("mode", "constant"));
+        }
+        else if (Math.Max(samples, model.min_samples) > samples)
+            x = g.Node("Pad", [x, g.Int64s("pads", [0, 0, 0, model.min_samples - samples], 4)], OnnxGraph.Text("mode", "constant"));
         var frontEnd = model.FrontEnd;
         string scaled = g.Node("Mul", [x, g.Scalar("int16_scale", 32768f)]);
         using var basis = HostCopy.Of(frontEnd.Stft.Kernel, ScalarType.Float32);
@@ -496,16 +618,29 @@ public static class AudioOnnxExport
         string re = g.Node("Slice", [spec, g.Int64s("starts", [0], 1), g.Int64s("ends", [bins], 1), g.Int64s("axes", [1], 1)]);
         string im = g.Node("Slice", [spec, g.Int64s("starts", [bins], 1), g.Int64s("ends", [2 * bins], 1), g.Int64s("axes", [1], 1)]);
         string power = g.Node("Add", [g.Node("Mul", [re, re]), g.Node("Mul", [im, im])]);
-        string db = Decibel(g, Filterbank(g, power, frontEnd.Mel.Filterbank), frontEnd.Decibel);
+        string db = Decibel(g, Filterbank(g, power, frontEnd.Mel.Filterbank), frontEnd.Decibel, 3);
         string features = g.Node("Add", [g.Node("Div", [db, g.Scalar("ten", 10f)]), g.Scalar("two", 2f)]);   // (N, 32, frames)
         string frames = g.Node("Transpose", [features], OnnxGraph.Ints("perm", 0, 2, 1));                   // (N, frames, 32)
 
         const int window = SpeechEmbeddingNetwork.WindowFrames, step = SpeechEmbedding.WindowStep, mels = SpeechEmbeddingFrontEnd.MelBinCount;
-        long count = model.window_count(samples);
-        var index = new long[count * window];
-        for (long w = 0; w < count; w++)
-            for (long f = 0; f < window; f++) index[w * window + f] = w * step + f;
-        string windows = g.Node("Gather", [frames, g.Int64s("window_frames", index, count, window)], OnnxGraph.Int("axis", 1)); // (N, W, 76, 32)
+        long count = samples == Variable ? Variable : model.window_count(samples);
+        string index, windowCount;
+        if (count == Variable)
+        {
+            // (frames - 76) / 8 + 1 windows; frame f of window w is w · 8 + f: Range(0, W) · 8 + Range(0, 76).
+            windowCount = RunTime.Affine(g, RunTime.Dim(g, frames, 1), 1, step - window, step);
+            string starts = g.Node("Mul", [g.Node("Range", [g.Int64s("zero", [0]), Squeeze(g, windowCount, 0), g.Int64s("one", [1])]), g.Int64s("step", [step])]);
+            index = g.Node("Add", [Unsqueeze(g, starts, 1), g.Int64s("window_offsets", [.. Enumerable.Range(0, window).Select(f => (long)f)], 1, window)]);
+        }
+        else
+        {
+            var constant = new long[count * window];
+            for (long w = 0; w < count; w++)
+                for (long f = 0; f < window; f++) constant[w * window + f] = w * step + f;
+            index = g.Int64s("window_frames", constant, count, window);
+            windowCount = g.Int64s("windows", [count], 1);
+        }
+        string windows = g.Node("Gather", [frames, index], OnnxGraph.Int("axis", 1));                                        // (N, W, 76, 32)
         string y = Unsqueeze(g, g.Node("Reshape", [windows, g.Int64s("windows_shape", [-1, window, mels], 3)]), 1);            // (N·W, 1, 76, 32)
 
         var network = model.Network;
@@ -523,7 +658,8 @@ public static class AudioOnnxExport
                 y = g.Node("MaxPool", [y], OnnxGraph.Ints("kernel_shape", ph, pw), OnnxGraph.Ints("strides", ph, pw));
         }
         const int size = SpeechEmbeddingNetwork.EmbeddingSize;
-        string embeddings = g.Node("Reshape", [y, g.Int64s("embeddings_shape", [-1, count, size], 3)]);        // (N, W, 96)
+        string embeddingsShape = g.Node("Concat", [g.Int64s("batch", [-1], 1), windowCount, g.Int64s("size", [size], 1)], OnnxGraph.Int("axis", 0));
+        string embeddings = g.Node("Reshape", [y, embeddingsShape]);                                                       // (N, W, 96)
         string Mean() => g.Node("ReduceMean", [embeddings], OnnxGraph.Ints("axes", 1), OnnxGraph.Int("keepdims", 0));
         string Maximum() => g.Node("ReduceMax", [embeddings], OnnxGraph.Ints("axes", 1), OnnxGraph.Int("keepdims", 0));
         return model.pooling switch
@@ -539,6 +675,10 @@ public static class AudioOnnxExport
     private static string Unsqueeze(IOnnxEmitter g, string x, long axis)
         => g.Opset >= 13 ? g.Node("Unsqueeze", [x, g.Int64s("axes", [axis], 1)]) : g.Node("Unsqueeze", [x], OnnxGraph.Ints("axes", axis));
 
+    /// <summary>Squeeze of one axis, written as <see cref="Unsqueeze"/>.</summary>
+    private static string Squeeze(IOnnxEmitter g, string x, long axis)
+        => g.Opset >= 13 ? g.Node("Squeeze", [x, g.Int64s("axes", [axis], 1)]) : g.Node("Squeeze", [x], OnnxGraph.Ints("axes", axis));
+
     /// <summary><c>(N, bins, frames)</c> to <c>(N, filters, frames)</c>: MatMul with the transposed filterbank (the dense
     /// product the banded one equals).</summary>
     private static string Filterbank(IOnnxEmitter g, string x, Tensor filterbank)
@@ -549,8 +689,9 @@ public static class AudioOnnxExport
         return g.Node("MatMul", [g.Floats("filterbank", fb.data<float>().ToArray(), filters, bins), x]);
     }
 
-    /// <summary>Functional.amplitude_to_DB on <c>(N, bins, frames)</c>: each example clamped against its own maximum.</summary>
-    private static string Decibel(IOnnxEmitter g, string x, AmplitudeToDecibel db)
+    /// <summary>Functional.amplitude_to_DB on <c>(N, [channels,] bins, frames)</c> (<paramref name="rank"/> axes): each
+    /// example clamped against its own maximum.</summary>
+    private static string Decibel(IOnnxEmitter g, string x, AmplitudeToDecibel db, int rank)
     {
         double multiplier = db.multiplier;
         string floored = g.Node("Max", [x, g.Scalar("amin", (float)db.amin)]);
@@ -558,21 +699,22 @@ public static class AudioOnnxExport
         string y = g.Node("Sub", [scaled, g.Scalar("db_offset", (float)(multiplier * Math.Log10(Math.Max(db.amin, db.reference))))]);
         if (db.top_db is double range)
         {
-            string peak = g.Node("ReduceMax", [y], OnnxGraph.Ints("axes", 1, 2), OnnxGraph.Int("keepdims", 1));
+            // Each example's peak over all its channels, rows and frames, as the layer.
+            string peak = g.Node("ReduceMax", [y], OnnxGraph.Ints("axes", [.. Enumerable.Range(1, rank - 1).Select(a => (long)a)]), OnnxGraph.Int("keepdims", 1));
             y = g.Node("Max", [y, g.Node("Sub", [peak, g.Scalar("top_db", (float)range)])]);
         }
         return y;
     }
 
-    /// <summary>AudioCnn after its front end, in evaluation mode: logits <c>(N, classes)</c> of <c>(N, mels, frames)</c>.
+    /// <summary>AudioCnn after its front end, in evaluation mode: logits <c>(N, classes)</c> of <c>(N, [channels,] mels, frames)</c>.
     /// SpecAugment and dropout are the identity at inference and have no node.</summary>
     private static string Cnn(IOnnxEmitter g, string x, long[] shape, AudioCnn cnn)
     {
         using var scope = NewDisposeScope();
         var state = cnn.state_dict();
         var (Weights, BatchNorm) = Reader(g, cnn);
-        long height = shape[0], width = shape[1];
-        string y = BatchNorm(Unsqueeze(g, x, 1), "input_norm");
+        long height = shape[^2], width = shape[^1];
+        string y = BatchNorm(shape.Length == 2 ? Unsqueeze(g, x, 1) : x, "input_norm");
         for (int b = 0; state.ContainsKey($"blocks.{b}.conv1.weight"); b++)
         {
             foreach (var (conv, bn) in new[] { ("conv1", "bn1"), ("conv2", "bn2") })
@@ -594,7 +736,7 @@ public static class AudioOnnxExport
         return g.Node("Gemm", [pooled, Weights("head.weight"), Weights("head.bias")], OnnxGraph.Int("transB", 1));
     }
 
-    /// <summary>BcResNet after its front end, in evaluation mode: logits <c>(N, classes)</c> of <c>(N, mels, frames)</c>.
+    /// <summary>BcResNet after its front end, in evaluation mode: logits <c>(N, classes)</c> of <c>(N, [channels,] mels, frames)</c>.
     /// The convolution settings are BcResNet's (its constructor), the weights its state dictionary's.</summary>
     private static string BcResNetGraph(IOnnxEmitter g, string x, long[] shape, BcResNet net)
     {
@@ -607,8 +749,8 @@ public static class AudioOnnxExport
         var state = net.state_dict();
         long Channels(string name) => state[name + ".weight"].shape[0];
 
-        long mels = shape[0];
-        string y = batchNorm(Unsqueeze(g, x, 1), "input_norm");
+        long mels = shape[^2];
+        string y = batchNorm(shape.Length == 2 ? Unsqueeze(g, x, 1) : x, "input_norm");
         long padded = BcResNet.PaddedMels(mels);
         if (padded > mels) // zeros above the top mel, as the network's forward
             y = g.Node("Pad", [y, g.Int64s("pads", [0, 0, 0, 0, 0, 0, padded - mels, 0], 8)], OnnxGraph.Text("mode", "constant"));

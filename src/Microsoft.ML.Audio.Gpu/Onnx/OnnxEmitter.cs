@@ -55,3 +55,19 @@ internal sealed class MlNetOnnxEmitter(OnnxContext ctx, int opset) : IOnnxEmitte
 
     public string Scalar(string hint, float value) => ctx.AddInitializer(value, hint);
 }
+
+/// <summary>Integer arithmetic on lengths known only at run time (dynamic axes): int64 tensors of shape [1].</summary>
+internal static class RunTime
+{
+    /// <summary>The size of <paramref name="x"/>'s axis <paramref name="axis"/> (negative: from the end), as int64 [1].</summary>
+    public static string Dim(IOnnxEmitter g, string x, long axis)
+        => g.Node("Slice", [g.Node("Shape", [x]), g.Int64s("axis_start", [axis], 1), g.Int64s("axis_end", [axis == -1 ? long.MaxValue : axis + 1], 1)]);
+
+    /// <summary><c>(a · multiply + add) / divide</c>, the division truncating (lengths and counts: non-negative where used).</summary>
+    public static string Affine(IOnnxEmitter g, string a, long multiply, long add, long divide)
+    {
+        string y = multiply == 1 ? a : g.Node("Mul", [a, g.Int64s("multiply", [multiply], 1)]);
+        if (add != 0) y = g.Node("Add", [y, g.Int64s("add", [add], 1)]);
+        return divide == 1 ? y : g.Node("Div", [y, g.Int64s("divide", [divide], 1)]);
+    }
+}

@@ -17,7 +17,7 @@ namespace Microsoft.ML.Audio.Gpu.Training;
 /// | Is caching required? | No (the training data is read once into memory) |
 /// | Required NuGet in addition to Microsoft.ML | Kapre.MLNet, TorchSharp and a libtorch backend |
 /// | Runs on GPU | Yes, when MLContext.GpuDeviceId is set (CPU otherwise) |
-/// | Exportable to ONNX | Yes, the trained model with AudioOnnxExport (CNN and BC-ResNet backbones; not SpeechEmbedding yet; docs/onnx.md) |
+/// | Exportable to ONNX | Yes, the trained model with AudioOnnxExport or mlContext.Model.ConvertToOnnx (every backbone, mono or multi-channel; docs/onnx.md) |
 ///
 /// Training: AdamW with a cosine-annealed learning rate, cross-entropy with label smoothing, augmentation (time shift,
 /// gain, SpecAugment), seeded from the MLContext seed so a CPU run repeats exactly. Each epoch's loss, accuracy,

@@ -79,9 +79,12 @@ public sealed class ConvertToOnnxTests
     [DataRow(false, AudioBackbone.Cnn)]
     [DataRow(true, AudioBackbone.Cnn)]
     [DataRow(false, AudioBackbone.BcResNet)]
+    [DataRow(true, AudioBackbone.SpeechEmbedding)]
     public void TrainedClassifier_ConvertsToOnnx_WithItsProbabilitiesAndClassNames(bool frontEndInNetwork, AudioBackbone backbone)
     {
-        const int rate = 8000, samples = 2000;
+        // The clips, 2,000 samples, taken as 16 kHz audio for the speech embedding (which takes nothing else).
+        int rate = backbone == AudioBackbone.SpeechEmbedding ? 16000 : 8000;
+        const int samples = 2000;
         var ml = new MLContext(1);
         var clips = Training.AudioClassificationTrainerTests.Clips(6, 1);
         var definition = SchemaDefinition.Create(typeof(Training.AudioClassificationTrainerTests.Clip));
@@ -93,7 +96,7 @@ public sealed class ConvertToOnnxTests
         var prepared = labelMap.Transform(featurizer?.Transform(train) ?? train);
         var classifier = ml.MulticlassClassification.Trainers.AudioClassification(new AudioClassificationOptions
         {
-            FeatureColumnName = frontEndInNetwork ? "Audio" : "Features", FrontEnd = frontEndInNetwork ? frontEnd : null,
+            FeatureColumnName = frontEndInNetwork ? "Audio" : "Features", FrontEnd = frontEndInNetwork && backbone != AudioBackbone.SpeechEmbedding ? frontEnd : null,
             Epochs = 2, BatchSize = 6, NetworkSize = AudioCnnSize.Small, Backbone = backbone, BcResNetSize = BcResNetSize.Tau1,
         }).Fit(prepared);
         var toWord = ml.Transforms.Conversion.MapKeyToValue("PredictedWord", "PredictedLabel").Fit(classifier.Transform(prepared));
@@ -123,7 +126,53 @@ public sealed class ConvertToOnnxTests
             Assert.AreEqual(words[i], results.Single(r => r.Name == "PredictedWord.output").AsTensor<string>().ToArray().Single(), $"row {i}");
         }
         Console.WriteLine($"{backbone}, front end in the network {frontEndInNetwork}: max |probability difference| {worst:G3}");
-        Assert.IsLessThanOrEqualTo(OnnxTolerances.ProbabilityAbs, worst, "class probabilities");
+        Assert.IsLessThanOrEqualTo(OnnxTolerances.Probability(backbone), worst, "class probabilities");
+    }
+
+    [TestMethod]
+    [DataRow(2, true)]
+    [DataRow(1, false)]
+    [DataRow(2, false)]
+    public void AudioStages_OnMultiChannelOrVariableLengthColumns_ConvertToOnnx(int channels, bool fixedLength)
+    {
+        var ml = new MLContext(1);
+        int[] lengths = fixedLength ? [3000, 3000, 3000] : [2500, 3000, 4321];
+        var rows = lengths.Select((n, i) => new Row { Audio = AudioData.Noise(channels * n, i + 1) }).ToArray();
+        var definition = SchemaDefinition.Create(typeof(Row));
+        definition[nameof(Row.Audio)].ColumnType = fixedLength
+            ? new VectorDataViewType(NumberDataViewType.Single, channels == 1 ? new[] { 3000 } : new[] { channels, 3000 })
+            : new VectorDataViewType(NumberDataViewType.Single);
+        definition[nameof(Row.Audio)].AddAnnotation(AudioAnnotationKinds.SampleRate, Rate, NumberDataViewType.Int32);
+        definition[nameof(Row.Audio)].AddAnnotation(AudioAnnotationKinds.ChannelCount, channels, NumberDataViewType.Int32);
+        var data = ml.Data.LoadFromEnumerable(rows, definition);
+        var model = ml.Transforms.Audio.GpuStft("Spectrum", "Audio", new GpuStftOptions { FftLength = 256, HopLength = 100 })
+            .Append(ml.Transforms.Audio.GpuMel("Mel", "Spectrum", new GpuMelOptions { MelBinCount = 20 }))
+            .Append(ml.Transforms.Audio.GpuDecibel("Db", "Mel", new GpuDecibelOptions { TopDb = 80 }))
+            .Append(ml.Transforms.Audio.MfccGpu("Mfcc", "Audio", new MfccOptions { FftLength = 256, MelBinCount = 20, CoefficientCount = 8 }))
+            .Append(ml.Transforms.Audio.GpuResample("Audio8k", "Audio", new GpuResampleOptions { SampleRate = 8000 }))
+            .Fit(data);
+        using var stream = new MemoryStream();
+        ml.Model.ConvertToOnnx(model, data, stream);
+
+        var output = model.Transform(data);
+        using var session = new InferenceSession(stream.ToArray());
+        var columns = new[] { "Spectrum", "Mel", "Db", "Mfcc", "Audio8k" };
+        double worst = 0;
+        for (int i = 0; i < rows.Length; i++)
+        {
+            // ML.NET declares a fixed-size column with its dimensions, (N, channels, samples), and a variable-size one
+            // flattened, (N, size); one row at its own length.
+            int[] shape = fixedLength && channels > 1 ? [1, channels, lengths[i]] : [1, rows[i].Audio.Length];
+            using var results = session.Run([NamedOnnxValue.CreateFromTensor("Audio", new DenseTensor<float>(rows[i].Audio, shape))]);
+            foreach (var c in columns)
+            {
+                var expected = AudioData.Column(output, c)[i];
+                var got = results.Single(r => r.Name == c + ".output").AsTensor<float>().ToArray();
+                Assert.HasCount(expected.Length, got, $"{c}, row {i}");
+                worst = Math.Max(worst, Compare.RelativeToMax(got, expected, OnnxTolerances.SpectrumRel, $"{c}, row {i}, {channels} channel(s), {(fixedLength ? "fixed" : "variable")} length"));
+            }
+        }
+        Console.WriteLine($"{channels} channel(s), {(fixedLength ? "fixed" : "variable")} length: max |diff| {worst:G3} of each row's largest value");
     }
 
     [TestMethod]

@@ -146,14 +146,9 @@ public sealed class OnnxFeatureExportTests
         try
         {
             var loading = new LoadAudioOptions { SampleRate = Rate, DurationSeconds = Samples / (double)Rate };
-            var stereo = ml.Transforms.Audio.LoadAudio("Audio", nameof(FileRow.Path), new LoadAudioOptions { SampleRate = Rate, DurationSeconds = 0.25, Mono = false, ChannelCount = 2 })
-                .Append(ml.Transforms.Audio.GpuStft("Spectrum", "Audio", new GpuStftOptions { FftLength = 256 })).Fit(files);
-            var e = Assert.ThrowsExactly<NotSupportedException>(() => AudioOnnxExport.Export(stereo, new MemoryStream()));
-            StringAssert.Contains(e.Message, "LoadAudio option Mono = false");
-
             var overwrite = ml.Transforms.Audio.LoadAudio("Audio", nameof(FileRow.Path), loading)
                 .Append(ml.Transforms.Audio.GpuStft("Audio", "Audio", new GpuStftOptions { FftLength = 256 })).Fit(files);
-            e = Assert.ThrowsExactly<NotSupportedException>(() => AudioOnnxExport.Export(overwrite, new MemoryStream()));
+            var e = Assert.ThrowsExactly<NotSupportedException>(() => AudioOnnxExport.Export(overwrite, new MemoryStream()));
             StringAssert.Contains(e.Message, "GpuStft writes 'Audio' over an earlier column");
 
             var noLoad = ml.Transforms.Audio.GpuStft("Spectrum", "Audio");
