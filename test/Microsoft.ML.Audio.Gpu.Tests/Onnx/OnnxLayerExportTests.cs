@@ -91,7 +91,7 @@ public sealed class OnnxLayerExportTests
     }
 
     [TestMethod]
-    public void MelFilterbank_AndMfcc_MatchTheLayers()
+    public void MelAndLogFrequencyFilterbanks_AndMfcc_MatchTheLayers()
     {
         using var fb = AudioLayers.MelFilterbank(8000, n_fft: 256, n_mels: 32);
         using var mfcc = AudioLayers.Mfcc(n_mfcc: 13, n_mels: 32);
@@ -99,6 +99,10 @@ public sealed class OnnxLayerExportTests
         var spectrum = Enumerable.Range(0, Batch * 129 * 7).Select(_ => (float)random.NextDouble()).ToArray();
         var mels = (float[])OnnxRun.Run(Export(fb, [129, 7], OnnxStftForm.Convolution), "input", spectrum, [Batch, 129, 7])["output"];
         Compare.RelativeToMax(mels, Torch(fb, spectrum, [Batch, 129, 7]), OnnxTolerances.SpectrumRel, "mel filterbank as MatMul");
+        // Kapre's log-frequency filterbank is an ApplyFilterbank too: the same MatMul with its filters.
+        using var logFrequency = AudioLayers.LogFrequencyFilterbank(8000, n_fft: 256, n_bins: 48);
+        var bins = (float[])OnnxRun.Run(Export(logFrequency, [129, 7], OnnxStftForm.Convolution), "input", spectrum, [Batch, 129, 7])["output"];
+        Compare.RelativeToMax(bins, Torch(logFrequency, spectrum, [Batch, 129, 7]), OnnxTolerances.SpectrumRel, "log-frequency filterbank as MatMul");
         var logMel = mels.Select(v => 10 * MathF.Log10(v + 1e-6f)).ToArray();
         var coefficients = (float[])OnnxRun.Run(Export(mfcc, [32, 7], OnnxStftForm.Convolution), "input", logMel, [Batch, 32, 7])["output"];
         Compare.RelativeToMax(coefficients, Torch(mfcc, logMel, [Batch, 32, 7]), OnnxTolerances.SpectrumRel, "MFCC DCT as MatMul");
