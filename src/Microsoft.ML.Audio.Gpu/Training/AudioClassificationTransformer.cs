@@ -48,6 +48,9 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable, 
     /// <summary>The device the network runs on.</summary>
     public Device Device { get; }
 
+    /// <summary>Read ahead while scoring (see <see cref="TorchDevices.ReadsAhead"/>): null for the device's choice.</summary>
+    internal bool? ReadAhead { get; set; }
+
     /// <summary>Metrics of each training epoch (empty for a loaded model).</summary>
     public IReadOnlyList<EpochMetrics> TrainingHistory { get; }
 
@@ -333,7 +336,7 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable, 
         var columns = OutputColumns();
         return new BatchingDataView<VBuffer<float>>(input, FeatureColumnName, columns[0], BatchSize,
             (inputs, _, count, results, _) => Score(inputs, count, results), new Step(this, columns[0].Type, columns[1].Type),
-            new DerivedColumn(columns[1], PredictedLabelGetter));
+            TorchDevices.ReadsAhead(Device, ReadAhead), new DerivedColumn(columns[1], PredictedLabelGetter));
     }
 
     private const int BatchSize = 32;

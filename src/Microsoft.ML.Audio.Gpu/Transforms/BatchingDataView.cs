@@ -129,11 +129,22 @@ internal sealed class BatchingDataView<TIn> : ITransformCanSaveOnnx
     private readonly DerivedColumn[] _derived;
 
     private readonly IDataPipeStep _step;
+    private readonly bool _readAhead;
 
+    /// <param name="source">The input.</param>
+    /// <param name="inputColumnName">The column the new one is computed from.</param>
+    /// <param name="output">The new column.</param>
+    /// <param name="batchSize">Rows computed together.</param>
+    /// <param name="compute">Computes the new column for a batch.</param>
+    /// <param name="step">The transformer, for saving and ONNX conversion.</param>
+    /// <param name="readAhead">Read the next batch's rows on a worker thread while this batch is computed (for a compute
+    /// that leaves the host's cores free: a GPU's; not for one that uses them all itself, as decoding or CPU kernels).</param>
+    /// <param name="derived">Further columns computed from each row's result.</param>
     public BatchingDataView(IDataView source, string inputColumnName, DataViewSchema.DetachedColumn output, int batchSize, BatchCompute<TIn> compute,
-        IDataPipeStep step, params DerivedColumn[] derived)
+        IDataPipeStep step, bool readAhead = false, params DerivedColumn[] derived)
     {
         _source = source;
+        _readAhead = readAhead;
         _step = step;
         _bindings = new ColumnBindings(source.Schema, [output, .. derived.Select(d => d.Column)]);
         _inputIndex = source.Schema[inputColumnName].Index;
@@ -187,24 +198,66 @@ internal sealed class BatchingDataView<TIn> : ITransformCanSaveOnnx
         return _source.GetRowCursorSet(sourceColumns, n, rand).Select(c => (DataViewRowCursor)new Cursor(this, c, active, outputActive)).ToArray();
     }
 
+    /// <summary>
+    /// The rows of one batch as read from the input: the values of the active input columns, ids, positions and
+    /// ML.NET batch numbers, and, once computed, the new column's results.
+    /// </summary>
+    private sealed class RowBatch
+    {
+        public readonly ColumnCache?[] Caches; // by source column index
+        public readonly TypedCache<TIn>? InputCache;
+        public readonly RowResult[] Results;
+        public readonly DataViewRowId[] Ids;
+        public readonly long[] Positions;
+        public readonly long[] Batches;
+        public int Count;
+
+        public RowBatch(BatchingDataView<TIn> view, DataViewRowCursor input, bool[] active, bool outputActive, int capacity)
+        {
+            Caches = new ColumnCache?[view._source.Schema.Count];
+            for (int i = 0; i < active.Length; i++)
+            {
+                if (!active[i]) continue;
+                int src = view._bindings.MapColumnIndex(out bool isSource, i);
+                if (isSource && Caches[src] is null)
+                    Caches[src] = ColumnCache.Create(input, view._source.Schema[src], capacity);
+            }
+            if (outputActive)
+            {
+                // The computed column's input is cached like any other column (and shared if it is also read).
+                Caches[view._inputIndex] ??= ColumnCache.Create(input, view._source.Schema[view._inputIndex], capacity);
+                InputCache = Caches[view._inputIndex] as TypedCache<TIn>
+                    ?? throw new InvalidOperationException($"Column '{view._source.Schema[view._inputIndex].Name}' does not hold {typeof(TIn).Name}.");
+            }
+            Results = new RowResult[capacity];
+            Ids = new DataViewRowId[capacity];
+            Positions = new long[capacity];
+            Batches = new long[capacity];
+        }
+    }
+
+    /// <summary>
+    /// Reads a batch of rows, computes the new column for it, and hands the rows out one by one. With read-ahead, the
+    /// rows of the next batch are read from the input on a worker thread while the current batch is computed: the
+    /// decoding upstream (LoadAudio on all cores) then overlaps the device's work instead of leaving a GPU idle between
+    /// batches. Two row batches take turns; the input cursor is only ever used by one thread at a time.
+    /// </summary>
     private sealed class Cursor : DataViewRowCursor
     {
         private readonly BatchingDataView<TIn> _view;
         private readonly DataViewRowCursor _input;
         private readonly bool[] _active;
         private readonly int _capacity;
-        private readonly ColumnCache?[] _caches; // by source column index
-        private readonly TypedCache<TIn>? _inputCache;
         private readonly ValueGetter<DataViewRowId> _idGetter;
-        private readonly RowResult[] _results;
         private readonly BatchBuffers _buffers = new();
-        private readonly DataViewRowId[] _ids;
-        private readonly long[] _positions;
-        private readonly long[] _batches;
-        private int _count;
+        private readonly RowBatch[] _pair;
+        private readonly bool _readAhead;
+        private RowBatch _current;
+        private Task<RowBatch>? _reading;
+        private long _readPosition = -1;
         private int _slot = -1;
         private long _position = -1;
-        private bool _done;
+        private bool _done, _inputEnded;
 
         public Cursor(BatchingDataView<TIn> view, DataViewRowCursor input, bool[] active, bool outputActive)
         {
@@ -212,33 +265,19 @@ internal sealed class BatchingDataView<TIn> : ITransformCanSaveOnnx
             _input = input;
             _active = active;
             _capacity = view._batchSize;
-            _caches = new ColumnCache?[view._source.Schema.Count];
-            for (int i = 0; i < active.Length; i++)
-            {
-                if (!active[i]) continue;
-                int src = view._bindings.MapColumnIndex(out bool isSource, i);
-                if (isSource && _caches[src] is null)
-                    _caches[src] = ColumnCache.Create(input, view._source.Schema[src], _capacity);
-            }
-            if (outputActive)
-            {
-                // The computed column's input is cached like any other column (and shared if it is also read).
-                _caches[view._inputIndex] ??= ColumnCache.Create(input, view._source.Schema[view._inputIndex], _capacity);
-                _inputCache = _caches[view._inputIndex] as TypedCache<TIn>
-                    ?? throw new InvalidOperationException($"Column '{view._source.Schema[view._inputIndex].Name}' does not hold {typeof(TIn).Name}.");
-            }
+            _readAhead = view._readAhead;
+            _pair = _readAhead
+                ? [new RowBatch(view, input, active, outputActive, _capacity), new RowBatch(view, input, active, outputActive, _capacity)]
+                : [new RowBatch(view, input, active, outputActive, _capacity)];
+            _current = _pair[0];
             _idGetter = input.GetIdGetter();
-            _results = new RowResult[_capacity];
-            _ids = new DataViewRowId[_capacity];
-            _positions = new long[_capacity];
-            _batches = new long[_capacity];
         }
 
         public override DataViewSchema Schema => _view.Schema;
 
         public override long Position => _position;
 
-        public override long Batch => _slot >= 0 && _slot < _count ? _batches[_slot] : 0;
+        public override long Batch => _slot >= 0 && _slot < _current.Count ? _current.Batches[_slot] : 0;
 
         public override bool IsColumnActive(DataViewSchema.Column column) => _active[column.Index];
 
@@ -246,7 +285,7 @@ internal sealed class BatchingDataView<TIn> : ITransformCanSaveOnnx
             => (ref DataViewRowId value) =>
             {
                 EnsureOnRow();
-                value = _ids[_slot];
+                value = _current.Ids[_slot];
             };
 
         public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
@@ -255,11 +294,16 @@ internal sealed class BatchingDataView<TIn> : ITransformCanSaveOnnx
                 throw new InvalidOperationException($"Column '{column.Name}' was not requested when this cursor was made.");
             int src = _view._bindings.MapColumnIndex(out bool isSource, column.Index);
             if (isSource)
-                return _caches[src]!.GetGetter<TValue>(() => { EnsureOnRow(); return _slot; });
+            {
+                // One getter per row batch; the current batch's answers.
+                var getters = _pair.Select(b => b.Caches[src]!.GetGetter<TValue>(() => { EnsureOnRow(); return _slot; })).ToArray();
+                if (getters.Length == 1) return getters[0];
+                return (ref TValue value) => getters[ReferenceEquals(_current, _pair[0]) ? 0 : 1](ref value);
+            }
 
             if (src > 0)
             {
-                var derived = _view._derived[src - 1].MakeGetter(() => { EnsureOnRow(); return _results[_slot]; });
+                var derived = _view._derived[src - 1].MakeGetter(() => { EnsureOnRow(); return _current.Results[_slot]; });
                 return derived as ValueGetter<TValue>
                     ?? throw new InvalidOperationException($"Column '{column.Name}' is not of type {typeof(TValue).Name}.");
             }
@@ -268,28 +312,28 @@ internal sealed class BatchingDataView<TIn> : ITransformCanSaveOnnx
             ValueGetter<VBuffer<float>> getter = (ref VBuffer<float> dst) =>
             {
                 EnsureOnRow();
-                _results[_slot].CopyTo(ref dst);
+                _current.Results[_slot].CopyTo(ref dst);
             };
             return (ValueGetter<TValue>)(Delegate)getter;
         }
 
         private void EnsureOnRow()
         {
-            if (_slot < 0 || _slot >= _count)
+            if (_slot < 0 || _slot >= _current.Count)
                 throw new InvalidOperationException("The cursor is not on a row: call MoveNext first.");
         }
 
         public override bool MoveNext()
         {
             if (_done) return false;
-            if (_slot + 1 < _count)
+            if (_slot + 1 < _current.Count)
             {
                 _slot++;
                 _position++;
                 return true;
             }
-            Fill();
-            if (_count == 0)
+            NextBatch();
+            if (_current.Count == 0)
             {
                 _done = true;
                 _slot = -1;
@@ -300,35 +344,71 @@ internal sealed class BatchingDataView<TIn> : ITransformCanSaveOnnx
             return true;
         }
 
-        /// <summary>Reads up to a batch of rows from the input and computes the new column for them.</summary>
-        private void Fill()
+        /// <summary>Makes the next batch current and computes the new column for it; with read-ahead, starts reading the
+        /// batch after it first.</summary>
+        private void NextBatch()
         {
-            _count = 0;
-            long position = _position;
-            while (_count < _capacity && _input.MoveNext())
+            if (!_readAhead)
             {
-                int k = _count++;
-                position++;
-                _positions[k] = position;
-                _batches[k] = _input.Batch;
-                _idGetter(ref _ids[k]);
-                foreach (var cache in _caches) cache?.Fill(k);
+                Read(_current);
             }
-            if (_count == 0 || _inputCache is null) return;
-            for (int k = 0; k < _count; k++)
+            else
+            {
+                // The batch read ahead (the first one: read now); its input errors surface here, in order.
+                var next = _reading is { } reading ? reading.GetAwaiter().GetResult() : Read(_current);
+                _reading = null;
+                _current = next;
+                if (next.Count == _capacity && !_inputEnded)
+                {
+                    var other = ReferenceEquals(next, _pair[0]) ? _pair[1] : _pair[0];
+                    _reading = Task.Factory.StartNew(() => Read(other), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                }
+            }
+            Compute(_current);
+        }
+
+        /// <summary>Reads up to a batch of rows from the input into <paramref name="batch"/>.</summary>
+        private RowBatch Read(RowBatch batch)
+        {
+            batch.Count = 0;
+            if (_inputEnded) return batch;
+            while (batch.Count < _capacity)
+            {
+                if (!_input.MoveNext())
+                {
+                    _inputEnded = true;
+                    break;
+                }
+                int k = batch.Count++;
+                batch.Positions[k] = ++_readPosition;
+                batch.Batches[k] = _input.Batch;
+                _idGetter(ref batch.Ids[k]);
+                foreach (var cache in batch.Caches) cache?.Fill(k);
+            }
+            return batch;
+        }
+
+        /// <summary>Computes the new column for the rows of <paramref name="batch"/>.</summary>
+        private void Compute(RowBatch batch)
+        {
+            if (batch.Count == 0 || batch.InputCache is not { } inputs) return;
+            for (int k = 0; k < batch.Count; k++)
             {
                 // Upstream failed on this row (e.g. a file that cannot be decoded): keep its exception for when this
                 // row is read, and compute the others.
-                _results[k] = _inputCache.Error(k) is Exception e ? RowResult.Failed(e) : default;
+                batch.Results[k] = inputs.Error(k) is Exception e ? RowResult.Failed(e) : default;
             }
             _buffers.NextBatch(); // the previous batch's rows have all been handed out
-            _view._compute(_inputCache.Values, _positions, _count, _results, _buffers);
+            _view._compute(inputs.Values, batch.Positions, batch.Count, batch.Results, _buffers);
         }
 
         protected override void Dispose(bool disposing)
         {
             if (disposing)
             {
+                // A read in flight still uses the input cursor: let it finish (its error no longer matters) first.
+                try { _reading?.Wait(); } catch (AggregateException) { }
+                _reading = null;
                 _input.Dispose();
                 _buffers.Dispose();
             }

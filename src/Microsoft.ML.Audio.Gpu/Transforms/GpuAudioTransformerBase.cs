@@ -38,6 +38,9 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable, IRowM
     /// <summary>The device the layer runs on, chosen from <see cref="MLContext.GpuDeviceId"/> and <see cref="MLContext.FallbackToCpu"/>.</summary>
     public Device Device { get; }
 
+    /// <summary>Read ahead while computing (see <see cref="TorchDevices.ReadsAhead"/>): null for the device's choice.</summary>
+    internal bool? ReadAhead { get; set; }
+
     private protected GpuAudioTransformerBase(IHost host, string outputColumnName, string inputColumnName, int? batchSize)
     {
         Host = host;
@@ -297,7 +300,7 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable, IRowM
         var output = OutputColumn(layout);
         return new BatchingDataView<VBuffer<float>>(input, InputColumnName, output, BatchSize,
             (inputs, positions, count, results, buffers) => Compute(layout, inputs, positions, count, results, buffers),
-            new Step(this, layout, output.Type));
+            new Step(this, layout, output.Type), TorchDevices.ReadsAhead(Device, ReadAhead));
     }
 
     bool ITransformer.IsRowToRowMapper => true;

@@ -7,6 +7,12 @@ namespace Microsoft.ML.Audio.Gpu.Transforms;
 /// </summary>
 internal static class TorchDevices
 {
+    /// <summary>Whether a transform's cursors read the next batch's rows while the current one is computed on
+    /// <paramref name="device"/>: on a GPU, whose work leaves the host's cores free for the reading (decoding upstream);
+    /// not on the CPU, where the kernels and the decoding would share the same cores. <paramref name="requested"/>
+    /// overrides the choice (tests).</summary>
+    public static bool ReadsAhead(Device device, bool? requested = null) => requested ?? device.type != DeviceType.CPU;
+
     public static Device Resolve(IHostEnvironment env, string component)
     {
         var settings = env as IHostEnvironmentInternal;
