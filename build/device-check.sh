@@ -13,7 +13,7 @@
 #      compile or link against it is stubbed (build/libtorchsharp/stub-failed.py; list in $OUT/stubbed.tsv);
 #   5. puts the built bridge next to the app and in $OUT/prebuilt/ (carry it back as .gpu/prebuilt/ to skip the build);
 #   6. re-checks the symbols, then runs the parity check (every transform on cuda:GPU against the CPU, and the log-mel
-#      against torchaudio on the device), the .NET benchmark on cuda:GPU, gpu-compare.py (torchaudio and torch ops) and,
+#      against torchaudio on the device), the test project's CUDA-only tests, the .NET benchmark on cuda:GPU, gpu-compare.py (torchaudio and torch ops) and,
 #      time permitting, the Kapre experiment, each under timeout; $OUT/summary.md has the outcome of each step.
 # Settings (environment): OUT, GPU (0), RUNS (7), BUDGET_S (530), BUILD_S (300), JOBS (nproc), TS_OPT (-O1),
 # FORCE_BUILD=1 (build even when the shipped bridge would do), BRIDGE=shipped (never build), BUNDLE, PREBUILT_DIR,
@@ -173,6 +173,10 @@ if [ -s "$OUT/parity/parity.json" ] && [ "$T" -ge 20 ]; then
     > "$OUT/results-parity-torchaudio.md" 2> "$OUT/parity-torchaudio.log"
   log "parity-torchaudio.py: exit $?"
 fi
+# The test project's CUDA-only tests (category Cuda: pinned staging, the GPU defaults, libtorch's out-of-memory message,
+# training on the device), through the app: the device has no .NET SDK to run dotnet test.
+run_dotnet cuda-tests 120 220 --cuda-tests --gpu "$GPU" --out "$OUT/results-cuda-tests.md"
+[ -s "$OUT/results-cuda-tests.md" ] && log "CUDA tests: $(tail -1 "$OUT/results-cuda-tests.md")"
 run_dotnet dotnet-bench 240 100 --gpu "$GPU" --runs "$RUNS" --out "$OUT/results-dotnet.md"
 T=$(budget 90 40); S=$SECONDS
 if [ "$T" -ge 20 ]; then
@@ -185,4 +189,5 @@ run_dotnet kapre 120 5 --kapre --gpu "$GPU" --epochs 6 --out "$OUT/results-kapre
 grep -qs "fell back to the CPU" "$OUT/results-parity.md" && log "WARNING: the parity run fell back to the CPU: TorchSharp saw no CUDA (parity.log)"
 grep -qs "device cpu" "$OUT/results-dotnet.md" && log "WARNING: the .NET benchmark ran on the CPU: TorchSharp saw no CUDA (dotnet-bench.log)"
 grep -qs "cores, CPU;" "$OUT/results-kapre.md" && log "WARNING: the Kapre experiment ran on the CPU: TorchSharp saw no CUDA (kapre.log)"
+grep -qs "is_available() = False" "$OUT/results-cuda-tests.md" && log "WARNING: the CUDA tests were skipped: TorchSharp saw no CUDA (cuda-tests.log)"
 finish "bridge $CHOICE"

@@ -18,6 +18,11 @@ rm -rf "$STAGE"; mkdir -p "$STAGE"
 # APP_FROM=DIR takes such a publish made earlier instead.
 if [ -n "${APP_FROM:-}" ]; then cp -r "$APP_FROM" "$STAGE/app"
 else dotnet publish test/Microsoft.ML.Audio.Gpu.Benchmarks -c Release -o "$STAGE/app" -p:ExternalLibTorch=true --nologo -v q; fi
+# The test project's CUDA-only tests (test category Cuda), run on the device by the app's --cuda-tests mode: the test
+# assembly and MSTest's framework next to the app, whose other dependencies are the app's own.
+TESTS_BIN=test/Microsoft.ML.Audio.Gpu.Tests/bin/Release/net10.0
+[ -n "${APP_FROM:-}" ] && [ -f "$TESTS_BIN/Microsoft.ML.Audio.Gpu.Tests.dll" ] || dotnet build test/Microsoft.ML.Audio.Gpu.Tests -c Release --nologo -v q
+cp "$TESTS_BIN/Microsoft.ML.Audio.Gpu.Tests.dll" "$TESTS_BIN/MSTest.TestFramework.dll" "$TESTS_BIN/MSTest.TestFramework.Extensions.dll" "$STAGE/app/"
 # Only what linux-x64 runs: the portable publish carries the natives of 19 other runtimes (420 MB) and Windows DLLs.
 find "$STAGE/app/runtimes" -mindepth 1 -maxdepth 1 ! -name linux-x64 -exec rm -rf {} +
 rm -rf "$STAGE/app/amd64" "$STAGE/app/"onnxruntime*.dll

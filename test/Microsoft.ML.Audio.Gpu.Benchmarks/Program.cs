@@ -1,7 +1,8 @@
 // End-to-end throughput of the mel front end, side by side in one process (issue: "Performance").
 //
 //   dotnet run -c Release --project test/Microsoft.ML.Audio.Gpu.Benchmarks [-- --runs 5] [--out FILE] [--gpu 0] [--only W1]
-// (--web: the web sample under load, WebLoad.cs; --parity: every transform on a device against the CPU, DeviceParity.cs.)
+// (--web: the web sample under load, WebLoad.cs; --parity: every transform on a device against the CPU, DeviceParity.cs;
+//  --cuda-tests: the test project's CUDA-only tests where there is no .NET SDK, CudaTestRunner.cs.)
 // (--only runs one workload, so the process's peak working set is that workload's.)
 //
 // Workloads (random audio, fixed seed): periodic Hann, centred with reflect padding, power 2, HTK mel, power to dB with
@@ -33,6 +34,7 @@ if (args.Contains("--train-speed")) return TrainingSpeed.Run(args);
 if (args.Contains("--train-memory")) return TrainingSpeed.Memory(args);
 if (args.Contains("--decode-speed")) return DecodeSpeed.Run(args);
 if (args.Contains("--parity")) return DeviceParity.Run(args);
+if (args.Contains("--cuda-tests")) return CudaTestRunner.Run(args);
 
 int runs = 5;
 string? outPath = null, jsonPath = null;

@@ -38,9 +38,10 @@ internal static class DeviceMemory
 
     // The CUDA libraries report a failed allocation in their own words: cuFFT's plan, cuBLAS's handle or workspace and
     // cuDNN's workspace are allocated lazily on the first call of a batch size, so a large batch can fail there too.
+    // libtorch's CPU allocator says "DefaultCPUAllocator: can't allocate memory" (found by the CUDA tests' dry run here).
     private static readonly string[] OutOfMemoryMessages =
     [
-        "out of memory", "not enough memory", "CUFFT_ALLOC_FAILED", "CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_ALLOC_FAILED",
+        "out of memory", "not enough memory", "can't allocate memory", "CUFFT_ALLOC_FAILED", "CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_ALLOC_FAILED",
         "CUSOLVER_STATUS_ALLOC_FAILED", "CUSPARSE_STATUS_ALLOC_FAILED",
     ];
 

@@ -36,6 +36,25 @@ public sealed class OutOfMemoryTests
     }
 
     [TestMethod]
+    public void LibtorchsCpuAllocationFailure_IsOutOfMemory_SoABatchOnTheCpuIsSplitToo()
+    {
+        // 4 EiB: more than any x64 address space holds (57 bits at most), so libtorch's allocator refuses it at once, whatever the
+        // kernel's overcommit setting.
+        Exception? error = null;
+        try
+        {
+            using var huge = TorchSharp.torch.empty([1L << 60], dtype: TorchSharp.torch.ScalarType.Float32);
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+        Assert.IsNotNull(error, "the allocation failed");
+        Assert.IsTrue(DeviceMemory.IsOutOfMemory(error), error.Message);
+        Assert.IsFalse(DeviceMemory.IsDeviceFault(error));
+    }
+
+    [TestMethod]
     public void RowThatNeverFits_FailsClearly()
     {
         var e = Assert.Throws<RowTooLargeForDeviceException>(() => DeviceMemory.RunSplitting(4, (_, n) => throw CudaOutOfMemory(n)));
