@@ -154,7 +154,8 @@ public sealed class CudaTests
         using var x = ones([16, 1, 40, 100], device: Device);
         using var y = augment.call(x);
         Assert.AreEqual(DeviceType.CUDA, y.device.type);
-        using var zeros = y.eq(0);
+        using var zero = 0.0.ToScalar();
+        using var zeros = y.eq(zero);
         double masked = zeros.to(ScalarType.Float32).mean().item<float>();
         Assert.IsTrue(masked > 0 && masked < 0.6, $"part of the spectrogram is masked: {masked:P1}");
     }
