@@ -130,6 +130,53 @@ public sealed class ConvertToOnnxTests
     }
 
     [TestMethod]
+    public void MlNetsOwnTrainer_OnMfccAndEmbeddingFeatures_ConvertsWithThem()
+    {
+        // The "SDCA head on MFCC or embedding features": the audio columns feed ML.NET's Concatenate, normaliser
+        // and multiclass SDCA, and the whole chain converts; the clips (2,000 samples) are taken as 16 kHz audio.
+        const int samples = 2000;
+        var ml = new MLContext(1);
+        var clips = Training.AudioClassificationTrainerTests.Clips(12, 1);
+        var definition = SchemaDefinition.Create(typeof(Training.AudioClassificationTrainerTests.Clip));
+        definition["Audio"].AddAnnotation(AudioAnnotationKinds.SampleRate, Rate, NumberDataViewType.Int32);
+        var train = ml.Data.LoadFromEnumerable(clips, definition);
+        var features = ml.Transforms.Audio.MfccGpu("Mfcc", "Audio", new MfccOptions { FftLength = 512, HopLength = 160, MelBinCount = 40, CoefficientCount = 13 })
+            .Append(ml.Transforms.Audio.SpeechEmbedding("Embedding", "Audio"))
+            .Append(ml.Transforms.Concatenate("Features", "Mfcc", "Embedding"))
+            .Append(ml.Transforms.NormalizeMeanVariance("Features"))
+            .Fit(train);
+        var labelMap = ml.Transforms.Conversion.MapValueToKey("Label", "Word").Fit(train);
+        // Cached: SDCA passes over the data many times, and would compute the features again on each pass.
+        var prepared = ml.Data.Cache(labelMap.Transform(features.Transform(train)));
+        var sdca = ml.MulticlassClassification.Trainers.SdcaMaximumEntropy("Label", "Features", maximumNumberOfIterations: 20).Fit(prepared);
+        var toWord = ml.Transforms.Conversion.MapKeyToValue("PredictedWord", "PredictedLabel").Fit(sdca.Transform(prepared));
+        var model = new TransformerChain<ITransformer>(features, sdca, toWord);
+
+        var audioOnly = SchemaDefinition.Create(typeof(Row));
+        audioOnly["Audio"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, samples);
+        audioOnly["Audio"].AddAnnotation(AudioAnnotationKinds.SampleRate, Rate, NumberDataViewType.Int32);
+        var test = Training.AudioClassificationTrainerTests.Clips(4, 99).Select(c => new Row { Audio = c.Audio }).ToArray();
+        var data = ml.Data.LoadFromEnumerable(test, audioOnly);
+        using var stream = new MemoryStream();
+        ml.Model.ConvertToOnnx(model, data, stream);
+
+        var output = model.Transform(data);
+        var scores = output.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
+        var words = output.GetColumn<ReadOnlyMemory<char>>("PredictedWord").Select(w => w.ToString()).ToArray();
+        using var session = new InferenceSession(stream.ToArray());
+        double worst = 0;
+        for (int i = 0; i < test.Length; i++)
+        {
+            using var results = session.Run([NamedOnnxValue.CreateFromTensor("Audio", new DenseTensor<float>(test[i].Audio, [1, samples]))]);
+            var p = results.Single(r => r.Name == "Score.output").AsTensor<float>().ToArray();
+            for (int k = 0; k < p.Length; k++) worst = Math.Max(worst, Math.Abs(p[k] - scores[i][k]));
+            Assert.AreEqual(words[i], results.Single(r => r.Name == "PredictedWord.output").AsTensor<string>().ToArray().Single(), $"row {i}");
+        }
+        Console.WriteLine($"SDCA on MFCC + embedding: max |probability difference| {worst:G3} over {test.Length} clips");
+        Assert.IsLessThanOrEqualTo(OnnxTolerances.EmbeddingProbabilityAbs, worst, "class probabilities (embedding features: its tolerance)");
+    }
+
+    [TestMethod]
     [DataRow(2, true)]
     [DataRow(1, false)]
     [DataRow(2, false)]
