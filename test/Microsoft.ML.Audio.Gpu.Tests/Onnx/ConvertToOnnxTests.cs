@@ -84,7 +84,6 @@ public sealed class ConvertToOnnxTests
     {
         // The clips, 2,000 samples, taken as 16 kHz audio for the speech embedding (which takes nothing else).
         int rate = backbone == AudioBackbone.SpeechEmbedding ? 16000 : 8000;
-        const int samples = 2000;
         var ml = new MLContext(1);
         var clips = Training.AudioClassificationTrainerTests.Clips(6, 1);
         var definition = SchemaDefinition.Create(typeof(Training.AudioClassificationTrainerTests.Clip));
@@ -105,11 +104,21 @@ public sealed class ConvertToOnnxTests
             : new TransformerChain<ITransformer>(featurizer, classifier, toWord);
 
         // Scoring data: the decoded audio alone, as an app would feed the graph.
+        double worst = ConvertAndCompareScores(ml, model, [.. clips.Select(c => c.Audio)], rate);
+        Console.WriteLine($"{backbone}, front end in the network {frontEndInNetwork}: max |probability difference| {worst:G3}");
+        Assert.IsLessThanOrEqualTo(OnnxTolerances.Probability(backbone), worst, "class probabilities");
+    }
+
+    /// <summary>Converts <paramref name="model"/> (scoring <c>Audio</c>, writing <c>Score</c> and <c>PredictedWord</c>) from data
+    /// holding the clips' audio alone, as an app would feed the graph, and runs each clip through ONNX Runtime: the class
+    /// names must be the model's; returns the largest probability difference.</summary>
+    private static double ConvertAndCompareScores(MLContext ml, ITransformer model, float[][] clips, int rate)
+    {
+        int samples = clips[0].Length;
         var audioOnly = SchemaDefinition.Create(typeof(Row));
         audioOnly["Audio"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, samples);
         audioOnly["Audio"].AddAnnotation(AudioAnnotationKinds.SampleRate, rate, NumberDataViewType.Int32);
-        var rows = clips.Select(c => new Row { Audio = c.Audio }).ToArray();
-        var data = ml.Data.LoadFromEnumerable(rows, audioOnly);
+        var data = ml.Data.LoadFromEnumerable(clips.Select(c => new Row { Audio = c }), audioOnly);
         using var stream = new MemoryStream();
         ml.Model.ConvertToOnnx(model, data, stream);
 
@@ -118,15 +127,14 @@ public sealed class ConvertToOnnxTests
         var words = output.GetColumn<ReadOnlyMemory<char>>("PredictedWord").Select(w => w.ToString()).ToArray();
         using var session = new InferenceSession(stream.ToArray());
         double worst = 0;
-        for (int i = 0; i < rows.Length; i++)
+        for (int i = 0; i < clips.Length; i++)
         {
-            using var results = session.Run([NamedOnnxValue.CreateFromTensor("Audio", new DenseTensor<float>(rows[i].Audio, [1, samples]))]);
+            using var results = session.Run([NamedOnnxValue.CreateFromTensor("Audio", new DenseTensor<float>(clips[i], [1, samples]))]);
             var p = results.Single(r => r.Name == "Score.output").AsTensor<float>().ToArray();
             for (int k = 0; k < p.Length; k++) worst = Math.Max(worst, Math.Abs(p[k] - scores[i][k]));
             Assert.AreEqual(words[i], results.Single(r => r.Name == "PredictedWord.output").AsTensor<string>().ToArray().Single(), $"row {i}");
         }
-        Console.WriteLine($"{backbone}, front end in the network {frontEndInNetwork}: max |probability difference| {worst:G3}");
-        Assert.IsLessThanOrEqualTo(OnnxTolerances.Probability(backbone), worst, "class probabilities");
+        return worst;
     }
 
     [TestMethod]
@@ -134,7 +142,6 @@ public sealed class ConvertToOnnxTests
     {
         // The "SDCA head on MFCC or embedding features": the audio columns feed ML.NET's Concatenate, normaliser
         // and multiclass SDCA, and the whole chain converts; the clips (2,000 samples) are taken as 16 kHz audio.
-        const int samples = 2000;
         var ml = new MLContext(1);
         var clips = Training.AudioClassificationTrainerTests.Clips(12, 1);
         var definition = SchemaDefinition.Create(typeof(Training.AudioClassificationTrainerTests.Clip));
@@ -152,26 +159,8 @@ public sealed class ConvertToOnnxTests
         var toWord = ml.Transforms.Conversion.MapKeyToValue("PredictedWord", "PredictedLabel").Fit(sdca.Transform(prepared));
         var model = new TransformerChain<ITransformer>(features, sdca, toWord);
 
-        var audioOnly = SchemaDefinition.Create(typeof(Row));
-        audioOnly["Audio"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, samples);
-        audioOnly["Audio"].AddAnnotation(AudioAnnotationKinds.SampleRate, Rate, NumberDataViewType.Int32);
-        var test = Training.AudioClassificationTrainerTests.Clips(4, 99).Select(c => new Row { Audio = c.Audio }).ToArray();
-        var data = ml.Data.LoadFromEnumerable(test, audioOnly);
-        using var stream = new MemoryStream();
-        ml.Model.ConvertToOnnx(model, data, stream);
-
-        var output = model.Transform(data);
-        var scores = output.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
-        var words = output.GetColumn<ReadOnlyMemory<char>>("PredictedWord").Select(w => w.ToString()).ToArray();
-        using var session = new InferenceSession(stream.ToArray());
-        double worst = 0;
-        for (int i = 0; i < test.Length; i++)
-        {
-            using var results = session.Run([NamedOnnxValue.CreateFromTensor("Audio", new DenseTensor<float>(test[i].Audio, [1, samples]))]);
-            var p = results.Single(r => r.Name == "Score.output").AsTensor<float>().ToArray();
-            for (int k = 0; k < p.Length; k++) worst = Math.Max(worst, Math.Abs(p[k] - scores[i][k]));
-            Assert.AreEqual(words[i], results.Single(r => r.Name == "PredictedWord.output").AsTensor<string>().ToArray().Single(), $"row {i}");
-        }
+        var test = Training.AudioClassificationTrainerTests.Clips(4, 99);
+        double worst = ConvertAndCompareScores(ml, model, [.. test.Select(c => c.Audio)], Rate);
         Console.WriteLine($"SDCA on MFCC + embedding: max |probability difference| {worst:G3} over {test.Length} clips");
         Assert.IsLessThanOrEqualTo(OnnxTolerances.EmbeddingProbabilityAbs, worst, "class probabilities (embedding features: its tolerance)");
     }
