@@ -14,7 +14,7 @@
 #   5. puts the built bridge next to the app and in $OUT/prebuilt/ (carry it back as .gpu/prebuilt/ to skip the build);
 #   6. re-checks the symbols, then runs the parity check (every transform on cuda:GPU against the CPU, and the log-mel
 #      against torchaudio on the device), the test project's CUDA-only tests, the .NET benchmark on cuda:GPU, gpu-compare.py (torchaudio and torch ops) and,
-#      time permitting, the Kapre experiment, each under timeout; $OUT/summary.md has the outcome of each step.
+#      time permitting, the trainer's examples per second and the Kapre experiment, each under timeout; $OUT/summary.md has the outcome of each step.
 # Settings (environment): OUT, GPU (0), RUNS (7), BUDGET_S (530), BUILD_S (300), JOBS (nproc), TS_OPT (-O1),
 # FORCE_BUILD=1 (build even when the shipped bridge would do), BRIDGE=shipped (never build), BUNDLE, PREBUILT_DIR,
 # KAPRE_WORK (unpack folder, default /tmp/kapre-gpu), PYTHON (python3), TORCH_LIB / TORCH_INCLUDE / TORCH_VERSION /
@@ -184,10 +184,13 @@ if [ "$T" -ge 20 ]; then
     > "$OUT/results-torch.md" 2> "$OUT/torch-compare.log"
   log "gpu-compare.py: exit $? in $((SECONDS - S)) s (limit $T s)"
 else log "gpu-compare.py: skipped, no time left"; fi
+# Training examples per second of each network through the real trainer (log-mel features of the sample's shape).
+run_dotnet train-speed 90 120 --train-speed --gpu "$GPU" --rows 4000 --epochs 3 --out "$OUT/results-train-speed.md"
 run_dotnet kapre 120 5 --kapre --gpu "$GPU" --epochs 6 --out "$OUT/results-kapre.md"
 # Both fall back to the CPU when TorchSharp sees no CUDA: say so rather than pass CPU numbers off as GPU ones.
 grep -qs "fell back to the CPU" "$OUT/results-parity.md" && log "WARNING: the parity run fell back to the CPU: TorchSharp saw no CUDA (parity.log)"
 grep -qs "device cpu" "$OUT/results-dotnet.md" && log "WARNING: the .NET benchmark ran on the CPU: TorchSharp saw no CUDA (dotnet-bench.log)"
 grep -qs "cores, CPU;" "$OUT/results-kapre.md" && log "WARNING: the Kapre experiment ran on the CPU: TorchSharp saw no CUDA (kapre.log)"
+grep -qs "cores, CPU," "$OUT/results-train-speed.md" && log "WARNING: the training speed ran on the CPU: TorchSharp saw no CUDA (train-speed.log)"
 grep -qs "is_available() = False" "$OUT/results-cuda-tests.md" && log "WARNING: the CUDA tests were skipped: TorchSharp saw no CUDA (cuda-tests.log)"
 finish "bridge $CHOICE"
