@@ -2,8 +2,9 @@
 //
 //   dotnet Microsoft.ML.Audio.Gpu.Benchmarks.dll --parity --gpu 0 [--out FILE] [--dump DIR]
 //
-// Each transform runs through ML.NET twice on the same rows, with MLContext.GpuDeviceId set and unset; the table gives
-// the largest difference relative to each row's largest value (and in dB for the decibel outputs). --dump writes the
+// Each transform runs through ML.NET on the same rows with MLContext.GpuDeviceId unset and set (with TF32 off, and again
+// with libtorch's defaults); the table gives the largest difference relative to each row's largest value (and in dB for
+// the decibel outputs). --dump writes the
 // audio and the device's log-mel rows as raw float32 with a JSON description, for build/parity-torchaudio.py to compare
 // with torchaudio on the same device. Without CUDA the "device" run is the CPU again and the table says so.
 using System.Globalization;
@@ -43,32 +44,40 @@ internal static class DeviceParity
             ("SpeechEmbedding (mean and max)", false, ml => ml.Transforms.Audio.SpeechEmbedding("Out", "Audio")),
         };
 
+        // libtorch runs cuDNN convolutions in TF32 by default on Ampere and later GPUs (matrix products in float32): the
+        // parity is measured with TF32 off, so that both sides compute in float32, and again with libtorch's defaults,
+        // which is what an application gets unless it sets torch.backends.cudnn.allow_tf32 = false.
+        bool cuda = TorchSharp.torch.cuda.is_available();
+        (bool conv, bool matmul) defaults = cuda ? (TorchSharp.torch.backends.cudnn.allow_tf32, TorchSharp.torch.backends.cuda.matmul.allow_tf32) : (false, false);
+        void Tf32(bool conv, bool matmul)
+        {
+            if (!cuda) return;
+            TorchSharp.torch.backends.cudnn.allow_tf32 = conv;
+            TorchSharp.torch.backends.cuda.matmul.allow_tf32 = matmul;
+        }
+
         var report = new StringBuilder();
         string device = "cpu";
-        report.AppendLine("| transform | device | rows | max abs. difference / row max | max abs. difference (dB outputs) |");
-        report.AppendLine("| --- | --- | ---: | ---: | ---: |");
+        report.AppendLine("| transform | device | rows | max abs. difference / row max, TF32 off | the same with libtorch's defaults | max abs. difference (dB outputs), TF32 off |");
+        report.AppendLine("| --- | --- | ---: | ---: | ---: | ---: |");
         float[][]? deviceLogMel = null;
         foreach (var (name, decibels, make) in steps)
         {
-            var (onDevice, usedDevice) = Transform(audio, gpu, make);
             var (onCpu, _) = Transform(audio, null, make);
+            Tf32(false, false);
+            var (onDevice, usedDevice) = Transform(audio, gpu, make);
+            Tf32(defaults.conv, defaults.matmul);
+            var (onDeviceDefaults, _) = Transform(audio, gpu, make);
             device = usedDevice;
-            double rel = 0, abs = 0;
-            for (int r = 0; r < onCpu.Length; r++)
-            {
-                double peak = onCpu[r].Max(v => Math.Abs(v));
-                for (int k = 0; k < onCpu[r].Length; k++)
-                {
-                    double diff = Math.Abs(onDevice[r][k] - onCpu[r][k]);
-                    abs = Math.Max(abs, diff);
-                    if (peak > 0) rel = Math.Max(rel, diff / peak);
-                }
-            }
+            var (rel, abs) = Differences(onDevice, onCpu);
+            var (relDefaults, _) = Differences(onDeviceDefaults, onCpu);
             if (name.StartsWith("MelSpectrogramGpu", StringComparison.Ordinal)) deviceLogMel = onDevice;
-            string line = $"| {name} | {usedDevice} | {onCpu.Length} | {rel:G3} | {(decibels ? abs.ToString("G3", CultureInfo.InvariantCulture) + " dB" : "")} |";
+            string line = $"| {name} | {usedDevice} | {onCpu.Length} | {rel:G3} | {relDefaults:G3} | {(decibels ? abs.ToString("G3", CultureInfo.InvariantCulture) + " dB" : "")} |";
             report.AppendLine(line);
             Console.WriteLine(line);
         }
+        report.AppendLine();
+        report.AppendLine($"libtorch's defaults here: cuDNN TF32 {defaults.conv}, matmul TF32 {defaults.matmul}.");
         report.AppendLine();
         report.AppendLine(device == "cpu"
             ? "The device runs fell back to the CPU (no CUDA seen by TorchSharp): these are CPU-against-CPU figures."
@@ -88,6 +97,23 @@ internal static class DeviceParity
             }));
         }
         return 0;
+    }
+
+    /// <summary>Largest difference per row's largest value, and largest absolute difference, of two runs.</summary>
+    private static (double rel, double abs) Differences(float[][] got, float[][] expected)
+    {
+        double rel = 0, abs = 0;
+        for (int r = 0; r < expected.Length; r++)
+        {
+            double peak = expected[r].Max(v => Math.Abs(v));
+            for (int k = 0; k < expected[r].Length; k++)
+            {
+                double diff = Math.Abs(got[r][k] - expected[r][k]);
+                abs = Math.Max(abs, diff);
+                if (peak > 0) rel = Math.Max(rel, diff / peak);
+            }
+        }
+        return (rel, abs);
     }
 
     private static readonly MelSpectrogramOptions LogMel = new() { FftLength = Fft, WindowLength = Win, HopLength = Hop, MelBinCount = Mels, TopDb = 80 };

@@ -78,14 +78,30 @@ public sealed class CudaTests
         Assert.IsTrue(TorchDevices.ReadsAhead(mel.Device, mel.ReadAhead), "a GPU's cursors read ahead");
         var cpuData = AudioData.Load(cpu, rows, [4000], 16000);
         var cpuOut = Pipeline(cpu).Fit(cpuData).Transform(cpuData);
-        var gpuOut = gpuModel.Transform(gpuData);
-        foreach (var column in new[] { "LogMel", "Audio8k" })
+        // TF32 off (libtorch's default runs cuDNN convolutions in TF32 on this GPU): float32 on both sides.
+        bool tf32 = backends.cudnn.allow_tf32;
+        backends.cudnn.allow_tf32 = false;
+        try
         {
-            var expected = AudioData.Column(cpuOut, column);
-            var got = AudioData.Column(gpuOut, column);
-            Assert.HasCount(expected.Length, got);
-            // cuFFT and cuDNN against the CPU's kernels: float32 rounding; dB values compared relative to their range.
-            for (int i = 0; i < expected.Length; i++) Compare.RelativeToMax(got[i], expected[i], 1e-4, $"{column}, row {i}");
+            var gpuOut = gpuModel.Transform(gpuData);
+            var audio = AudioData.Column(gpuOut, "Audio8k");
+            var expectedAudio = AudioData.Column(cpuOut, "Audio8k");
+            Assert.HasCount(expectedAudio.Length, audio, "every row, over three batches");
+            // The polyphase convolution in float32 on cuDNN and on the CPU.
+            for (int i = 0; i < audio.Length; i++) Compare.RelativeToMax(audio[i], expectedAudio[i], 1e-5, $"Audio8k, row {i}");
+            // cuFFT against the CPU's FFT: float32 rounding, in dB a larger share of values far below the peak (the 80 dB
+            // range's bottom: OnnxTolerances.DecibelNearFloorAbs's reasoning).
+            var logMel = AudioData.Column(gpuOut, "LogMel");
+            var expectedLogMel = AudioData.Column(cpuOut, "LogMel");
+            double worst = 0;
+            for (int i = 0; i < logMel.Length; i++)
+                for (int k = 0; k < logMel[i].Length; k++) worst = Math.Max(worst, Math.Abs(logMel[i][k] - expectedLogMel[i][k]));
+            Console.WriteLine($"LogMel on CUDA against the CPU: max |dB diff| {worst:G3}");
+            Assert.IsLessThanOrEqualTo(1e-2, worst, "log-mel in dB");
+        }
+        finally
+        {
+            backends.cudnn.allow_tf32 = tf32;
         }
     }
 
