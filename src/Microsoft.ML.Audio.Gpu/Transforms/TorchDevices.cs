@@ -15,6 +15,10 @@ internal static class TorchDevices
 
     public static Device Resolve(IHostEnvironment env, string component)
     {
+        // Every transform, trainer and loaded model passes here first: libtorch is loaded, then its process-wide
+        // settings are made (NNPACK off: see Nnpack).
+        torch.InitializeDeviceType(DeviceType.CPU);
+        Nnpack.Disable();
         var settings = env as IHostEnvironmentInternal;
         int? gpu = settings?.GpuDeviceId;
         bool fallback = settings?.FallbackToCpu ?? false;
