@@ -11,6 +11,17 @@ public enum CropAlignment
     Loudest = 1,
 }
 
+/// <summary>Where a clip shorter than a fixed duration sits in it.</summary>
+public enum PadAlignment
+{
+    // Saved in models: do not change the values.
+    /// <summary>At the start: all the silence after it.</summary>
+    Start = 0,
+    /// <summary>In the middle: half the silence before it, half after (the odd sample after). Recordings of one word are
+    /// usually cut with the word in the middle, so a model sees a short word where it sees a long one.</summary>
+    Center = 1,
+}
+
 /// <summary>What <see cref="AudioDecoder"/> produces: output rate, channel handling and a fixed length.</summary>
 /// <remarks>
 /// The steps run in this order: decode, mix down to mono (when <see cref="Mono"/>), resample (when
@@ -28,7 +39,7 @@ public sealed class AudioDecodeOptions
 
     /// <summary>
     /// Fixed output length in seconds: the result has exactly <c>(int)Math.Round(DurationSeconds * outputRate)</c>
-    /// frames, zero-padded at the end or cropped. Null decodes the whole file.
+    /// frames, zero-padded (where <see cref="Pad"/> says) or cropped (where <see cref="Crop"/> says). Null decodes the whole file.
     /// </summary>
     /// <remarks>With a duration only the source frames needed for it are read (plus the resampler's filter
     /// half-length), so a long file costs no more than a short one.</remarks>
@@ -36,6 +47,9 @@ public sealed class AudioDecodeOptions
 
     /// <summary>With <see cref="DurationSeconds"/>, which part of a longer clip to keep. Default <see cref="CropAlignment.Start"/>.</summary>
     public CropAlignment Crop { get; init; } = CropAlignment.Start;
+
+    /// <summary>With <see cref="DurationSeconds"/>, where a shorter clip is placed. Default <see cref="PadAlignment.Start"/>.</summary>
+    public PadAlignment Pad { get; init; } = PadAlignment.Start;
 
     /// <summary>With <see cref="CropAlignment.Loudest"/>, how much of the file is searched (and read), in seconds. Default 30.</summary>
     public double SearchSeconds { get; init; } = 30;
@@ -45,6 +59,8 @@ public sealed class AudioDecodeOptions
     {
         if (!Enum.IsDefined(Crop))
             throw new ArgumentOutOfRangeException(nameof(Crop), Crop, $"Crop must be Start or Loudest, got: {Crop}");
+        if (!Enum.IsDefined(Pad))
+            throw new ArgumentOutOfRangeException(nameof(Pad), Pad, $"Pad must be Start or Center, got: {Pad}");
         if (!(SearchSeconds > 0) || !double.IsFinite(SearchSeconds))
             throw new ArgumentOutOfRangeException(nameof(SearchSeconds), SearchSeconds, $"SearchSeconds must be a positive finite number, got: {SearchSeconds}");
         if (SampleRate is int rate && rate <= 0)

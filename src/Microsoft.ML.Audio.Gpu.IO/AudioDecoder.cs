@@ -172,12 +172,32 @@ public static class AudioDecoder
     private static AudioBuffer DecodeAny(Stream stream, AudioDecodeOptions options)
     {
         using var source = AudioFormats.Open(stream);
+        AudioBuffer audio;
         if (options.Crop == CropAlignment.Loudest && options.DurationSeconds is double seconds && seconds < options.SearchSeconds)
         {
             var searched = DecodeCore(source, new AudioDecodeOptions { SampleRate = options.SampleRate, Mono = options.Mono, DurationSeconds = options.SearchSeconds });
-            return LoudestWindow(searched, (int)Math.Round(seconds * searched.SampleRate));
+            audio = LoudestWindow(searched, (int)Math.Round(seconds * searched.SampleRate));
         }
-        return DecodeCore(source, options);
+        else
+        {
+            audio = DecodeCore(source, options);
+        }
+        return options.Pad == PadAlignment.Center ? Centered(audio) : audio;
+    }
+
+    /// <summary>A padded clip (<see cref="AudioBuffer.AudioFrames"/> short of <see cref="AudioBuffer.Frames"/>) moved to
+    /// the middle, in place: half the padding before it, the odd frame after.</summary>
+    internal static AudioBuffer Centered(AudioBuffer audio)
+    {
+        int valid = audio.AudioFrames, frames = audio.Frames, before = (frames - valid) / 2;
+        if (before == 0) return audio;
+        for (int c = 0; c < audio.Channels; c++)
+        {
+            var channel = audio.Samples.AsSpan(c * frames, frames);
+            channel[..valid].CopyTo(channel[before..]);   // overlapping copy: Span.CopyTo handles it as memmove
+            channel[..before].Clear();
+        }
+        return audio;
     }
 
     /// <summary>

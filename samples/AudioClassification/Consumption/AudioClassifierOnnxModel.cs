@@ -48,7 +48,8 @@ public sealed class AudioClassifierOnnxModel : IDisposable
             _mono = !meta.TryGetValue("kapre.mono", out var mono) || mono == "true";
             _channels = meta.TryGetValue("kapre.channels", out var channels) ? int.Parse(channels, CultureInfo.InvariantCulture) : 1;
             // The same settings LoadAudio decoded with when the model was trained.
-            _decoding = new AudioDecodeOptions { SampleRate = rate, Mono = _mono, DurationSeconds = seconds, Crop = Enum.Parse<CropAlignment>(Read("kapre.crop")) };
+            _decoding = new AudioDecodeOptions { SampleRate = rate, Mono = _mono, DurationSeconds = seconds, Crop = Enum.Parse<CropAlignment>(Read("kapre.crop")),
+                Pad = meta.TryGetValue("kapre.pad", out var pad) ? Enum.Parse<PadAlignment>(pad) : PadAlignment.Start };
             _samples = (int)Math.Round(seconds * rate);
             ClassNames = JsonSerializer.Deserialize<string[]>(Read("kapre.classes")) ?? [];
         }

@@ -19,7 +19,7 @@ public sealed class LoadAudioOptions
     /// when <see cref="Mono"/> is false.</summary>
     public int? ChannelCount { get; set; }
 
-    /// <summary>Fixed duration in seconds: each clip is zero-padded at its end or cropped to exactly
+    /// <summary>Fixed duration in seconds: each clip is zero-padded (see <see cref="Pad"/>) or cropped to exactly
     /// <c>round(DurationSeconds · SampleRate)</c> samples, and the column has a known size (which GPU batching and most
     /// networks need). Default null: the whole file, and a column of variable size.</summary>
     public double? DurationSeconds { get; set; }
@@ -28,6 +28,12 @@ public sealed class LoadAudioOptions
     /// what is needed) or its loudest window (<see cref="CropAlignment.Loudest"/>, searched in the first 30 s), so a
     /// short word anywhere in a longer recording is kept whole.</summary>
     public CropAlignment Crop { get; set; } = CropAlignment.Start;
+
+    /// <summary>With <see cref="DurationSeconds"/>, where a shorter clip is placed: at the start, the silence after it
+    /// (<see cref="PadAlignment.Start"/>), or in the middle (<see cref="PadAlignment.Center"/>, the default), as keyword
+    /// recordings are cut, so that a short word sits where a long one does. Models saved before this option load with
+    /// <see cref="PadAlignment.Start"/>, as they were trained.</summary>
+    public PadAlignment Pad { get; set; } = PadAlignment.Center;
 
     /// <summary>Folder that relative paths are resolved against. Default null: the current directory.</summary>
     public string? BaseFolder { get; set; }
@@ -45,6 +51,7 @@ public sealed class LoadAudioOptions
     {
         Layers.Check.Positive(SampleRate, nameof(SampleRate));
         Layers.Check.Defined(Crop, nameof(Crop));
+        Layers.Check.Defined(Pad, nameof(Pad));
         if (DurationSeconds is double d)
         {
             Layers.Check.Positive(d, nameof(DurationSeconds));
@@ -61,7 +68,7 @@ public sealed class LoadAudioOptions
 
     internal LoadAudioOptions Clone() => (LoadAudioOptions)MemberwiseClone();
 
-    internal AudioDecodeOptions Decoding => new() { SampleRate = SampleRate, Mono = Mono, DurationSeconds = DurationSeconds, Crop = Crop };
+    internal AudioDecodeOptions Decoding => new() { SampleRate = SampleRate, Mono = Mono, DurationSeconds = DurationSeconds, Crop = Crop, Pad = Pad };
 }
 
 /// <summary>
@@ -81,8 +88,9 @@ public sealed class LoadAudioTransformer : ITransformer, IRowMapperSource
 
     private static VersionInfo GetVersionInfo() => new(
         modelSignature: "AUDLOAD ",
-        verWrittenCur: 0x00010001, // Initial
-        verReadableCur: 0x00010001,
+        // verWrittenCur: 0x00010001, // Initial
+        verWrittenCur: 0x00010002, // Pad alignment
+        verReadableCur: 0x00010002,
         verWeCanReadBack: 0x00010001,
         loaderSignature: LoaderSignature,
         loaderAssemblyName: typeof(LoadAudioTransformer).Assembly.FullName);
@@ -124,6 +132,7 @@ public sealed class LoadAudioTransformer : ITransformer, IRowMapperSource
         // double: duration in seconds, NaN = whole file
         // int: crop alignment (CropAlignment)
         // string or null: base folder
+        // int: pad alignment (PadAlignment; from 0x00010002, before which clips were padded at their end)
         string output = ctx.LoadNonEmptyString(), input = ctx.LoadNonEmptyString();
         var options = new LoadAudioOptions { SampleRate = ctx.Reader.ReadInt32() };
         byte mono = ctx.Reader.ReadByte();
@@ -136,6 +145,7 @@ public sealed class LoadAudioTransformer : ITransformer, IRowMapperSource
         options.DurationSeconds = double.IsNaN(duration) ? null : duration;
         options.Crop = (CropAlignment)ctx.Reader.ReadInt32();
         options.BaseFolder = ctx.LoadStringOrNull();
+        options.Pad = ctx.Header.ModelVerWritten >= 0x00010002 ? (PadAlignment)ctx.Reader.ReadInt32() : PadAlignment.Start;
         OptionChecks.Decoded(env, options, v => v.Validate(), "LoadAudio settings");
         return new LoadAudioTransformer(env, output, input, options);
     }
@@ -153,6 +163,7 @@ public sealed class LoadAudioTransformer : ITransformer, IRowMapperSource
         ctx.Writer.Write(_options.DurationSeconds ?? double.NaN);
         ctx.Writer.Write((int)_options.Crop);
         ctx.SaveStringOrNull(_options.BaseFolder);
+        ctx.Writer.Write((int)_options.Pad);
     }
 
     /// <inheritdoc/>
