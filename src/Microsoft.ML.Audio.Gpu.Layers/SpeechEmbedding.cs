@@ -131,6 +131,35 @@ public sealed class SpeechEmbeddingNetwork : nn.Module<Tensor, Tensor>
         if (input.dim() != 3 || input.shape[1] != WindowFrames || input.shape[2] != SpeechEmbeddingFrontEnd.MelBinCount)
             throw new ArgumentException($"input must be (batch, {WindowFrames}, {SpeechEmbeddingFrontEnd.MelBinCount}) log-mel frames, got [{string.Join(", ", input.shape)}]", nameof(input));
         using var scope = NewDisposeScope();
+        var x = Convolve(input);
+        return x.reshape(x.shape[0], EmbeddingSize).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The embeddings of every 76-frame window that starts at a multiple of 8 frames, in one pass over the sequence:
+    /// the same numbers as <see cref="forward"/> on each window, for the cost of one window per 8 frames instead of
+    /// one per 76/8 ≈ 9.5 overlapping windows.
+    /// </summary>
+    /// <remarks>The network is convolutional along time: its time convolutions are unpadded, its three time poolings
+    /// take pairs that stay aligned for every window starting at a multiple of 8 frames, and 76 frames come out as one.
+    /// So the network run on the whole sequence gives, at output step <c>w</c>, the window that starts at frame
+    /// <c>8w</c> (SpeechEmbeddingTests compares the two).</remarks>
+    /// <param name="frames"><c>(batch, frames, 32)</c> log-mel frames, at least 76.</param>
+    /// <returns><c>(batch, windows, 96)</c>, <c>windows = 1 + (frames − 76) / 8</c>.</returns>
+    public Tensor windows(Tensor frames)
+    {
+        ArgumentNullException.ThrowIfNull(frames);
+        if (frames.dim() != 3 || frames.shape[1] < WindowFrames || frames.shape[2] != SpeechEmbeddingFrontEnd.MelBinCount)
+            throw new ArgumentException($"frames must be (batch, at least {WindowFrames}, {SpeechEmbeddingFrontEnd.MelBinCount}) log-mel frames, got [{string.Join(", ", frames.shape)}]", nameof(frames));
+        using var scope = NewDisposeScope();
+        long count = 1 + (frames.shape[1] - WindowFrames) / SpeechEmbedding.WindowStep;
+        var x = Convolve(frames);                                                 // (batch, 96, ≥ windows, 1)
+        return x.narrow(2, 0, count).squeeze(3).transpose(1, 2).contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The convolutions, activations and poolings on <c>(batch, frames, 32)</c>: <c>(batch, 96, steps, 1)</c>.</summary>
+    private Tensor Convolve(Tensor input)
+    {
         var x = input.unsqueeze(1);
         for (int i = 0; i < convs.Count; i++)
         {
@@ -139,7 +168,7 @@ public sealed class SpeechEmbeddingNetwork : nn.Module<Tensor, Tensor>
             x = x.leaky_relu(Slope).clamp_min(Floor);
             if (Pools.TryGetValue(i, out var pool)) x = nn.functional.max_pool2d(x, [pool.Item1, pool.Item2]);
         }
-        return x.reshape(x.shape[0], EmbeddingSize).MoveToOuterDisposeScope();
+        return x;
     }
 }
 
@@ -165,7 +194,7 @@ public enum EmbeddingPooling
 /// </summary>
 /// <remarks>
 /// <para>Input: <c>(batch, samples)</c> 16 kHz audio in [-1, 1]; clips shorter than <see cref="min_samples"/> are padded
-/// with silence at the end. Output: <c>(batch, windows, 96)</c> without pooling, where
+/// with silence, by default centred in it (<see cref="center"/>). Output: <c>(batch, windows, 96)</c> without pooling, where
 /// <c>windows = 1 + (frames − 76) / 8</c>; <c>(batch, 192)</c> for <see cref="EmbeddingPooling.MeanMax"/>,
 /// <c>(batch, 96)</c> for mean or max.</para>
 /// <para>Weights: <see cref="Pretrained"/> loads the converted openWakeWord weights shipped inside this assembly
@@ -182,15 +211,21 @@ public sealed class SpeechEmbedding : nn.Module<Tensor, Tensor>
 
     /// <summary>How window embeddings are pooled.</summary>
     public readonly EmbeddingPooling pooling;
-    /// <summary>Clips shorter than this are padded with silence at the end; at least <see cref="WindowSamples"/>.</summary>
+    /// <summary>Clips shorter than this are padded with silence; at least <see cref="WindowSamples"/>.</summary>
     public readonly long min_samples;
+    /// <summary>Where a clip shorter than <see cref="min_samples"/> sits: centred, with half the silence before it (true),
+    /// or at the start, all the silence after it (false). Centred, a short word is seen whole by several 760 ms windows;
+    /// at the start, only the first window sees it whole and later ones cut it at their left edge, which costs most of
+    /// the accuracy on short real words (docs/transfer-learning.md).</summary>
+    public readonly bool center;
 
     private readonly SpeechEmbeddingFrontEnd front_end;
     private readonly SpeechEmbeddingNetwork network;
 
     /// <summary>Creates the model with untrained weights (use <see cref="Pretrained"/> for the trained ones).</summary>
-    public SpeechEmbedding(string name, EmbeddingPooling pooling = EmbeddingPooling.MeanMax, long min_samples = WindowSamples) : base(name)
+    public SpeechEmbedding(string name, EmbeddingPooling pooling = EmbeddingPooling.MeanMax, long min_samples = WindowSamples, bool center = true) : base(name)
     {
+        this.center = center;
         this.pooling = Check.Defined(pooling);
         if (min_samples < WindowSamples)
             throw new ArgumentOutOfRangeException(nameof(min_samples), min_samples, $"min_samples must be at least {WindowSamples} (one window), got: {min_samples}");
@@ -216,13 +251,24 @@ public sealed class SpeechEmbedding : nn.Module<Tensor, Tensor>
         return 1 + (frames - SpeechEmbeddingNetwork.WindowFrames) / WindowStep;
     }
 
+    /// <summary>Silence added before and after a clip of <paramref name="samples"/> samples: none from
+    /// <see cref="min_samples"/> on; else the shortfall, split with the odd sample after the clip when centred.</summary>
+    public (long before, long after) padding(long samples)
+    {
+        long missing = Math.Max(0, min_samples - samples);
+        long before = center ? missing / 2 : 0;
+        return (before, missing - before);
+    }
+
     /// <summary>The model with the pretrained weights shipped in this assembly.</summary>
     /// <param name="pooling">How window embeddings are pooled.</param>
     /// <param name="min_samples">Clips shorter than this are padded with silence; at least <see cref="WindowSamples"/>.</param>
     /// <param name="name">Module name.</param>
-    public static SpeechEmbedding Pretrained(EmbeddingPooling pooling = EmbeddingPooling.MeanMax, long min_samples = WindowSamples, string name = "speech_embedding")
+    /// <param name="center">Centre a short clip in <paramref name="min_samples"/> (true, the default) or pad it at its end.</param>
+    public static SpeechEmbedding Pretrained(EmbeddingPooling pooling = EmbeddingPooling.MeanMax, long min_samples = WindowSamples, string name = "speech_embedding",
+        bool center = true)
     {
-        var model = new SpeechEmbedding(name, pooling, min_samples);
+        var model = new SpeechEmbedding(name, pooling, min_samples, center);
         try
         {
             using var stream = typeof(SpeechEmbedding).Assembly.GetManifestResourceStream(ResourceName)
@@ -248,13 +294,11 @@ public sealed class SpeechEmbedding : nn.Module<Tensor, Tensor>
         if (input.dim() != 2 || !input.is_floating_point())
             throw new ArgumentException($"input must be 16 kHz floating-point audio (batch, samples), got {input.dtype} [{string.Join(", ", input.shape)}]", nameof(input));
         using var scope = NewDisposeScope();
-        long batch = input.shape[0], samples = input.shape[1];
-        var audio = samples < min_samples ? nn.functional.pad(input, [0, min_samples - samples]) : input;
+        long samples = input.shape[1];
+        var (before, after) = padding(samples);
+        var audio = before + after > 0 ? nn.functional.pad(input, [before, after]) : input;
         var frames = front_end.call(audio).transpose(1, 2);                                     // (batch, frames, 32)
-        var windows = frames.unfold(1, SpeechEmbeddingNetwork.WindowFrames, WindowStep);          // (batch, windows, 32, 76)
-        long count = windows.shape[1];
-        var flat = windows.transpose(2, 3).reshape(batch * count, SpeechEmbeddingNetwork.WindowFrames, SpeechEmbeddingFrontEnd.MelBinCount);
-        var embeddings = network.call(flat).reshape(batch, count, SpeechEmbeddingNetwork.EmbeddingSize);
+        var embeddings = network.windows(frames);                                                // (batch, windows, 96)
         var result = pooling switch
         {
             EmbeddingPooling.Mean => embeddings.mean([1]),
@@ -322,8 +366,9 @@ public static partial class AudioLayers
     /// <summary>Google's speech embedding model with its pretrained weights (openWakeWord's conversion, Apache-2.0): 16 kHz
     /// audio <c>(batch, samples)</c> → embeddings, pooled or per 80 ms window.</summary>
     /// <param name="pooling">How window embeddings are pooled. Default mean and max (192 values).</param>
-    /// <param name="min_samples">Clips shorter than this are padded with silence at the end. Default one window (12,512 samples).</param>
+    /// <param name="min_samples">Clips shorter than this are padded with silence. Default one window (12,512 samples).</param>
     /// <param name="name">Module name.</param>
+    /// <param name="center">Centre a short clip in <paramref name="min_samples"/> (the default) or pad it at its end.</param>
     public static SpeechEmbedding SpeechEmbedding(EmbeddingPooling pooling = EmbeddingPooling.MeanMax, long min_samples = Layers.SpeechEmbedding.WindowSamples,
-        string name = "speech_embedding") => Layers.SpeechEmbedding.Pretrained(pooling, min_samples, name);
+        string name = "speech_embedding", bool center = true) => Layers.SpeechEmbedding.Pretrained(pooling, min_samples, name, center);
 }

@@ -211,6 +211,7 @@ public static class AudioOnnxExport
             [MetadataKeys.Input] = load.OutputColumnName,
             [MetadataKeys.SampleRate] = loading.SampleRate.ToString(CultureInfo.InvariantCulture),
             [MetadataKeys.Crop] = loading.Crop.ToString(),
+            [MetadataKeys.Pad] = loading.Pad.ToString(),
             [MetadataKeys.Mono] = loading.Mono ? "true" : "false",
             [MetadataKeys.Channels] = loading.Channels.ToString(CultureInfo.InvariantCulture),
         };
@@ -406,6 +407,9 @@ public static class AudioOnnxExport
         public const string DurationSeconds = "kapre.duration_seconds";
         /// <summary>Which part of a longer recording is kept (LoadAudio's Crop: a CropAlignment name).</summary>
         public const string Crop = "kapre.crop";
+        /// <summary>Where a shorter recording sits in the clip length (LoadAudio's Pad: a PadAlignment name); absent in files
+        /// written before it existed, which were padded at the end (Start).</summary>
+        public const string Pad = "kapre.pad";
         /// <summary>"true": the input is mono, <c>float[N, samples]</c>; "false": <c>float[N, channels, samples]</c>, every
         /// file with <see cref="Channels"/> channels (LoadAudio's Mono).</summary>
         public const string Mono = "kapre.mono";
@@ -590,7 +594,7 @@ public static class AudioOnnxExport
 
     /// <summary>
     /// The pretrained speech embedding on <c>(N, samples)</c> 16 kHz audio, as <see cref="SpeechEmbedding"/>'s forward:
-    /// silence padded to its minimum length, the front end (the Fourier basis as a convolution, mel, dB, <c>/ 10 + 2</c>),
+    /// silence padded to its minimum length (where the model places a short clip), the front end (the Fourier basis as a convolution, mel, dB, <c>/ 10 + 2</c>),
     /// the 76-frame windows every 8 frames gathered by a constant index, the 20 convolutions, then the pooling:
     /// <c>(N, 192)</c>, <c>(N, 96)</c>, or <c>(N, 96, windows)</c> without pooling (laid out as the transform's column).
     /// </summary>
@@ -602,13 +606,16 @@ public static class AudioOnnxExport
         long samples = dims[0];
         if (samples == Variable)
         {
-            // max(min_samples - samples, 0) zeros at the end, computed in the graph.
-            string shortBy = g.Node("Sub", [g.Int64s("min_samples", [model.min_samples], 1), RunTime.Dim(g, x, -1)]);
-            string pads = g.Node("Concat", [g.Int64s("pads_begin", [0, 0, 0], 3), g.Node("Max", [shortBy, g.Int64s("zero", [0], 1)])], OnnxGraph.Int("axis", 0));
+            // max(min_samples - samples, 0) zeros, computed in the graph: all after the clip, or half before it (rounded
+            // down) when the model centres it, as SpeechEmbedding.padding.
+            string shortBy = g.Node("Max", [g.Node("Sub", [g.Int64s("min_samples", [model.min_samples], 1), RunTime.Dim(g, x, -1)]), g.Int64s("zero", [0], 1)]);
+            string before = model.center ? RunTime.Affine(g, shortBy, 1, 0, 2) : g.Int64s("zero", [0], 1);
+            string after = model.center ? g.Node("Sub", [shortBy, before]) : shortBy;
+            string pads = g.Node("Concat", [g.Int64s("zero", [0], 1), before, g.Int64s("zero", [0], 1), after], OnnxGraph.Int("axis", 0));
             x = g.Node("Pad", [x, pads], OnnxGraph.Text("mode", "constant"));
         }
-        else if (Math.Max(samples, model.min_samples) > samples)
-            x = g.Node("Pad", [x, g.Int64s("pads", [0, 0, 0, model.min_samples - samples], 4)], OnnxGraph.Text("mode", "constant"));
+        else if (model.padding(samples) is (long padBefore, long padAfter) && padBefore + padAfter > 0)
+            x = g.Node("Pad", [x, g.Int64s("pads", [0, padBefore, 0, padAfter], 4)], OnnxGraph.Text("mode", "constant"));
         var frontEnd = model.FrontEnd;
         string scaled = g.Node("Mul", [x, g.Scalar("int16_scale", 32768f)]);
         using var basis = HostCopy.Of(frontEnd.Stft.Kernel, ScalarType.Float32);

@@ -1,3 +1,4 @@
+using Microsoft.ML.Audio.Gpu.IO;
 using Microsoft.ML.Audio.Gpu.Training;
 
 [assembly: LoadableClass(typeof(AudioClassificationTransformer), null, typeof(SignatureLoadModel),
@@ -21,8 +22,9 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable, 
         modelSignature: "AUDCLASS",
         // verWrittenCur: 0x00010001, // Initial
         // verWrittenCur: 0x00010002, // Backbone (speech embedding) and fine-tuning flag after the selected epoch
-        verWrittenCur: 0x00010003, // BC-ResNet backbone and its size
-        verReadableCur: 0x00010003,
+        // verWrittenCur: 0x00010003, // BC-ResNet backbone and its size
+        verWrittenCur: 0x00010004, // Where the speech embedding places a short clip
+        verReadableCur: 0x00010004,
         verWeCanReadBack: 0x00010001,
         loaderSignature: LoaderSignature,
         loaderAssemblyName: typeof(AudioClassificationTransformer).Assembly.FullName);
@@ -57,6 +59,11 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable, 
     /// <summary>The epoch whose weights the model holds (the best validation epoch, or the last one).</summary>
     public int SelectedEpoch { get; }
 
+    /// <summary>For a frozen speech embedding fitted here: the λ its logistic-regression head was fitted with (to fit the
+    /// same head on more data: <see cref="AudioClassificationOptions.HeadL2Regularization"/>); null otherwise and for a
+    /// loaded model.</summary>
+    public double? HeadL2Regularization { get; internal init; }
+
     /// <summary>The convolutional network (in evaluation mode, on <see cref="Device"/>); for inspection, e.g. of a learned
     /// filterbank. Only for models of the <see cref="AudioBackbone.Cnn"/> backbone; <see cref="Module"/> is any model's.</summary>
     public AudioCnn Network => _network as AudioCnn
@@ -71,14 +78,19 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable, 
     /// <summary>What is needed to rebuild the network: saved with the model.</summary>
     internal sealed record NetworkSettings(int Classes, int[] FeatureDimensions, AudioCnnSize Size, double Dropout, bool Augment,
         GpuStftOptions? Stft, GpuMelOptions? Mel, GpuDecibelOptions? Decibel, bool TrainFrontEnd,
-        AudioBackbone Backbone = AudioBackbone.Cnn, bool FineTuneBackbone = false, BcResNetSize BcResNetSize = BcResNetSize.Tau1)
+        AudioBackbone Backbone = AudioBackbone.Cnn, bool FineTuneBackbone = false, BcResNetSize BcResNetSize = BcResNetSize.Tau1,
+        PadAlignment EmbeddingPad = PadAlignment.Start, long EmbeddingMinSamples = NetworkSettings.EarlierEmbeddingMinSamples)
     {
-        /// <summary>Clips for the speech embedding are padded with silence to 1.2 s (6 windows for a one-second word).</summary>
-        public const long SpeechEmbeddingMinSamples = 19200;
+        /// <summary>Models saved before the placement was saved padded clips for the speech embedding to 1.2 s, at the end.</summary>
+        public const long EarlierEmbeddingMinSamples = 19200;
+
+        /// <summary>New models centre a clip for the speech embedding in 2 s of silence: on real speech of people never heard
+        /// (Speech Commands, FSDD; docs/transfer-learning.md) that beats 1.2 s by 10 points with 10 clips per class.</summary>
+        public const long SpeechEmbeddingMinSamples = 32000;
 
         public nn.Module<Tensor, Tensor> Build() => Backbone switch
         {
-            AudioBackbone.SpeechEmbedding => new SpeechEmbeddingClassifier("speech_classifier", Classes, Dropout, SpeechEmbeddingMinSamples),
+            AudioBackbone.SpeechEmbedding => new SpeechEmbeddingClassifier("speech_classifier", Classes, Dropout, EmbeddingMinSamples, EmbeddingPad == PadAlignment.Center),
             AudioBackbone.BcResNet => new BcResNet("bc_resnet", Classes, InputChannels, BcResNetSize, Dropout, FrontEnd(), SpecAugmentLayer()),
             _ => new AudioCnn("audio_cnn", Classes, InputChannels, Size, Dropout, FrontEnd(), SpecAugmentLayer()),
         };
@@ -134,6 +146,8 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable, 
         // int: selected epoch
         // since 0x00010002: int: backbone (AudioBackbone), byte: backbone fine-tuned
         // since 0x00010003: int: BC-ResNet size (BcResNetSize; written for every backbone)
+        // since 0x00010004: int: where the speech embedding places a short clip (PadAlignment), long: the length it pads
+        //                   to (both written for every backbone; earlier models padded to 19,200 samples at the end)
         // stream Weights.bin: <ModelWeights>
         string features = ctx.LoadNonEmptyString(), score = ctx.LoadNonEmptyString(), predicted = ctx.LoadNonEmptyString();
         int classes = ctx.Reader.ReadInt32();
@@ -179,10 +193,19 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable, 
             bcSize = (BcResNetSize)ctx.Reader.ReadInt32();
             host.CheckDecode(Enum.IsDefined(bcSize), "The model declares an unknown BC-ResNet size.");
         }
+        var embeddingPad = PadAlignment.Start;
+        long embeddingMinSamples = NetworkSettings.EarlierEmbeddingMinSamples;
+        if (ctx.Header.ModelVerWritten >= 0x00010004)
+        {
+            embeddingPad = (PadAlignment)ctx.Reader.ReadInt32();
+            host.CheckDecode(Enum.IsDefined(embeddingPad), "The model declares an unknown placement of short clips.");
+            embeddingMinSamples = ctx.Reader.ReadInt64();
+            host.CheckDecode(embeddingMinSamples >= SpeechEmbedding.WindowSamples && embeddingMinSamples <= int.MaxValue, "The model declares an impossible padded length.");
+        }
         if (backbone != AudioBackbone.SpeechEmbedding && stft is null)
             host.CheckDecode(dims.Length is 2 or 3, "A model without a front end needs spectrogram features [mels, frames] or [channels, mels, frames].");
 
-        var settings = new NetworkSettings(classes, dims, size, dropout, augment, stft, mel, db, trainFrontEnd, backbone, fineTune, bcSize);
+        var settings = new NetworkSettings(classes, dims, size, dropout, augment, stft, mel, db, trainFrontEnd, backbone, fineTune, bcSize, embeddingPad, embeddingMinSamples);
         var network = settings.Build();
         try
         {
@@ -227,6 +250,8 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable, 
         ctx.Writer.Write((int)_settings.Backbone);
         ctx.Writer.Write((byte)(_settings.FineTuneBackbone ? 1 : 0));
         ctx.Writer.Write((int)_settings.BcResNetSize);
+        ctx.Writer.Write((int)_settings.EmbeddingPad);
+        ctx.Writer.Write(_settings.EmbeddingMinSamples);
         ctx.SaveBinaryStream(WeightsStream, w => ModelWeights.Save(w, _network));
     }
 

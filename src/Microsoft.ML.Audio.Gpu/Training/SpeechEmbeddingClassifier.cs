@@ -38,10 +38,11 @@ public sealed class SpeechEmbeddingClassifier : nn.Module<Tensor, Tensor>
     /// <param name="classes">Number of classes, at least 2.</param>
     /// <param name="dropout">Dropout before the linear layer, in [0, 1).</param>
     /// <param name="minSamples">Clips shorter than this are padded with silence (at least one window, 12,512 samples).</param>
-    public SpeechEmbeddingClassifier(string name, int classes, double dropout, long minSamples) : base(name)
+    /// <param name="center">Centre a shorter clip in <paramref name="minSamples"/> (true) or pad it at its end.</param>
+    public SpeechEmbeddingClassifier(string name, int classes, double dropout, long minSamples, bool center = true) : base(name)
     {
         if (classes < 2) throw new ArgumentOutOfRangeException(nameof(classes), classes, $"classes must be at least 2, got: {classes}");
-        backbone = SpeechEmbedding.Pretrained(EmbeddingPooling.MeanMax, minSamples, "backbone");
+        backbone = SpeechEmbedding.Pretrained(EmbeddingPooling.MeanMax, minSamples, "backbone", center);
         head = new Head("head", backbone.output_size, classes, dropout);
         RegisterComponents();
     }
@@ -57,6 +58,13 @@ public sealed class SpeechEmbeddingClassifier : nn.Module<Tensor, Tensor>
         return head.call(backbone.call(audio)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Added to the variance by the head's normalisation.</summary>
+    internal double HeadEpsilon => head.Epsilon;
+
+    /// <summary>Sets the head to a fitted logistic regression: the normalisation standardises with the fitted mean and
+    /// variance (unit weight, zero bias), the linear layer holds the fitted weights.</summary>
+    internal void SetHead(LogisticHead.Fit fit) => head.Set(fit);
+
     /// <summary>Embeddings to logits: what is trained when the backbone is frozen.</summary>
     private sealed class Head : nn.Module<Tensor, Tensor>
     {
@@ -71,6 +79,22 @@ public sealed class SpeechEmbeddingClassifier : nn.Module<Tensor, Tensor>
             drop = nn.Dropout(dropout);
             linear = nn.Linear(features, classes);
             RegisterComponents();
+        }
+
+        public double Epsilon => norm.eps;
+
+        public void Set(LogisticHead.Fit fit)
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var state = state_dict();
+            var device = state["linear.weight"].device;
+            state["norm.running_mean"].copy_(tensor(fit.Mean, device: device));
+            state["norm.running_var"].copy_(tensor(fit.Variance, device: device));
+            state["norm.weight"].fill_(HeldScalars.One);
+            state["norm.bias"].zero_();
+            state["linear.weight"].copy_(tensor(fit.Weights, [fit.Biases.Length, fit.Mean.Length], device: device));
+            state["linear.bias"].copy_(tensor(fit.Biases, device: device));
         }
 
         public override Tensor forward(Tensor x)

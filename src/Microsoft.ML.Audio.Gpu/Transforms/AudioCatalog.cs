@@ -155,14 +155,15 @@ public sealed class AudioTransformsCatalog
     /// max of the 80 ms windows' embeddings, the default), <c>[96]</c> (mean or max) or <c>[96, windows]</c> (no pooling).</param>
     /// <param name="inputColumnName">Name of the audio column: a vector of <see cref="float"/>, 16 kHz mono (LoadAudio with
     /// SampleRate 16000). Null means <paramref name="outputColumnName"/>.</param>
-    /// <param name="options">Settings; null uses the defaults of <see cref="SpeechEmbeddingOptions"/> (mean and max, clips
-    /// padded to 1.2 s).</param>
+    /// <param name="options">Settings; null uses the defaults of <see cref="SpeechEmbeddingOptions"/> (mean and max, shorter
+    /// clips centred in 2 s of silence).</param>
     /// <example>
     /// <code language="csharp">
-    /// var pipeline = ml.Transforms.Audio.LoadAudio("Audio", "Path", new LoadAudioOptions { SampleRate = 16000, DurationSeconds = 1 })
-    ///     .Append(ml.Transforms.Audio.SpeechEmbedding("Features", "Audio"))
+    /// var pipeline = ml.Transforms.Audio.LoadAudio("Audio", "Path", new LoadAudioOptions { SampleRate = 16000 })   // whole clips
+    ///     .Append(ml.Transforms.Audio.SpeechEmbedding("Features", "Audio"))                                         // [192] each
+    ///     .Append(ml.Transforms.NormalizeMeanVariance("Features"))
     ///     .Append(ml.Transforms.Conversion.MapValueToKey("Label", "Word"))
-    ///     .Append(ml.MulticlassClassification.Trainers.SdcaMaximumEntropy());
+    ///     .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy());
     /// </code>
     /// </example>
     public SpeechEmbeddingEstimator SpeechEmbedding(string outputColumnName, string? inputColumnName = null, SpeechEmbeddingOptions? options = null)

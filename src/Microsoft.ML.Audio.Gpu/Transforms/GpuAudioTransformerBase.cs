@@ -152,7 +152,12 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable, IRowM
     /// <param name="Bins">Frequency rows of the output; 0 when the output is audio <c>[channels, samples]</c>.</param>
     /// <param name="Frames">Output frames for an input of the given length per channel (samples or frames).</param>
     /// <param name="Annotations">Annotations of the output column.</param>
-    private protected sealed record OutputLayout(int Bins, Func<int, int> Frames, IReadOnlyDictionary<string, int> Annotations);
+    private protected sealed record OutputLayout(int Bins, Func<int, int> Frames, IReadOnlyDictionary<string, int> Annotations)
+    {
+        /// <summary>Values per row whatever the input's length (a pooled embedding): the column then has this known size
+        /// even for audio of variable length. Null: the size follows the input.</summary>
+        public int? FixedSize { get; init; }
+    }
 
     internal SignalColumn DescribeInput(DataViewSchema schema)
         => SignalColumn.Describe(Host, schema, InputColumnName, InputIsSpectrum, BinsFromOptions);
@@ -161,7 +166,13 @@ public abstract class GpuAudioTransformerBase : ITransformer, IDisposable, IRowM
     {
         var layout = GetOutputLayout(input);
         VectorDataViewType type;
-        if (input.IsFixedSize)
+        if (layout.FixedSize is int size)
+        {
+            type = input.HasChannelDimension
+                ? new VectorDataViewType(NumberDataViewType.Single, input.Channels, size)
+                : new VectorDataViewType(NumberDataViewType.Single, size);
+        }
+        else if (input.IsFixedSize)
         {
             int frames = layout.Frames(input.Length);
             int[] perChannel = layout.Bins > 0 ? [layout.Bins, frames] : [frames]; // Bins 0: the output is audio

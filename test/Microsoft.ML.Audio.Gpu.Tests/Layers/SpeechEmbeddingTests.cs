@@ -18,10 +18,10 @@ namespace Microsoft.ML.Audio.Gpu.Tests.Layers;
 public sealed class SpeechEmbeddingTests
 {
     private static string OnnxDir => Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "artifacts", "speech-embedding"));
-    private static string MelOnnx => Path.Combine(OnnxDir, "melspectrogram.onnx");
-    private static string EmbeddingOnnx => Path.Combine(OnnxDir, "embedding_model.onnx");
+    internal static string MelOnnx => Path.Combine(OnnxDir, "melspectrogram.onnx");
+    internal static string EmbeddingOnnx => Path.Combine(OnnxDir, "embedding_model.onnx");
 
-    private static InferenceSession Session(string path)
+    internal static InferenceSession Session(string path)
     {
         Assert.IsTrue(File.Exists(path), $"{path} is missing: run build/fetch-speech-embedding.sh (.ci/run does)");
         return new InferenceSession(path);
@@ -40,7 +40,7 @@ public sealed class SpeechEmbeddingTests
         : AudioDecoder.Decode(path, new AudioDecodeOptions { SampleRate = 16000 }).Samples;
 
     /// <summary>openWakeWord's front end: the ONNX graph on 16-bit-scaled samples, then <c>x / 10 + 2</c>.</summary>
-    private static float[] OnnxMel(InferenceSession session, float[] audio, out int frames)
+    internal static float[] OnnxMel(InferenceSession session, float[] audio, out int frames)
     {
         var input = new DenseTensor<float>(audio.Select(v => v * 32768f).ToArray(), [1, audio.Length]);
         using var results = session.Run([NamedOnnxValue.CreateFromTensor("input", input)]);
@@ -49,14 +49,14 @@ public sealed class SpeechEmbeddingTests
         return output.ToArray().Select(v => v / 10f + 2f).ToArray(); // [1, 1, frames, 32]
     }
 
-    private static float[] OnnxEmbedding(InferenceSession session, float[] window)
+    internal static float[] OnnxEmbedding(InferenceSession session, float[] window)
     {
         var input = new DenseTensor<float>(window, [1, SpeechEmbeddingNetwork.WindowFrames, SpeechEmbeddingFrontEnd.MelBinCount, 1]);
         using var results = session.Run([NamedOnnxValue.CreateFromTensor("input_1", input)]);
         return results.First().AsTensor<float>().ToArray();
     }
 
-    private static double MaxRelative(float[] actual, float[] expected)
+    internal static double MaxRelative(float[] actual, float[] expected)
     {
         Assert.HasCount(expected.Length, actual);
         double scale = expected.Max(v => Math.Abs((double)v));
@@ -160,5 +160,52 @@ public sealed class SpeechEmbeddingTests
         using var wrong = zeros(2, 2, 16000);
         var e2 = Assert.Throws<ArgumentException>(() => one.call(wrong));
         StringAssert.Contains(e2.Message, "(batch, samples)");
+    }
+
+    [TestMethod]
+    public void Windows_InOnePass_EqualEachWindowAlone()
+    {
+        // The network on a whole sequence gives every window that starts at a multiple of 8 frames: compared with the
+        // window-by-window forward on 6 windows and 5 spare frames (which must not add a window).
+        using var scope = NewDisposeScope();
+        using var model = SpeechEmbedding.Pretrained();
+        using var _ = no_grad();
+        long frames = SpeechEmbeddingNetwork.WindowFrames + 5 * SpeechEmbedding.WindowStep + 5;
+        var sequence = rand(new long[] { 2, frames, 32 }, generator: new Generator(seed: 11)).mul(HeldScalars.Two).mul(HeldScalars.Two).sub(HeldScalars.Two);
+        var together = model.Network.windows(sequence);
+        Compare.Shape(together, [2, 6, 96], "6 windows");
+        var actual = Compare.ToArray(together);
+        for (int w = 0; w < 6; w++)
+        {
+            var alone = Compare.ToArray(model.Network.call(sequence.narrow(1, w * SpeechEmbedding.WindowStep, SpeechEmbeddingNetwork.WindowFrames)));
+            for (int b = 0; b < 2; b++)
+            {
+                var expected = alone.Skip(b * 96).Take(96).ToArray();
+                var got = actual.Skip((b * 6 + w) * 96).Take(96).ToArray();
+                Assert.IsLessThan(Tolerances.SpeechEmbeddingRel, MaxRelative(got, expected), $"example {b}, window {w}");
+            }
+        }
+    }
+
+    [TestMethod]
+    public void ShortClips_AreCentred_OrPaddedAtTheEnd()
+    {
+        // 0.5 s in 1.5 s: 0.5 s of silence before the clip when centred, none when padded at the end. Each must equal the
+        // same clip padded by hand and run without padding (a clip already at the minimum length is not padded).
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        using var scale = 0.3.ToScalar();
+        var clip = rand(new long[] { 1, 8000 }, generator: new Generator(seed: 4)).sub(HeldScalars.One).mul(scale);
+        using var centred = SpeechEmbedding.Pretrained(EmbeddingPooling.None, min_samples: 24000);
+        using var atStart = SpeechEmbedding.Pretrained(EmbeddingPooling.None, min_samples: 24000, center: false);
+        Assert.AreEqual((8000L, 8000L), centred.padding(8000));
+        Assert.AreEqual((0L, 16000L), atStart.padding(8000));
+        Assert.AreEqual((4L, 5L), centred.padding(24000 - 9), "the odd sample goes after the clip");
+        Assert.AreEqual((0L, 0L), centred.padding(30000));
+        var byHand = nn.functional.pad(clip, [8000, 8000]);
+        CollectionAssert.AreEqual(Compare.ToArray(centred.call(byHand)), Compare.ToArray(centred.call(clip)), "centred");
+        var ends = nn.functional.pad(clip, [0, 16000]);
+        CollectionAssert.AreEqual(Compare.ToArray(atStart.call(ends)), Compare.ToArray(atStart.call(clip)), "padded at the end");
+        Assert.IsGreaterThan(1e-3, MaxRelative(Compare.ToArray(centred.call(clip)), Compare.ToArray(atStart.call(clip))), "the placements differ");
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.Audio.Gpu.IO;
 using Microsoft.ML.Audio.Gpu.Layers;
 using Microsoft.ML.Audio.Gpu.Tests.Infrastructure;
 using Microsoft.ML.Audio.Gpu.Tests.Layers;
@@ -98,5 +99,60 @@ public sealed class SpeechEmbeddingEstimatorTests
         StringAssert.Contains(e.Message, "mono");
         var bad = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.Audio.SpeechEmbedding("Out", "Audio", new SpeechEmbeddingOptions { MinimumDurationSeconds = 0.5 }));
         StringAssert.Contains(bad.Message, "MinimumDurationSeconds must be from 0.782");
+    }
+
+    /// <summary>openWakeWord's two ONNX graphs (ONNX Runtime) on <paramref name="clip"/> placed in
+    /// <paramref name="length"/> samples with <paramref name="before"/> zeros before it: mean and max of the windows.</summary>
+    private static float[] OnnxPooled(float[] clip, int length, int before)
+    {
+        var placed = new float[length];
+        clip.CopyTo(placed, before);
+        using var melSession = SpeechEmbeddingTests.Session(SpeechEmbeddingTests.MelOnnx);
+        using var embeddingSession = SpeechEmbeddingTests.Session(SpeechEmbeddingTests.EmbeddingOnnx);
+        var mel = SpeechEmbeddingTests.OnnxMel(melSession, placed, out int frames);
+        int windows = 1 + (frames - SpeechEmbeddingNetwork.WindowFrames) / SpeechEmbedding.WindowStep;
+        var each = Enumerable.Range(0, windows).Select(w => SpeechEmbeddingTests.OnnxEmbedding(embeddingSession,
+            mel.Skip(w * SpeechEmbedding.WindowStep * 32).Take(SpeechEmbeddingNetwork.WindowFrames * 32).ToArray())).ToArray();
+        return [.. Enumerable.Range(0, 96).Select(j => each.Average(e => e[j])), .. Enumerable.Range(0, 96).Select(j => each.Max(e => e[j]))];
+    }
+
+    [TestMethod]
+    public void PooledEmbedding_OfAShortRealWord_EqualsTheOnnxGraphs_OnTheWordCentred()
+    {
+        // The loudest 0.45 s of real speech (Kapre's recording) as a variable-length column: the transform's default places
+        // it in the middle of 1.5 s, and must equal openWakeWord's graphs on the clip placed so by hand. Padded at the
+        // end instead (the placement before), the embedding differs by far more than the tolerance, so the test fails
+        // for that placement.
+        var clip = AudioDecoder.Decode(Path.Combine(ReferenceFixtures.Root, "kapre", "speech_test_file.wav"),
+            new AudioDecodeOptions { SampleRate = 16000, DurationSeconds = 0.45, Crop = CropAlignment.Loudest }).Samples;
+        var ml = new MLContext(1);
+        var data = AudioData.Load(ml, [new AudioRow { Id = 0, Audio = clip }], dimensions: null, sampleRate: 16000);
+        var model = ml.Transforms.Audio.SpeechEmbedding("Embedding", "Audio").Fit(data);
+        var type = (VectorDataViewType)model.GetOutputSchema(data.Schema)["Embedding"].Type;
+        Assert.AreEqual(192, type.Size, "a pooled embedding has a known size whatever the audio's length");
+        var ours = AudioData.Column(model.Transform(data), "Embedding")[0];
+
+        int length = (int)Math.Round(SpeechEmbeddingOptions.DefaultMinimumDurationSeconds * 16000);
+        var centred = OnnxPooled(clip, length, (length - clip.Length) / 2);
+        var atStart = OnnxPooled(clip, length, 0);
+        double error = SpeechEmbeddingTests.MaxRelative(ours, centred), other = SpeechEmbeddingTests.MaxRelative(ours, atStart);
+        Console.WriteLine($"0.45 s of real speech in {length} samples: {error:E2} from the ONNX graphs on the centred clip, {other:E2} from the clip padded at its end");
+        Assert.IsLessThan(Tolerances.SpeechEmbeddingRel, error, "centred as documented");
+        Assert.IsGreaterThan(100 * Tolerances.SpeechEmbeddingRel, other, "the end-padded placement is told apart");
+    }
+
+    [TestMethod]
+    public void PooledEmbedding_OfVariableLengthAudio_FeedsNormalizeMeanVariance()
+    {
+        // ML.NET's normalisers and linear trainers need a known-size vector: clips of different lengths (0.3 to 2.5 s)
+        // all give [192].
+        var ml = new MLContext(1);
+        var rows = new[] { 4800, 16000, 40000 }.Select((n, i) => new AudioRow { Id = i, Audio = AudioData.Noise(n, seed: i + 1) }).ToArray();
+        var data = AudioData.Load(ml, rows, dimensions: null, sampleRate: 16000);
+        var pipeline = ml.Transforms.Audio.SpeechEmbedding("Embedding", "Audio").Append(ml.Transforms.NormalizeMeanVariance("Normalized", "Embedding"));
+        var output = pipeline.Fit(data).Transform(data);
+        var normalized = AudioData.Column(output, "Normalized");
+        Assert.HasCount(3, normalized);
+        Assert.IsTrue(normalized.All(r => r.Length == 192 && r.All(float.IsFinite)), "three finite [192] rows");
     }
 }
