@@ -1,3 +1,4 @@
+using Microsoft.ML.Audio.Gpu.IO;
 using System.Diagnostics;
 using TorchSharp.Modules;
 
@@ -92,6 +93,12 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
                     trainable = classifier.Classifier;
                     inputDims = train.Dims;
                     augment = false;
+                    if (!o.FrozenHeadByGradient)
+                    {
+                        double l2 = FitLogisticHead(ch, classifier, (Examples)train, (Examples?)valid, labels.Length, history);
+                        return new AudioClassificationTransformer(_host, network, settings, labels, o.FeatureColumnName, o.ScoreColumnName,
+                            o.PredictedLabelColumnName, device, history, 1) { HeadL2Regularization = l2 };
+                    }
                 }
                 foreach (var p in classifier.Backbone.parameters()) p.requires_grad_(o.FineTuneBackbone);
             }
@@ -202,7 +209,8 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             if (column.SampleRate is int rate && rate != Layers.SpeechEmbeddingFrontEnd.SampleRate)
                 throw _host.ExceptSchemaMismatch(nameof(schema), "feature", o.FeatureColumnName,
                     $"audio at {Layers.SpeechEmbeddingFrontEnd.SampleRate} Hz for the speech embedding (LoadAudio's SampleRate)", $"audio at {rate} Hz");
-            return new(classes, dims, o.NetworkSize, o.Dropout, o.Augment, null, null, null, false, AudioBackbone.SpeechEmbedding, o.FineTuneBackbone);
+            return new(classes, dims, o.NetworkSize, o.Dropout, o.Augment, null, null, null, false, AudioBackbone.SpeechEmbedding, o.FineTuneBackbone,
+                EmbeddingPad: PadAlignment.Center, EmbeddingMinSamples: AudioClassificationTransformer.NetworkSettings.SpeechEmbeddingMinSamples);
         }
         if (o.FrontEnd is null)
             return new(classes, dims, o.NetworkSize, o.Dropout, o.Augment, null, null, null, false, o.Backbone, false, o.BcResNetSize);
@@ -280,6 +288,7 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         public Examples(float[] features, long[] labels, int[] dims, Device device)
         {
             _features = features;
+            Labels = labels;
             Count = labels.Length;
             Dims = dims;
             _x = TensorCopy.FromArray(features, [labels.Length, .. dims.Select(d => (long)d)], device);
@@ -289,6 +298,12 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         public override int Count { get; }
         public override int[] Dims { get; }
         public override Device Device => _x.device;
+
+        /// <summary>The rows' features, row-major, as held on the host.</summary>
+        public float[] Features => _features;
+
+        /// <summary>The rows' 0-based classes.</summary>
+        public long[] Labels { get; }
 
         public override IEnumerable<(Tensor features, Tensor labels)> Batches(int size, Random? shuffle)
         {
@@ -470,6 +485,37 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             }
         }
         return new Examples(features, [.. labels], dims, device);
+    }
+
+    /// <summary>
+    /// A frozen backbone's head fitted as logistic regression on the standardised embeddings (<see cref="LogisticHead"/>),
+    /// to convergence, in well under a second: with validation data, λ is the grid's best on it; else the default. The
+    /// history gets one entry, as an epoch, so that reports read the same. Returns the λ used.
+    /// </summary>
+    private double FitLogisticHead(IChannel ch, SpeechEmbeddingClassifier classifier, Examples train, Examples? valid, int classes, List<EpochMetrics> history)
+    {
+        var watch = Stopwatch.StartNew();
+        var candidates = _options.HeadL2Regularization is double fixedL2 ? [fixedL2] : valid is null ? [LogisticHead.DefaultL2] : LogisticHead.L2Grid;
+        LogisticHead.Fit? best = null;
+        (double loss, double accuracy) bestScore = (double.MaxValue, -1);
+        foreach (double l2 in candidates)
+        {
+            _host.CheckAlive();
+            var fit = LogisticHead.Train(_host, train.Features, train.Labels, train.Dims[0], classes, l2, classifier.HeadEpsilon);
+            if (valid is null) { best = fit; break; }
+            classifier.SetHead(fit);
+            var score = Evaluate(classifier.Classifier, valid);
+            if (score.accuracy > bestScore.accuracy || (score.accuracy == bestScore.accuracy && score.loss < bestScore.loss))
+                (best, bestScore) = (fit, score);
+        }
+        classifier.SetHead(best!);
+        var (trainLoss, trainAccuracy) = Evaluate(classifier.Classifier, train);
+        double? vLoss = valid is null ? null : bestScore.loss, vAcc = valid is null ? null : bestScore.accuracy;
+        history.Add(new EpochMetrics(1, trainLoss, trainAccuracy, vAcc, vLoss, watch.Elapsed.TotalSeconds));
+        ch.Info($"AudioClassification: fitted the head as logistic regression on the standardised embeddings (λ {best!.L2:G2}" +
+                (candidates.Length > 1 ? $", the best of {candidates.Length} on the validation set" : "") + $") in {watch.Elapsed.TotalSeconds:F1} s: " +
+                $"training accuracy {trainAccuracy:P1}" + (vAcc is double va ? $", validation accuracy {va:P1}" : "") + ".");
+        return best.L2;
     }
 
     /// <summary>Learning rate of a fine-tuned pretrained backbone, relative to the head's.</summary>
