@@ -28,6 +28,11 @@ public sealed class StreamingClassifierOptions
     /// "silence", "background" or "noise".</summary>
     public IReadOnlyCollection<string>? IgnoredClasses { get; set; }
 
+    /// <summary>The voice-activity gate before the classifier: a window is scored only when some of its audio stands out
+    /// from the background (<see cref="VoiceActivityGate"/>); quieter windows count as background, cost almost nothing
+    /// and raise no alarm. Default on; null scores every window.</summary>
+    public VoiceActivityGateOptions? VoiceActivityGate { get; set; } = new();
+
     /// <summary>For a model that does not start with LoadAudio: its audio column (a vector of Single). Default null.</summary>
     public string? InputColumnName { get; set; }
 
@@ -37,7 +42,12 @@ public sealed class StreamingClassifierOptions
     /// <summary>The model's column of class probabilities (with slot names). Default "Score".</summary>
     public string ScoreColumnName { get; set; } = "Score";
 
-    internal StreamingClassifierOptions Clone() => (StreamingClassifierOptions)MemberwiseClone();
+    internal StreamingClassifierOptions Clone()
+    {
+        var c = (StreamingClassifierOptions)MemberwiseClone();
+        c.VoiceActivityGate = VoiceActivityGate?.Clone();
+        return c;
+    }
 
     internal static bool IsIgnoredByDefault(string name)
         => name.StartsWith('_') || name.Equals("silence", StringComparison.OrdinalIgnoreCase)
@@ -72,12 +82,13 @@ public sealed class StreamingAudioClassifier : IDisposable
     private readonly PredictionEngine<Window, Scores> _engine;
     private readonly int _window, _hop;
     private readonly bool[] _ignored;
-    private readonly Queue<float[]> _recent = new();
     private float[] _buffer;
     private int _count;            // samples held, from absolute sample _bufferStart
     private long _bufferStart, _received, _nextWindow;
-    private Open? _open;
+    private readonly DetectionTracker _tracker;
     private readonly Stopwatch _compute = new();
+    private readonly VoiceActivityGate? _gate;
+    private long _skipped, _scored;
 
     private sealed class Window
     {
@@ -89,12 +100,6 @@ public sealed class StreamingAudioClassifier : IDisposable
         public float[] Score { get; set; } = [];
     }
 
-    private sealed class Open(int label, long start)
-    {
-        public int Label = label;
-        public long Start = start, End, PeakCentre;
-        public float Peak;
-    }
 
     /// <summary>Prepares to classify a stream with <paramref name="model"/> (not owned).</summary>
     public StreamingAudioClassifier(MLContext mlContext, ITransformer model, StreamingClassifierOptions? options = null)
@@ -165,6 +170,12 @@ public sealed class StreamingAudioClassifier : IDisposable
             if (!ClassNames.Contains(name))
                 throw new ArgumentException($"IgnoredClasses names '{name}', which is not a class of the model ({string.Join(", ", ClassNames)}).", nameof(options));
         _ignored = [.. ClassNames.Select(n => ignored?.Contains(n) ?? StreamingClassifierOptions.IsIgnoredByDefault(n))];
+        _tracker = new DetectionTracker(o, _ignored, _window, _hop);
+        if (o.VoiceActivityGate is { } gate)
+        {
+            gate.Validate();
+            _gate = new VoiceActivityGate(gate, rate);
+        }
     }
 
     /// <summary>The steps of a model, chains within chains opened (a saved pipeline is often a chain of chains).</summary>
@@ -186,11 +197,18 @@ public sealed class StreamingAudioClassifier : IDisposable
     /// <summary>Time spent scoring windows so far; <see cref="Received"/> divided by it is the real-time factor.</summary>
     public TimeSpan ComputeTime => _compute.Elapsed;
 
+    /// <summary>Windows the classifier scored so far.</summary>
+    public long ScoredWindows => _scored;
+
+    /// <summary>Windows the voice-activity gate passed over as background so far.</summary>
+    public long SkippedWindows => _skipped;
+
     /// <summary>Adds samples (mono, at <see cref="SampleRate"/>, in [-1, 1]) and returns the detections they end.</summary>
     public IReadOnlyList<AudioDetection> Push(ReadOnlySpan<float> samples)
     {
         if (_count + samples.Length > _buffer.Length) Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _count + samples.Length));
         samples.CopyTo(_buffer.AsSpan(_count));
+        _gate?.Push(samples);
         _count += samples.Length;
         _received += samples.Length;
         var done = new List<AudioDetection>();
@@ -215,8 +233,7 @@ public sealed class StreamingAudioClassifier : IDisposable
             _buffer.AsSpan(checked((int)(_nextWindow - _bufferStart)), checked((int)(_received - _nextWindow))).CopyTo(last);
             Score(last, done);
         }
-        if (_open is not null) done.Add(Close(_open));
-        _open = null;
+        if (_tracker.Close() is { } open) done.Add(Detection(open));
         return done;
     }
 
@@ -248,45 +265,194 @@ public sealed class StreamingAudioClassifier : IDisposable
     {
         long start = _nextWindow;
         _nextWindow += _hop;
-        _compute.Start();
-        var raw = _engine.Predict(new Window { Audio = window.ToArray() }).Score;
-        _compute.Stop();
+        float[] raw;
+        if (_gate is not null && !_gate.Active(start, start + window.Length))
+        {
+            // Nothing in the window stands out from the background: it is background, unscored.
+            raw = _background ??= Background();
+            _skipped++;
+        }
+        else
+        {
+            _compute.Start();
+            raw = _engine.Predict(new Window { Audio = window.ToArray() }).Score;
+            _compute.Stop();
+            _scored++;
+        }
         if (raw.Length != ClassNames.Count)
             throw new InvalidOperationException($"The model scored {raw.Length} classes, its schema names {ClassNames.Count}.");
-        _recent.Enqueue(raw);
-        while (_recent.Count > _options.SmoothingWindows) _recent.Dequeue();
-        var smoothed = new float[raw.Length];
-        foreach (var r in _recent)
-            for (int c = 0; c < r.Length; c++) smoothed[c] += r[c] / _recent.Count;
-
-        if (_open is { } open)
-        {
-            if (smoothed[open.Label] >= _options.ReleaseThreshold)
-            {
-                open.End = start + _window;
-                if (smoothed[open.Label] > open.Peak) (open.Peak, open.PeakCentre) = (smoothed[open.Label], start + _window / 2);
-                return;
-            }
-            done.Add(Close(open));
-            _open = null;
-        }
-        int best = -1;
-        for (int c = 0; c < smoothed.Length; c++)
-            if (!_ignored[c] && (best < 0 || smoothed[c] > smoothed[best])) best = c;
-        if (best < 0 || smoothed[best] < _options.Threshold) return;
-        // The detection starts with the earliest smoothed window that already heard the class.
-        int back = _recent.Count - 1;
-        foreach (var r in _recent)
-        {
-            if (r[best] >= _options.ReleaseThreshold) break;
-            back--;
-        }
-        _open = new Open(best, start - (long)Math.Max(back, 0) * _hop) { End = start + _window, Peak = smoothed[best], PeakCentre = start + _window / 2 };
+        WindowScored?.Invoke(start, raw, ReferenceEquals(raw, _background));
+        if (_tracker.Add(start, raw) is { } closed) done.Add(Detection(closed));
     }
 
-    private AudioDetection Close(Open open)
+    /// <summary>Called with each window's start (in samples), its class probabilities, and whether the gate passed over
+    /// it: the experiments that choose the thresholds replay these through <see cref="DetectionTracker"/>.</summary>
+    internal Action<long, float[], bool>? WindowScored { get; set; }
+
+    /// <summary>Which classes are background (never reported), in score order.</summary>
+    internal bool[] BackgroundClasses => _ignored;
+
+    /// <summary>Samples per window and between window starts.</summary>
+    internal (int window, int hop) Geometry => (_window, _hop);
+
+    private float[]? _background;
+
+    /// <summary>The probabilities a gated window gets: spread over the ignored (background) classes, none on the words.</summary>
+    private float[] Background()
+    {
+        int ignored = _ignored.Count(i => i);
+        return [.. _ignored.Select(i => ignored == 0 ? 0f : i ? 1f / ignored : 0f)];
+    }
+
+    private AudioDetection Detection(DetectionTracker.Span open)
         => new(ClassNames[open.Label], Seconds(Math.Max(open.Start, 0)), Seconds(Math.Min(open.End, _received)), Seconds(open.PeakCentre), open.Peak);
 
     /// <summary>Releases the prediction engine (the model stays the caller's).</summary>
     public void Dispose() => _engine.Dispose();
+}
+
+/// <summary>Settings of the streaming classifier's voice-activity gate (<see cref="StreamingClassifierOptions.VoiceActivityGate"/>).</summary>
+/// <remarks>
+/// Energy-based: the level of every 10 ms frame (dB relative to full scale) is compared with the background's, tracked as
+/// a floor that follows the quietest frames at once and louder ones slowly (over <see cref="FloorRiseSeconds"/>). A
+/// window is scored when at least <see cref="MinimumActiveSeconds"/> of its frames are <see cref="MarginDb"/> above that
+/// floor and above <see cref="SilenceDb"/>. Digital silence and a steady room pass as background; a word, a door or a
+/// voice does not, and the classifier (with its background classes) decides.
+/// </remarks>
+public sealed class VoiceActivityGateOptions
+{
+    /// <summary>How far above the background floor a frame must be to count as activity. Default 9 dB.</summary>
+    public double MarginDb { get; set; } = 9;
+
+    /// <summary>Frames below this level (dBFS) are silence whatever the floor. Default −60 dB.</summary>
+    public double SilenceDb { get; set; } = -60;
+
+    /// <summary>Active audio a window needs to be scored. Default 0.05 s.</summary>
+    public double MinimumActiveSeconds { get; set; } = 0.05;
+
+    /// <summary>Time constant of the floor's rise towards louder frames (it falls to a quieter frame at once). Default 4 s.</summary>
+    public double FloorRiseSeconds { get; set; } = 4;
+
+    internal VoiceActivityGateOptions Clone() => (VoiceActivityGateOptions)MemberwiseClone();
+
+    internal void Validate()
+    {
+        if (!(MarginDb >= 0 && MarginDb <= 60)) throw new ArgumentOutOfRangeException(nameof(MarginDb), MarginDb, $"MarginDb must be in [0, 60], got: {MarginDb}");
+        if (!(SilenceDb <= 0 && SilenceDb >= -150)) throw new ArgumentOutOfRangeException(nameof(SilenceDb), SilenceDb, $"SilenceDb must be in [-150, 0], got: {SilenceDb}");
+        if (!(MinimumActiveSeconds >= 0 && MinimumActiveSeconds <= 10)) throw new ArgumentOutOfRangeException(nameof(MinimumActiveSeconds), MinimumActiveSeconds, $"MinimumActiveSeconds must be in [0, 10], got: {MinimumActiveSeconds}");
+        if (!(FloorRiseSeconds > 0 && FloorRiseSeconds <= 600)) throw new ArgumentOutOfRangeException(nameof(FloorRiseSeconds), FloorRiseSeconds, $"FloorRiseSeconds must be in (0, 600], got: {FloorRiseSeconds}");
+    }
+}
+
+/// <summary>The energy gate's state: 10 ms frame levels and whether each stood out from the background floor of its time.</summary>
+internal sealed class VoiceActivityGate
+{
+    private readonly VoiceActivityGateOptions _o;
+    private readonly int _frame;
+    private readonly double _rise;
+    private readonly List<bool> _active = [];   // per frame since the start, kept for the windows still to come
+    private long _firstFrame;                    // index of _active[0]
+    private double _sum;                         // energy of the frame being filled
+    private int _filled;
+    private double? _floor;
+
+    public VoiceActivityGate(VoiceActivityGateOptions options, int sampleRate)
+    {
+        _o = options;
+        _frame = Math.Max(1, sampleRate / 100);
+        _rise = 1 - Math.Exp(-0.01 / options.FloorRiseSeconds);
+    }
+
+    public void Push(ReadOnlySpan<float> samples)
+    {
+        foreach (float x in samples)
+        {
+            _sum += (double)x * x;
+            if (++_filled < _frame) continue;
+            double db = 10 * Math.Log10(_sum / _frame + 1e-12);
+            _floor = _floor is double f ? (db < f ? db : f + (db - f) * _rise) : db;
+            _active.Add(db >= Math.Max(_floor.Value + _o.MarginDb, _o.SilenceDb));
+            _sum = 0;
+            _filled = 0;
+        }
+    }
+
+    /// <summary>Whether samples [<paramref name="start"/>, <paramref name="end"/>) hold enough active frames; frames
+    /// before <paramref name="start"/> are forgotten.</summary>
+    public bool Active(long start, long end)
+    {
+        long first = start / _frame, last = end / _frame;
+        int drop = (int)Math.Clamp(first - _firstFrame, 0, _active.Count);
+        if (drop > 0) { _active.RemoveRange(0, drop); _firstFrame += drop; }
+        int needed = Math.Max(1, (int)Math.Round(_o.MinimumActiveSeconds * 100));
+        int count = 0;
+        for (long k = first; k < last && k - _firstFrame < _active.Count; k++)
+            if (_active[(int)(k - _firstFrame)] && ++count >= needed) return true;
+        return false;
+    }
+}
+
+/// <summary>
+/// The decisions of <see cref="StreamingAudioClassifier"/>: each window's class probabilities averaged over the last
+/// <see cref="StreamingClassifierOptions.SmoothingWindows"/> windows; a detection starts when a reported class reaches
+/// <see cref="StreamingClassifierOptions.Threshold"/> and lasts until it falls under
+/// <see cref="StreamingClassifierOptions.ReleaseThreshold"/>.
+/// </summary>
+internal sealed class DetectionTracker(StreamingClassifierOptions options, bool[] ignored, int window, int hop)
+{
+    /// <summary>A detection: its class, first and last sample, and the centre and smoothed probability of its best window.</summary>
+    internal sealed class Span(int label, long start)
+    {
+        public int Label = label;
+        public long Start = start, End, PeakCentre;
+        public float Peak;
+    }
+
+    private readonly Queue<float[]> _recent = new();
+    private Span? _open;
+
+    /// <summary>Adds the probabilities of the window that starts at sample <paramref name="start"/>; returns the
+    /// detection it ends, if any.</summary>
+    public Span? Add(long start, float[] raw)
+    {
+        _recent.Enqueue(raw);
+        while (_recent.Count > options.SmoothingWindows) _recent.Dequeue();
+        var smoothed = new float[raw.Length];
+        foreach (var r in _recent)
+            for (int c = 0; c < r.Length; c++) smoothed[c] += r[c] / _recent.Count;
+
+        Span? closed = null;
+        if (_open is { } open)
+        {
+            if (smoothed[open.Label] >= options.ReleaseThreshold)
+            {
+                open.End = start + window;
+                if (smoothed[open.Label] > open.Peak) (open.Peak, open.PeakCentre) = (smoothed[open.Label], start + window / 2);
+                return null;
+            }
+            closed = open;
+            _open = null;
+        }
+        int best = -1;
+        for (int c = 0; c < smoothed.Length; c++)
+            if (!ignored[c] && (best < 0 || smoothed[c] > smoothed[best])) best = c;
+        if (best < 0 || smoothed[best] < options.Threshold) return closed;
+        // The detection starts with the earliest smoothed window that already heard the class.
+        int back = _recent.Count - 1;
+        foreach (var r in _recent)
+        {
+            if (r[best] >= options.ReleaseThreshold) break;
+            back--;
+        }
+        _open = new Span(best, start - (long)Math.Max(back, 0) * hop) { End = start + window, Peak = smoothed[best], PeakCentre = start + window / 2 };
+        return closed;
+    }
+
+    /// <summary>Ends the stream: the open detection, if any.</summary>
+    public Span? Close()
+    {
+        var open = _open;
+        _open = null;
+        return open;
+    }
 }
