@@ -14,35 +14,42 @@ public static class Cli
     public const string Usage = """
         usage:
           AudioClassification                       train on the bundled spoken words, evaluate on unseen voices, save, predict
-          AudioClassification train --data DIR --model PATH [--time SECONDS] [--epochs N] [--device cpu|cuda|auto] [--kapre]
-                                    [--batch-size N] [--patience N] [--backbone cnn [--size small|large|auto]]
-                                    [--backbone bc-resnet [--size 1|1.5|2|3|6|8]] [--backbone speech-embedding [--fine-tune]]
-                                    [--kapre --augment noise,speed,room] [--mixup ALPHA]
+          AudioClassification train --data DIR --model PATH [--time SECONDS] [--epochs N] [--seconds CLIP] [--no-refit]
+                                    [--device cpu|cuda|auto] [--batch-size N] [--patience N]
+                                    [--backbone cnn [--size small|large]] [--backbone bc-resnet [--size 1|1.5|2|3|6|8]]
+                                    [--backbone speech-embedding [--fine-tune]] [--kapre [--augment noise,speed,room]] [--mixup ALPHA]
           AudioClassification evaluate --model PATH --data DIR
           AudioClassification predict --model PATH FILE...
           AudioClassification export --model PATH --onnx PATH [--stft conv|operator]
           AudioClassification predict --onnx PATH FILE...          (ONNX Runtime only: no TorchSharp)
           AudioClassification spectrogram [--input FILE] [--output PNG]   (default: the bundled speech.wav, spectrogram.png)
-          AudioClassification listen --model PATH [--input RAW] [--hop SECONDS] [--threshold P] [--ignore CLASS,...]
+          AudioClassification listen --model PATH [--input RAW] [--hop SECONDS] [--threshold P] [--background CLASS,...] [--no-gate]
 
-        DIR holds one folder per class with .wav files (any common sample rate and length: resampled to 16 kHz,
-        padded or cropped to 1 s). Test and validation voices are kept out of training when 10 or more speakers are known:
-        from DIR/speakers.csv (columns file,speaker), or from names <speaker>_nohash_<n>.wav (Speech Commands),
-        <class>_<speaker>_<n>.wav or <speaker>_<anything>.wav; otherwise the split is by file, stratified by class.
-        --time trains for about that many seconds (default 150; the learning rate is fitted to it), --epochs caps the
-        epochs (alone: exactly that many).
+        DIR holds one folder per class of audio files in any format the library decodes (WAV, FLAC, MP3, Ogg Vorbis/Opus,
+        AIFF; any sample rate: resampled to 16 kHz), in the folder itself or in subfolders. Every file is decoded once
+        first; those that fail are listed with the reason and left out. Clips are cut to one length (--seconds; by default
+        long enough for 95% of the files, 1 to 3 s): shorter ones are centred, longer ones cut to their loudest part.
+        Speakers come from DIR/speakers.csv (columns file,speaker), speaker folders (<class>/<speaker>/...), or names:
+        Speech Commands' <speaker>_nohash_<n>.wav and <word>_<speaker>_nohash_<n>.wav, <class>_<speaker>_<n>.wav (FSDD),
+        <speaker>_<anything>.wav. With 10 or more speakers, test and validation voices are kept out of training.
+        train chooses the network from the data, as Model Builder does: a short trial of each candidate (the pretrained
+        speech embedding with a logistic-regression head, the Small CNN, BC-ResNet) scored on the validation files, a
+        leaderboard, the rest of --time (default 150 s) for the winner, its test on the held-out files, then the same
+        configuration refit on every file for the saved model (--no-refit saves the one tested). With fewer than 30 files
+        in a class, accuracy is measured by 5-fold cross-validation instead and every file trains the model.
+        --backbone/--size/--kapre/--fine-tune pin the network; --epochs caps the epochs (alone: exactly that many).
         --kapre puts the log-mel front end inside the network (raw audio in), as Kapre does; then --augment adds
         background noise (pink, 3-30 dB SNR), speed perturbation (0.9/1.0/1.1) and/or a synthetic room to each training
         batch on the device. --mixup mixes training examples and their labels.
-        --backbone speech-embedding trains a head on Google's pretrained speech embedding (frozen; --fine-tune trains it
-        too): the better choice with about 10 clips per class of speech; with many clips the CNN can be better.
+        The report (MODEL.training.md), the training curves and the confusion matrix are written next to the model.
         listen reads raw 16-bit little-endian mono PCM at the model's rate (16 kHz) from standard input (or --input) and
         prints each word as it is heard, with its start and end; e.g. from a microphone:
           arecord -q -r 16000 -f S16_LE -c 1 -t raw | AudioClassification listen --model AudioClassifier.zip
           sox speech.wav -t raw -r 16000 -b 16 -e signed -c 1 - | AudioClassification listen --model AudioClassifier.zip
         Windows of the model's clip length every --hop (default 0.25 s) are scored, probabilities are averaged over two
-        windows, and a word starts at --threshold (default 0.6); classes named _like_this_ (background, silence) or
-        given by --ignore are never reported.
+        windows, and a word starts at --threshold (default 0.6). Background classes absorb noise and other words and are
+        never reported: those named _like_this_, or the ones --background names. A voice-activity gate passes over windows
+        in which nothing stands out from the background level (--no-gate scores every window).
         export writes the model as one ONNX file that starts from the decoded samples (front end, network and class
         names inside; decoding stays outside); --stft conv (default) writes the STFT as a convolution with the DFT basis
         (opset 13), --stft operator as ONNX's STFT (opset 17). predict --onnx decodes each file with the settings the
@@ -52,7 +59,8 @@ public static class Cli
     public static string BundledData => Path.Combine(AppContext.BaseDirectory, "Data", "words");
 
     // Before Commands, which reads it during static initialisation.
-    private static readonly string[] TrainOptions = ["data", "model", "epochs", "time", "device", "size", "kapre", "batch-size", "patience", "backbone", "fine-tune", "augment", "mixup"];
+    private static readonly string[] TrainOptions = ["data", "model", "epochs", "time", "device", "size", "kapre", "batch-size", "patience", "backbone", "fine-tune",
+        "augment", "mixup", "no-refit", "seconds"];
 
     /// <summary>The options each command accepts; anything else is refused, so a misspelt option never runs the defaults.</summary>
     private static readonly Dictionary<string, (string[] options, bool files)> Commands = new()
@@ -63,7 +71,7 @@ public static class Cli
         ["predict"] = (["model", "onnx"], true),
         ["export"] = (["model", "onnx", "stft"], false),
         ["spectrogram"] = (["input", "output"], false),
-        ["listen"] = (["model", "input", "hop", "threshold", "ignore"], false),
+        ["listen"] = (["model", "input", "hop", "threshold", "ignore", "background", "no-gate"], false),
         ["help"] = ([], false),
     };
 
@@ -116,58 +124,27 @@ public static class Cli
 
     private static int Train(Options o, TextWriter output) => Train(o, output, predictExamples: 0);
 
-    private static string Network(ModelTraining.Settings s) => s.Backbone == AudioBackbone.BcResNet
-        ? $"BC-ResNet-{BcResNet.Tau(s.BcResNetSize).ToString(System.Globalization.CultureInfo.InvariantCulture)}"
-        : s.Size is AudioCnnSize size ? $"{size} CNN" : "CNN (size chosen from the data and the time)";
-
-    private static string Schedule(ModelTraining.Settings s) => s.MaxTrainingTime is TimeSpan t
-        ? $"about {t.TotalSeconds:F0} s (at most {s.Epochs} epochs), batch {s.BatchSize}"
-        : $"{s.Epochs} epochs, batch {s.BatchSize}";
-
     private static int Train(Options o, TextWriter output, int predictExamples)
     {
         string data = o.Required("data"), modelPath = Path.GetFullPath(o.Required("model"));
+        var defaults = new ModelTraining.Settings();
         var settings = new ModelTraining.Settings
         {
-            Epochs = o.Int("epochs") ?? new ModelTraining.Settings().Epochs,
+            Epochs = o.Int("epochs") ?? defaults.Epochs,
             // --epochs alone means exactly that many epochs; --time alone a budget; both, a budget and a cap.
             MaxTrainingTime = o.Int("time") is int seconds ? TimeSpan.FromSeconds(seconds)
-                : o.Int("epochs") is null ? new ModelTraining.Settings().MaxTrainingTime : null,
-            BatchSize = o.Int("batch-size") ?? new ModelTraining.Settings().BatchSize,
+                : o.Int("epochs") is null ? defaults.MaxTrainingTime : null,
+            BatchSize = o.Int("batch-size") ?? defaults.BatchSize,
             // With a time budget the rate anneals to its end, and the last, low-rate epochs are often the best: no early
             // stop unless asked for.
-            Patience = o.Int("patience") ?? (o.Int("epochs") is not null && o.Int("time") is null ? new ModelTraining.Settings().Patience : 0),
-            FrontEndInNetwork = o.Flag("kapre"),
-            FineTune = o.Flag("fine-tune"),
-            Backbone = (o.Get("backbone") ?? "cnn") switch
-            {
-                "cnn" => AudioBackbone.Cnn,
-                "bc-resnet" => AudioBackbone.BcResNet,
-                "speech-embedding" => AudioBackbone.SpeechEmbedding,
-                var b => throw new UsageException($"--backbone must be cnn, bc-resnet or speech-embedding, got '{b}'."),
-            },
+            Patience = o.Int("patience") ?? (o.Int("epochs") is not null && o.Int("time") is null ? defaults.Patience : 0),
+            Refit = !o.Flag("no-refit"),
+            ClipSeconds = o.Double("seconds"),
+            Pinned = PinnedCandidate(o),
         };
-        string? size = o.Get("size");
-        if (settings.Backbone == AudioBackbone.SpeechEmbedding && (settings.FrontEndInNetwork || size is not null))
-            throw new UsageException("--kapre and --size are for the cnn and bc-resnet backbones; the speech embedding has its own front end and size.");
-        if (settings.Backbone == AudioBackbone.Cnn)
-            settings.Size = (size ?? "auto") switch
-            {
-                "small" => AudioCnnSize.Small,
-                "large" => AudioCnnSize.Large,
-                "auto" => null,
-                var s => throw new UsageException($"--size must be small, large or auto for the cnn backbone, got '{s}'."),
-            };
-        if (settings.Backbone == AudioBackbone.BcResNet && size is not null)
-            settings.BcResNetSize = double.TryParse(size, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double tau)
-                && new[] { 1, 1.5, 2, 3, 6, 8 }.Contains(tau)
-                ? BcResNet.SizeOf(tau)
-                : throw new UsageException($"--size must be 1, 1.5, 2, 3, 6 or 8 (BC-ResNet's width) for the bc-resnet backbone, got '{size}'.");
-        if (settings.FineTune && settings.Backbone != AudioBackbone.SpeechEmbedding)
-            throw new UsageException("--fine-tune needs --backbone speech-embedding.");
         if (o.Get("augment") is string augment)
         {
-            if (!settings.FrontEndInNetwork && !settings.FineTune)
+            if (settings.Pinned is not { FrontEndInNetwork: true } and not { FineTune: true })
                 throw new UsageException("--augment works on raw audio: add --kapre (or --backbone speech-embedding --fine-tune).");
             var kinds = augment.Split(',', StringSplitOptions.TrimEntries);
             var unknown = kinds.Except(["noise", "speed", "room"]).ToArray();
@@ -179,7 +156,7 @@ public static class Cli
             };
         }
         if (o.Get("mixup") is string mixup)
-            settings.MixupAlpha = double.TryParse(mixup, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double alpha) && alpha > 0 && double.IsFinite(alpha)
+            settings.MixupAlpha = double.TryParse(mixup, NumberStyles.Float, CultureInfo.InvariantCulture, out double alpha) && alpha > 0 && double.IsFinite(alpha)
                 ? alpha : throw new UsageException($"--mixup must be a positive number (Beta(a, a); 0.2 is common), got '{mixup}'.");
         (settings.GpuDeviceId, settings.FallbackToCpu) = (o.Get("device") ?? "auto") switch
         {
@@ -188,37 +165,100 @@ public static class Cli
             "auto" => (0, true),
             var d => throw new UsageException($"--device must be cpu, cuda or auto, got '{d}'."),
         };
+        if (settings.ClipSeconds is > 30) throw new UsageException($"--seconds is the clip length, at most 30; got {settings.ClipSeconds}.");
 
-        var dataset = Dataset.Load(data);
-        var split = Dataset.Split(dataset, settings.Seed);
-        var (train, validation, test) = (split.Train, split.Validation, split.Test);
-        output.WriteLine($"Data: {dataset.Files.Count} files, {dataset.Files.Select(f => f.Label).Distinct().Count()} classes, " +
-                         (dataset.SpeakerSource is null ? "speakers unknown" : $"{dataset.SpeakerCount} speakers from {dataset.SpeakerSource}"));
-        output.WriteLine(split.Description);
-        output.WriteLine(settings.Backbone == AudioBackbone.SpeechEmbedding
-            ? $"Training: pretrained speech embedding ({(settings.FineTune ? "fine-tuned" : "frozen")}) with a new head, {Schedule(settings)}"
-            : $"Training: {Network(settings)}, {Schedule(settings)}, front end {(settings.FrontEndInNetwork ? "inside the network (Kapre)" : "in the ML.NET pipeline")}");
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var (dataset, clipSeconds) = LoadChecked(data, settings.ClipSeconds, output);
+        var plan = TrainingPlan.Make(dataset, settings, clipSeconds, output);
+        var outcome = plan.Run(output);
+        output.WriteLine($"Trained in {started.Elapsed.TotalSeconds:F0} s (decoding and checking the files included).");
 
-        var result = ModelTraining.Train(train, validation, test, settings, output);
-        output.WriteLine($"Trained in {result.Elapsed.TotalSeconds:F1} s; kept epoch {result.Classifier.SelectedEpoch}.");
-        output.WriteLine();
-        output.WriteLine($"Held-out test set ({test.Count} files):");
-        var metrics = ModelTraining.Evaluate(result.Context, result.Model, result.LabelMap, result.Test, output);
+        var result = outcome.Saved;
+        result.Context.Model.Save(result.Model, Dataset.ToDataView(result.Context, dataset.Files.Take(1)).Schema, modelPath);
+        output.WriteLine($"Saved {outcome.SavedDescription} to {modelPath} ({new FileInfo(modelPath).Length / 1024.0:F0} KiB).");
+        string report = TrainingPlan.ReportPath(modelPath);
+        File.WriteAllText(report, outcome.Report);
+        output.WriteLine($"Training report: {report}");
+        Plots.AfterTraining(modelPath, outcome, output);
 
-        result.Context.Model.Save(result.Model, Dataset.ToDataView(result.Context, test).Schema, modelPath);
-        output.WriteLine($"Saved the model to {modelPath} ({new FileInfo(modelPath).Length / 1024.0:F0} KiB).");
-        Plots.AfterTraining(modelPath, result, metrics, output);
-
-        if (predictExamples > 0)
+        if (predictExamples > 0 && outcome.Examples.Count > 0)
         {
             output.WriteLine();
             output.WriteLine("Predictions on held-out files, through the consumption code (Consumption/AudioClassifierModel.cs):");
             AudioClassifierModel.ModelPath = modelPath;
             var names = AudioClassifierModel.ClassNames;
-            foreach (var file in test.Where((_, i) => i % Math.Max(1, test.Count / predictExamples) == 0).Take(predictExamples))
+            var examples = outcome.Examples;
+            foreach (var file in examples.Where((_, i) => i % Math.Max(1, examples.Count / predictExamples) == 0).Take(predictExamples))
                 WritePrediction(output, file.Path, AudioClassifierModel.Predict(new ModelInput { Path = file.Path }), names, file.Label);
         }
         return 0;
+    }
+
+    /// <summary>The configuration the command line pins (--backbone, --size, --kapre, --fine-tune), or null to let the data choose.</summary>
+    private static Candidate? PinnedCandidate(Options o)
+    {
+        string? backbone = o.Get("backbone"), size = o.Get("size");
+        bool kapre = o.Flag("kapre"), fineTune = o.Flag("fine-tune");
+        if (backbone is null && size is null && !kapre && !fineTune) return null;
+        switch (backbone ?? "cnn")
+        {
+            case "speech-embedding":
+                if (kapre || size is not null)
+                    throw new UsageException("--kapre and --size are for the cnn and bc-resnet backbones; the speech embedding has its own front end and size.");
+                return fineTune ? ModelSelection.FineTunedEmbedding : ModelSelection.FrozenEmbedding;
+            case "cnn":
+                if (fineTune) throw new UsageException("--fine-tune needs --backbone speech-embedding.");
+                var cnn = (size ?? "small") switch
+                {
+                    "small" => ModelSelection.SmallCnn,
+                    "large" => ModelSelection.LargeCnn,
+                    var s => throw new UsageException($"--size must be small or large for the cnn backbone, got '{s}'."),
+                };
+                return kapre ? cnn with { Name = cnn.Name + " (front end in the network)", FrontEndInNetwork = true } : cnn;
+            case "bc-resnet":
+                if (fineTune) throw new UsageException("--fine-tune needs --backbone speech-embedding.");
+                double tau = 3;
+                if (size is not null && !(double.TryParse(size, NumberStyles.Float, CultureInfo.InvariantCulture, out tau) && new[] { 1, 1.5, 2, 3, 6, 8 }.Contains(tau)))
+                    throw new UsageException($"--size must be 1, 1.5, 2, 3, 6 or 8 (BC-ResNet's width) for the bc-resnet backbone, got '{size}'.");
+                var bc = new Candidate($"BC-ResNet-{tau.ToString(CultureInfo.InvariantCulture)}", AudioBackbone.BcResNet, BcResNetSize: BcResNet.SizeOf(tau));
+                return kapre ? bc with { Name = bc.Name + " (front end in the network)", FrontEndInNetwork = true } : bc;
+            case var b:
+                throw new UsageException($"--backbone must be cnn, bc-resnet or speech-embedding, got '{b}'.");
+        }
+    }
+
+    /// <summary>
+    /// Lists the data folder, decodes every file once (leaving out, and listing, those that fail), says what was found,
+    /// and chooses the clip length.
+    /// </summary>
+    private static (LabelledData data, double clipSeconds) LoadChecked(string folder, double? clipSeconds, TextWriter output)
+    {
+        var listed = Dataset.Load(folder);
+        var (data, seconds) = Dataset.Check(listed, new AudioDecodeOptions { SampleRate = 16000 });
+        output.WriteLine($"Data: {data.Files.Count} files in {data.Classes.Length} classes from {Path.GetFullPath(folder)}; " +
+                         (data.SpeakerSource is null ? "speakers unknown" : $"{data.SpeakerCount} speakers from {data.SpeakerSource}") + ".");
+        ReportUnusable(data, output);
+        if (data.Classes.Length < 2)
+            throw new InvalidDataException($"'{folder}' has {data.Classes.Length} class folder(s) with usable audio; training needs at least two.");
+        double clip = clipSeconds ?? ModelSelection.ClipSecondsFor(seconds);
+        int longer = seconds.Count(s => s > clip + 1e-3);
+        string length = clip.ToString("0.0#", CultureInfo.InvariantCulture);
+        output.WriteLine($"Clips: {length} s{(clipSeconds is null ? " (95% of the files are at most that long)" : "")}; shorter ones are centred in it" +
+            (longer > 0 ? $", and {longer} longer one(s) are cut to their loudest {length} s." : "."));
+        return (data, clip);
+    }
+
+    /// <summary>Lists what was left out: files that do not decode (with the decoder's reason) and class folders without a usable file.</summary>
+    internal static void ReportUnusable(LabelledData data, TextWriter output)
+    {
+        if (data.Unusable.Count > 0)
+        {
+            output.WriteLine($"Left out {data.Unusable.Count} file(s) that cannot be decoded:");
+            foreach (var u in data.Unusable.Take(20)) output.WriteLine($"  {u.Path}: {u.Reason}");
+            if (data.Unusable.Count > 20) output.WriteLine($"  ... and {data.Unusable.Count - 20} more.");
+        }
+        foreach (var c in data.EmptyClasses)
+            output.WriteLine($"Left out class folder '{c}': it holds no file that decodes.");
     }
 
     private static int Evaluate(Options o, TextWriter output)
@@ -228,7 +268,9 @@ public static class Cli
         var model = ml.Model.Load(modelPath, out _);
         AudioClassifierModel.ModelPath = Path.GetFullPath(modelPath);
         var classNames = AudioClassifierModel.ClassNames;
-        var files = Dataset.Load(data).Files;
+        var (checkedData, _) = Dataset.Check(Dataset.Load(data), new AudioDecodeOptions { SampleRate = 16000 });
+        ReportUnusable(checkedData, output);
+        var files = checkedData.Files;
         var unknown = files.Select(f => f.Label).Distinct().Except(classNames).ToArray();
         if (unknown.Length > 0)
             throw new InvalidDataException($"The data has classes the model does not know: {string.Join(", ", unknown)} (it knows {string.Join(", ", classNames)}).");
@@ -353,7 +395,15 @@ public static class Cli
             settings.Threshold = threshold;
             settings.ReleaseThreshold = Math.Min(settings.ReleaseThreshold, threshold);
         }
-        if (o.Get("ignore") is string ignore) settings.IgnoredClasses = ignore.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (o.Get("ignore") is not null && o.Get("background") is not null)
+            throw new UsageException("--ignore is the older name of --background: give one of them.");
+        if ((o.Get("background") ?? o.Get("ignore")) is string background)
+        {
+            // Named background classes replace the default rule (names starting with '_'), as the option's help says.
+            var names = background.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            settings.IgnoredClasses = names;
+        }
+        if (o.Flag("no-gate")) settings.VoiceActivityGate = null;
         using var listener = new StreamingAudioClassifier(ml, model, settings);
         string? input = o.Get("input");
         using var pcm = input is null or "-" ? Console.OpenStandardInput() : File.OpenRead(input);
@@ -368,8 +418,10 @@ public static class Cli
             heard++;
         }
         double audio = listener.Received.TotalSeconds, compute = listener.ComputeTime.TotalSeconds;
+        long windows = listener.ScoredWindows + listener.SkippedWindows;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{heard} word(s) in {audio:F1} s of audio; scoring took {compute:F1} s ({(compute > 0 ? audio / compute : 0):F0}x real time)."));
+            $"{heard} word(s) in {audio:F1} s of audio; scoring took {compute:F1} s ({(compute > 0 ? audio / compute : 0):F0}x real time); " +
+            $"{listener.ScoredWindows} of {windows} windows scored{(listener.SkippedWindows > 0 ? $", {listener.SkippedWindows} passed over as background by the voice-activity gate" : "")}."));
         return 0;
     }
 
@@ -381,7 +433,7 @@ public static class Cli
         public Dictionary<string, string> Values { get; } = [];
         public HashSet<string> Flags { get; } = [];
         public List<string> Positional { get; } = [];
-        private static readonly HashSet<string> FlagNames = ["kapre", "fine-tune"];
+        private static readonly HashSet<string> FlagNames = ["kapre", "fine-tune", "no-refit", "no-gate"];
 
         public static Options Parse(string[] args, string command, (string[] options, bool files) accepted)
         {

@@ -183,20 +183,24 @@ public static class Plots
     }
 
     /// <summary>
-    /// After training: writes <c>MODEL.training.png</c> and <c>MODEL.confusion.png</c> next to the model and prints their
-    /// paths. The model is already saved, so a plot that cannot be drawn is reported, not thrown.
+    /// After training: writes <c>MODEL.training.png</c> (the epochs of the run that had validation data, or of the saved
+    /// model) and <c>MODEL.confusion.png</c> (held-out or cross-validated) next to the model and prints their paths. The
+    /// model is already saved, so a plot that cannot be drawn is reported, not thrown.
     /// </summary>
-    public static void AfterTraining(string modelPath, ModelTraining.Result result, MulticlassClassificationMetrics metrics, TextWriter output)
+    public static void AfterTraining(string modelPath, TrainingOutcome outcome, TextWriter output)
     {
         string stem = Path.Combine(Path.GetDirectoryName(modelPath)!, Path.GetFileNameWithoutExtension(modelPath));
         string training = stem + ".training.png", confusion = stem + ".confusion.png";
         try
         {
             WarnIfNoFonts(output);
-            TrainingHistory(training, result.Classifier.TrainingHistory, result.Classifier.SelectedEpoch, Path.GetFileName(modelPath));
-            output.WriteLine($"Training curves: {training}");
-            ConfusionMatrix(confusion, metrics.ConfusionMatrix.Counts, ClassNames(result.LabelMap, result.Test),
-                string.Create(CultureInfo.InvariantCulture, $"Held-out test set: accuracy {metrics.MicroAccuracy:P1} ({Path.GetFileName(modelPath)})"));
+            if (outcome.Curves.TrainingHistory.Count > 1)
+            {
+                TrainingHistory(training, outcome.Curves.TrainingHistory, outcome.Curves.SelectedEpoch, Path.GetFileName(modelPath));
+                output.WriteLine($"Training curves: {training}");
+            }
+            ConfusionMatrix(confusion, outcome.Metrics.ConfusionMatrix.Counts, outcome.ClassNames,
+                $"{outcome.MetricsTitle} ({Path.GetFileName(modelPath)})");
             output.WriteLine($"Confusion matrix: {confusion}");
         }
         catch (Exception e) when (e is not OutOfMemoryException)

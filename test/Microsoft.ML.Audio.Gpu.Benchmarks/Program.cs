@@ -30,6 +30,8 @@ if (args.Contains("--micro"))
 if (args.Contains("--kapre")) return KapreExperiment.Run(args);
 if (args.Contains("--web")) return await WebLoad.Run(args);
 if (args.Contains("--transfer")) return TransferExperiment.Run(args);
+if (args.Contains("--keywords")) return KeywordExperiment.Run(args);
+if (args.Contains("--stream-sweep")) return StreamExperiment.Run(args);
 if (args.Contains("--train-speed")) return TrainingSpeed.Run(args);
 if (args.Contains("--train-memory")) return TrainingSpeed.Memory(args);
 if (args.Contains("--decode-speed")) return DecodeSpeed.Run(args);

@@ -1,13 +1,13 @@
-// The transfer-learning experiment (issue "pretrained speech embedding"): accuracy on voices never heard in training,
-// with 10, 30 and 100 clips per class, of the pretrained speech embedding (frozen, with the trainer's new head; and as
-// ML.NET features for SDCA) against the CNN trained from scratch. Each candidate's time includes decoding.
+// The transfer-learning experiment (docs/transfer-learning.md): accuracy on voices never heard in training, with K clips
+// per class, of the pretrained speech embedding (frozen with the logistic-regression head, frozen with the head trained
+// by epochs, fine-tuned) and of the CNN trained from scratch. Each candidate's time includes decoding.
 //
-//   dotnet run -c Release --project test/Microsoft.ML.Audio.Gpu.Benchmarks -- --transfer DIR [--per-class 10,30,100]
-//       [--folds 5] [--out FILE] [--no-fine-tune]
+//   dotnet run -c Release --project test/Microsoft.ML.Audio.Gpu.Benchmarks -- --transfer DIR [--per-class 10,30,100,all]
+//       [--folds 5] [--candidates frozen,frozen-epochs,fine-tune,cnn,sdca] [--min-speakers N] [--out FILE]
 //
-// DIR is a folder-per-class set. Files named <speaker>-v<k>_<word>.wav (samples/AudioClassification/Data/
-// generate_tts_words.sh) are split by the real speaker before "-v": each fold holds one speaker out entirely and trains
-// on clips drawn from the others. Other sets (the bundled espeak-ng words) use the sample's split by speaker.
+// DIR is a folder-per-class set (the sample's conventions find the speakers). The folds hold whole speakers out (with at
+// least --min-speakers speakers, default 2: FSDD's six voices give six-fold leave-one-speaker-out when --folds 6); each
+// fold trains on K clips per class drawn round-robin over its training speakers and is scored on all its held-out files.
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -20,69 +20,64 @@ internal static class TransferExperiment
 {
     private sealed record Outcome(double Accuracy, double Seconds);
 
+    private static readonly Dictionary<string, (string title, Func<List<LabelledFile>, List<LabelledFile>, Outcome> run)> Candidates = new()
+    {
+        ["frozen"] = ("embedding frozen, logistic-regression head", (tr, te) => Trainer(tr, te, AudioBackbone.SpeechEmbedding, epochs: 1)),
+        ["frozen-epochs"] = ("embedding frozen, head by 60 epochs of AdamW", (tr, te) => Trainer(tr, te, AudioBackbone.SpeechEmbedding, epochs: 60, byEpochs: true)),
+        ["fine-tune"] = ("embedding fine-tuned, 30 epochs", (tr, te) => Trainer(tr, te, AudioBackbone.SpeechEmbedding, epochs: 30, fineTune: true)),
+        ["cnn"] = ("Small CNN from scratch, 40 epochs", (tr, te) => Trainer(tr, te, AudioBackbone.Cnn, epochs: 40)),
+        ["sdca"] = ("embedding features + ML.NET SDCA", Sdca),
+    };
+
     public static int Run(string[] args)
     {
         string? dir = null, outPath = null;
-        int[] perClass = [10, 30, 100];
-        int folds = 5;
+        string[] perClass = ["10", "30", "100"];
+        string[] chosen = ["frozen", "frozen-epochs", "cnn"];
+        int folds = 5, minSpeakers = 2;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--transfer") dir = args[++i];
-            else if (args[i] == "--per-class") perClass = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+            else if (args[i] == "--per-class") perClass = args[++i].Split(',');
             else if (args[i] == "--folds") folds = int.Parse(args[++i], CultureInfo.InvariantCulture);
+            else if (args[i] == "--min-speakers") minSpeakers = int.Parse(args[++i], CultureInfo.InvariantCulture);
+            else if (args[i] == "--candidates") chosen = args[++i].Split(',');
             else if (args[i] == "--out") outPath = args[++i];
+            else throw new ArgumentException($"unknown argument '{args[i]}'");
         }
         if (dir is null) throw new ArgumentException("--transfer needs the data folder");
+        var unknown = chosen.Except(Candidates.Keys).ToArray();
+        if (unknown.Length > 0) throw new ArgumentException($"unknown candidates {string.Join(", ", unknown)}; known: {string.Join(", ", Candidates.Keys)}");
 
         var data = Dataset.Load(dir);
-        var files = data.Files;
-        var classes = files.Select(f => f.Label).Distinct().Order().ToArray();
-        static string RealSpeaker(LabelledFile f) => f.Speaker.Contains("-v") ? f.Speaker[..f.Speaker.LastIndexOf("-v", StringComparison.Ordinal)] : f.Speaker;
-        bool tts = files.All(f => f.Speaker.Contains("-v"));
-        var splits = new List<(string name, List<LabelledFile> pool, List<LabelledFile> test)>();
-        if (tts)
-        {
-            foreach (var speaker in files.Select(RealSpeaker).Distinct().Order().Take(folds))
-                splits.Add((speaker, files.Where(f => RealSpeaker(f) != speaker).ToList(), files.Where(f => RealSpeaker(f) == speaker).ToList()));
-        }
-        else
-        {
-            var (train, validation, test, _) = Dataset.Split(data);
-            splits.Add(("sample split", [.. train, .. validation], test));
-        }
-
-        var candidates = new (string name, Func<List<LabelledFile>, List<LabelledFile>, Outcome> run)[]
-        {
-            ("speech embedding, frozen, trainer head", (tr, te) => Trainer(tr, te, AudioBackbone.SpeechEmbedding, AudioCnnSize.Small, epochs: 60)),
-            ("speech embedding features + SDCA", Sdca),
-            ("speech embedding, fine-tuned", (tr, te) => Trainer(tr, te, AudioBackbone.SpeechEmbedding, AudioCnnSize.Small, epochs: 30, fineTune: true)),
-            ("CNN Small from scratch", (tr, te) => Trainer(tr, te, AudioBackbone.Cnn, AudioCnnSize.Small, epochs: 40)),
-        };
-        if (args.Contains("--no-fine-tune")) candidates = candidates.Where(c => !c.name.Contains("fine-tuned")).ToArray();
+        var classes = data.Classes;
+        var (splits, how) = Dataset.Folds(data, folds, seed: 1, minSpeakers: minSpeakers);
         var report = new StringBuilder();
-        report.AppendLine($"Data: {dir} ({files.Count} files, {classes.Length} classes); held out: " +
-                          (tts ? $"one real speaker per fold ({string.Join(", ", splits.Select(s => s.name))})" : "the sample's test voices") +
-                          $"; {Environment.ProcessorCount} CPU cores. Accuracy on the held-out files (mean over folds), training time with decoding.");
+        report.AppendLine($"Data: {dir} ({data.Files.Count} files, {classes.Length} classes, {data.SpeakerCount} speakers); {how}; " +
+                          $"{Environment.ProcessorCount} CPU cores. Accuracy on the held-out speakers' files (mean over {splits.Count} folds, range), training time with decoding.");
         report.AppendLine();
-        report.AppendLine($"| clips per class | {string.Join(" | ", candidates.Select(c => c.name))} |");
-        report.AppendLine($"| ---: |{string.Concat(candidates.Select(_ => " ---: |"))}");
-        foreach (int n in perClass)
+        report.AppendLine($"| clips per class | {string.Join(" | ", chosen.Select(c => Candidates[c].title))} |");
+        report.AppendLine($"| ---: |{string.Concat(chosen.Select(_ => " ---: |"))}");
+        Console.WriteLine(report);
+        foreach (string k in perClass)
         {
+            int n = k == "all" ? int.MaxValue : int.Parse(k, CultureInfo.InvariantCulture);
             var cells = new List<string>();
-            foreach (var (name, run) in candidates)
+            foreach (var key in chosen)
             {
+                var (name, run) = Candidates[key];
                 var outcomes = new List<Outcome>();
-                foreach (var (fold, pool, test) in splits)
+                for (int f = 0; f < splits.Count; f++)
                 {
-                    var train = Draw(pool, classes, n, seed: n * 31 + fold.Length);
-                    if (train.Count < n * classes.Length) Console.WriteLine($"  note: fold {fold} has {train.Count} training clips, not {n * classes.Length}");
+                    var (pool, test) = splits[f];
+                    var train = Draw(pool, classes, n, seed: (n == int.MaxValue ? 7 : n) * 31 + f);
                     var outcome = run(train, test);
-                    Console.WriteLine($"{n} per class, {name}, held out {fold}: {outcome.Accuracy:P1} in {outcome.Seconds:F1} s");
+                    Console.WriteLine($"{k} per class, {name}, fold {f + 1}: {outcome.Accuracy:P1} in {outcome.Seconds:F1} s ({train.Count} training clips, {test.Count} test)");
                     outcomes.Add(outcome);
                 }
                 cells.Add($"{outcomes.Average(o => o.Accuracy):P1} ({outcomes.Min(o => o.Accuracy):P0}-{outcomes.Max(o => o.Accuracy):P0}), {outcomes.Average(o => o.Seconds):F0} s");
             }
-            string line = $"| {n} | {string.Join(" | ", cells)} |";
+            string line = $"| {k} | {string.Join(" | ", cells)} |";
             report.AppendLine(line);
             Console.WriteLine(line);
         }
@@ -98,7 +93,7 @@ internal static class TransferExperiment
         var result = new List<LabelledFile>();
         foreach (var c in classes)
         {
-            var bySpeaker = pool.Where(f => f.Label == c).GroupBy(f => f.Speaker).Select(g => g.ToList()).ToList();
+            var bySpeaker = pool.Where(f => f.Label == c).GroupBy(f => f.Speaker.Length > 0 ? f.Speaker : f.Path).Select(g => g.ToList()).ToList();
             rng.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bySpeaker));
             var queues = bySpeaker.Select(g => new Queue<LabelledFile>(g.OrderBy(_ => rng.Next()))).ToList();
             int taken = 0;
@@ -112,7 +107,7 @@ internal static class TransferExperiment
     private static double Accuracy(MLContext ml, ITransformer model, IDataView test)
         => ml.MulticlassClassification.Evaluate(model.Transform(test), "Label", "Score", "PredictedLabel").MicroAccuracy;
 
-    private static Outcome Trainer(List<LabelledFile> train, List<LabelledFile> test, AudioBackbone backbone, AudioCnnSize size, int epochs, bool fineTune = false)
+    private static Outcome Trainer(List<LabelledFile> train, List<LabelledFile> test, AudioBackbone backbone, int epochs, bool fineTune = false, bool byEpochs = false)
     {
         var watch = Stopwatch.StartNew();
         var ml = new MLContext(1);
@@ -122,7 +117,8 @@ internal static class TransferExperiment
         IEstimator<ITransformer> featurizer = embedding ? loading : loading.Append(ml.Transforms.Audio.MelSpectrogramGpu("Features", "Audio", ModelTraining.FrontEnd));
         var options = new AudioClassificationOptions
         {
-            FeatureColumnName = embedding ? "Audio" : "Features", Backbone = backbone, FineTuneBackbone = fineTune, NetworkSize = size, Epochs = epochs, BatchSize = 16,
+            FeatureColumnName = embedding ? "Audio" : "Features", Backbone = backbone, FineTuneBackbone = fineTune, Epochs = epochs, BatchSize = 16,
+            FrozenHeadByGradient = byEpochs,
         };
         var pipeline = featurizer.Append(ml.MulticlassClassification.Trainers.AudioClassification(options));
         var model = pipeline.Fit(labels.Transform(Dataset.ToDataView(ml, train)));
