@@ -198,6 +198,7 @@ public static class Cli
         output.WriteLine(settings.Backbone == AudioBackbone.SpeechEmbedding
             ? $"Training: pretrained speech embedding ({(settings.FineTune ? "fine-tuned" : "frozen")}) with a new head, {Schedule(settings)}"
             : $"Training: {Network(settings)}, {Schedule(settings)}, front end {(settings.FrontEndInNetwork ? "inside the network (Kapre)" : "in the ML.NET pipeline")}");
+        output.WriteLine(SampleDevice.Describe(settings.GpuDeviceId, settings.FallbackToCpu));
 
         var result = ModelTraining.Train(train, validation, test, settings, output);
         output.WriteLine($"Trained in {result.Elapsed.TotalSeconds:F1} s; kept epoch {result.Classifier.SelectedEpoch}.");
