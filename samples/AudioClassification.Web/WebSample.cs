@@ -12,8 +12,8 @@ public sealed record WebOptions
     public string ModelPath { get; init; } = Path.GetFullPath("AudioClassifier.zip");
 
     /// <summary>Where to listen (Kestrel's syntax; port 0 picks a free one), as ASP.NET Core's <c>--urls</c>: above
-    /// every other setting. Null: ASP.NET Core's configuration decides (<c>ASPNETCORE_URLS</c>, an appsettings file's
-    /// <c>Urls</c>, ...; Kestrel's http://localhost:5000 when none is set).</summary>
+    /// every other setting. Null: ASP.NET Core's configuration decides (an appsettings file's <c>Urls</c>, then
+    /// <c>ASPNETCORE_URLS</c>; Kestrel's http://localhost:5000 when neither is set).</summary>
     public string? Urls { get; init; }
 
     /// <summary>Largest request body: a 30 s WAV at 48 kHz, 16-bit stereo is 5.8 MB.</summary>
@@ -34,7 +34,7 @@ public static class WebSample
 
           --model PATH        model zip made by the console sample (default: AudioClassifier.zip in the current folder)
           --urls URLS         where to listen (http://127.0.0.1:0 picks a free port); without it, ASP.NET Core's
-                              settings: ASPNETCORE_URLS, Urls in appsettings.json, else http://localhost:5000
+                              settings, in its order: Urls in appsettings.json, ASPNETCORE_URLS, http://localhost:5000
           --max-upload-mb N   largest upload, in MiB (default 10); larger ones get 413
           --timeout SECONDS   time limit of a request (default 10); slower uploads get 408, a busy server 503
 
