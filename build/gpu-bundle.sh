@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# Packs the benchmark for a CUDA machine that has PyTorch but no .NET SDK and no network:
-#   bash build/fetch-torchsharp-native.sh /path/to/TorchSharp.git   (once: TorchSharp 0.107.0's native sources)
+# Packs the benchmark for a CUDA machine that has PyTorch but no .NET SDK and no network, from registry parts only (the
+# app's NuGet packages, TorchSharp's own libLibTorchSharp.so among them, and the installed .NET runtime):
 #   bash build/gpu-bundle.sh [OUT_DIR]        -> OUT_DIR/kapre-gpu-bundle.tar.xz (default OUT_DIR: .gpu, ignored)
 # The device check, from the repository root of a copy of this working tree that has .gpu/kapre-gpu-bundle.tar.xz:
-#   bash build/device-check.sh        (see there: rebuilds TorchSharp's bridge against that PyTorch when needed)
+#   bash build/device-check.sh
 # By hand on such a machine: mkdir b && tar -xJf kapre-gpu-bundle.tar.xz -C b && LIBTORCH_DIR=... bash b/run.sh
-# (run.sh uses TorchSharp's shipped bridge, built for libtorch 2.10, as is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-.gpu}"
 STAGE="$OUT/stage"
-SRC=.gpu/LibTorchSharp-src
-[ -f "$SRC/src/Native/LibTorchSharp/THSTensor.cpp" ] || { echo "No TorchSharp sources in $SRC: run build/fetch-torchsharp-native.sh first" >&2; exit 1; }
 rm -rf "$STAGE"; mkdir -p "$STAGE"
+
+# The library's log-mel rows computed here, on the CPU with NuGet's libtorch-cpu: the device check compares them with
+# torchaudio on the GPU whether or not TorchSharp's bridge loads against the device's libtorch.
+# Made first, from the ordinary build (with its CPU natives), which the publish below replaces with one without them.
+dotnet build test/Microsoft.ML.Audio.Gpu.Benchmarks -c Release --nologo -v q
+dotnet test/Microsoft.ML.Audio.Gpu.Benchmarks/bin/Release/net10.0/Microsoft.ML.Audio.Gpu.Benchmarks.dll --parity --dump "$STAGE/cpu-parity" > /dev/null
+python3 - "$STAGE/cpu-parity/parity.json" "$(sed -nE 's/.*"libtorch-cpu-linux-x64" Version="([^"]+)".*/\1/p' Directory.Packages.props)" <<'PY'
+import json, sys
+path, version = sys.argv[1], sys.argv[2]
+cfg = json.load(open(path)); cfg["made_with"] = f"libtorch-cpu-linux-x64 {version} from NuGet, by build/gpu-bundle.sh"
+json.dump(cfg, open(path, "w"))
+PY
 
 # Framework-dependent publish, without the CPU libtorch natives (libtorch comes from PyTorch at run time).
 # APP_FROM=DIR takes such a publish made earlier instead.
@@ -68,8 +77,6 @@ cp -r "$DOTNET_DIR/shared/Microsoft.AspNetCore.App/$RUNTIME_VERSION" "$STAGE/dot
 # The runtime's debugger and LTTng tracing support: not needed to run.
 rm -f "$STAGE/dotnet/shared/Microsoft.NETCore.App/$RUNTIME_VERSION/"{libmscordaccore.so,libmscordbi.so,createdump,libcoreclrtraceptprovider.so}
 cp build/gpu-compare.py build/parity-torchaudio.py "$STAGE/"
-# TorchSharp 0.107.0's native bridge sources, for build/device-check.sh to rebuild against the device's libtorch.
-cp -r "$SRC" "$STAGE/LibTorchSharp-src"
 echo "app/Data (the sample's bundled words, for the Kapre experiment) is not in the bundle: copy or link the repository's samples/AudioClassification/Data there." > "$STAGE/README.txt"
 
 cat > "$STAGE/run.sh" <<'RUN'
@@ -94,7 +101,7 @@ timeout 120 "$HERE/dotnet/dotnet" "$HERE/app/Microsoft.ML.Audio.Gpu.Benchmarks.d
 RUN
 chmod +x "$STAGE/run.sh"
 
-echo "staged: app $(du -sh "$STAGE/app" | cut -f1), .NET runtime $(du -sh "$STAGE/dotnet" | cut -f1), TorchSharp sources $(du -sh "$STAGE/LibTorchSharp-src" | cut -f1)"
+echo "staged: app $(du -sh "$STAGE/app" | cut -f1), .NET runtime $(du -sh "$STAGE/dotnet" | cut -f1), CPU parity rows $(du -sh "$STAGE/cpu-parity" | cut -f1)"
 XZ_OPT="${XZ_OPT:--9 -T2}" tar -cJf "$OUT/kapre-gpu-bundle.tar.xz" -C "$STAGE" .
 rm -rf "$STAGE"
 BUNDLE_B=$(stat -c %s "$OUT/kapre-gpu-bundle.tar.xz")
@@ -103,4 +110,7 @@ TREE_B=$({ git ls-files -z; git ls-files -z --others --exclude-standard; } | xar
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f MiB", b / 1048576}'; }
 echo "bundle $(mib "$BUNDLE_B") + working tree $(mib "$TREE_B") = $(mib $((BUNDLE_B + TREE_B))) of the device tool's 64 MiB"
 [ $((BUNDLE_B + TREE_B)) -lt $((62 * 1048576)) ] || echo "WARNING: too close to the device tool's 64 MiB" >&2
-echo "Device tool: command 'bash build/device-check.sh', carry [\"$OUT/kapre-gpu-bundle.tar.xz\"] (add \".gpu/prebuilt\" once an earlier run's \$OUT/prebuilt is copied there), timeout_s 570"
+echo "Device tool: command 'bash build/device-check.sh', carry [\"$OUT/kapre-gpu-bundle.tar.xz\"], timeout_s 570"
+# The publish above restored and built the bench app without libtorch's natives: put the ordinary build back, for the
+# tests and benchmarks that run it from its output folder.
+dotnet build test/Microsoft.ML.Audio.Gpu.Benchmarks -c Release --nologo -v q > /dev/null

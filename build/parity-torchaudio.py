@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""Compares the .NET log-mel rows that `--parity --dump DIR` wrote on a device with torchaudio on the same device.
+"""Compares .NET log-mel rows that `--parity --dump DIR` wrote with torchaudio's, on a device of this machine.
 
-    python3 build/parity-torchaudio.py DIR      -> a markdown table on stdout
+    python3 build/parity-torchaudio.py DIR [DEVICE]      -> a markdown table on stdout
 
+DIR: the dump (audio, the .NET MelSpectrogramGpu rows and their settings). DEVICE: where torchaudio computes its side,
+by default the device the .NET rows were computed on. The device check uses both ways: the rows the .NET transforms
+computed on the GPU (when TorchSharp's bridge loads there) against torchaudio on that GPU, and rows computed on a CPU
+with NuGet's libtorch (carried in the bundle, so measurable whatever the bridge does) against torchaudio on the GPU.
 torchaudio.transforms.MelSpectrogram + AmplitudeToDB(top_db=80), one row at a time (the .NET transform takes the 80 dB
 range per row; torchaudio over a whole 3-D batch), with TF32 off so that float32 matrix products are float32.
 """
@@ -16,7 +20,8 @@ import torchaudio
 
 folder = sys.argv[1]
 cfg = json.load(open(os.path.join(folder, "parity.json")))
-device = cfg["device"]
+made_on = cfg["device"]
+device = sys.argv[2] if len(sys.argv) > 2 else made_on
 if device.startswith("cuda"):
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -39,7 +44,8 @@ with torch.no_grad():
         worst_top = max(worst_top, float(diff[ref >= ref.max() - 60].max()))
 
 print(f"torch {torch.__version__}, torchaudio {torchaudio.__version__}, device {device}"
-      + (f" ({torch.cuda.get_device_name(0)})" if device.startswith("cuda") else "") + ", TF32 off")
+      + (f" ({torch.cuda.get_device_name(0)})" if device.startswith("cuda") else "") + ", TF32 off; "
+      + f".NET rows computed on {made_on}" + (f" ({cfg['made_with']})" if cfg.get("made_with") else ""))
 print()
 print("| log-mel in dB, .NET MelSpectrogramGpu against torchaudio | max abs. difference |")
 print("| --- | ---: |")

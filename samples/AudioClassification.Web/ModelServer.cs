@@ -41,6 +41,14 @@ public sealed class BadAudioException(string message, Exception inner) : Excepti
 /// A PredictionEngine is not thread-safe, so each request borrows one from a pool (ObjectPool) and returns it; at most
 /// <c>concurrency</c> requests compute at once, each on the thread pool, and the others wait for a slot without holding
 /// a thread. A request that gives up waiting (its time limit) leaves its computation to finish and free its slot.
+/// <para>
+/// ML.NET's component for this is Microsoft.Extensions.ML's <c>PredictionEnginePool</c> (an ObjectPool of engines made
+/// by a policy, as here). It cannot serve here because it cannot be had: no version of Microsoft.Extensions.ML is
+/// served by this project's NuGet source (restore: NU1101, "No packages exist with this id"). Where it can be
+/// restored, <c>AddPredictionEnginePool&lt;AudioFile, ModelOutput&gt;().FromFile(path)</c> with
+/// <c>Configure&lt;MLOptions&gt;</c> setting the MLContext (GpuDeviceId, FallbackToCpu) replaces the predictors' pool
+/// below; the spectrogram engines, the slots and dropping an engine whose row failed stay ours.
+/// </para>
 /// </remarks>
 public sealed class ModelServer : IDisposable
 {
@@ -81,6 +89,9 @@ public sealed class ModelServer : IDisposable
         Borrow(_predictors, silence, "warm-up");
         Borrow(_spectrograms, silence, "warm-up");
     }
+
+    /// <summary>The device line of the samples (<see cref="SampleDevice"/>): where the model runs.</summary>
+    public string Device { get; } = SampleDevice.Describe(gpuDeviceId: 0, fallbackToCpu: true);
 
     /// <summary>The model file, as a full path.</summary>
     public string ModelPath { get; }

@@ -11,8 +11,10 @@ public sealed record WebOptions
     /// <summary>The model zip: by default the console sample's, which it writes to the current folder.</summary>
     public string ModelPath { get; init; } = Path.GetFullPath("AudioClassifier.zip");
 
-    /// <summary>Where to listen (Kestrel's syntax; port 0 picks a free one).</summary>
-    public string Urls { get; init; } = "http://localhost:5000";
+    /// <summary>Where to listen (Kestrel's syntax; port 0 picks a free one), as ASP.NET Core's <c>--urls</c>: above
+    /// every other setting. Null: ASP.NET Core's configuration decides (an appsettings file's <c>Urls</c>, then
+    /// <c>ASPNETCORE_URLS</c>; Kestrel's http://localhost:5000 when neither is set).</summary>
+    public string? Urls { get; init; }
 
     /// <summary>Largest request body: a 30 s WAV at 48 kHz, 16-bit stereo is 5.8 MB.</summary>
     public long MaxUploadBytes { get; init; } = 10 * 1024 * 1024;
@@ -31,7 +33,8 @@ public static class WebSample
         usage: AudioClassification.Web [--model PATH] [--urls URLS] [--max-upload-mb N] [--timeout SECONDS]
 
           --model PATH        model zip made by the console sample (default: AudioClassifier.zip in the current folder)
-          --urls URLS         where to listen (default http://localhost:5000; http://127.0.0.1:0 picks a free port)
+          --urls URLS         where to listen (http://127.0.0.1:0 picks a free port); without it, ASP.NET Core's
+                              settings, in its order: Urls in appsettings.json, ASPNETCORE_URLS, http://localhost:5000
           --max-upload-mb N   largest upload, in MiB (default 10); larger ones get 413
           --timeout SECONDS   time limit of a request (default 10); slower uploads get 408, a busy server 503
 
@@ -130,8 +133,15 @@ public static class WebSample
     /// </summary>
     public static WebApplication Build(WebOptions options, Action<ILoggingBuilder>? logging = null)
     {
-        // No args: the command line is ours (Parse), not configuration, so a misspelt option cannot pass unnoticed.
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        // The command line is ours (Parse), so a misspelt option cannot pass unnoticed as configuration; --urls goes on
+        // to ASP.NET Core as its own command-line setting, so that it, ASPNETCORE_URLS and appsettings' Urls keep ASP.NET
+        // Core's precedence (and its default, http://localhost:5000, when none is set). The content root is the app's
+        // folder, where the build copies an appsettings.json of the project.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = options.Urls is null ? [] : ["--urls", options.Urls],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
         builder.Logging.ClearProviders();
         // The request's scope (connection, path, RequestId) is enough to follow a request; trace and span ids are noise here.
         builder.Logging.Configure(l => l.ActivityTrackingOptions = ActivityTrackingOptions.None);
@@ -146,7 +156,6 @@ public static class WebSample
             });
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 
-        builder.WebHost.UseUrls(options.Urls);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -170,7 +179,7 @@ public static class WebSample
             throw;
         }
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AudioClassification.Web");
-        log.LogInformation("Model {Model} loaded: {Count} classes ({Classes}).", loaded.ModelPath, loaded.ClassNames.Count, string.Join(", ", loaded.ClassNames));
+        log.LogInformation("Model {Model} loaded: {Count} classes ({Classes}). {Device}", loaded.ModelPath, loaded.ClassNames.Count, string.Join(", ", loaded.ClassNames), loaded.Device);
 
         app.Use(async (context, next) =>
         {

@@ -169,6 +169,7 @@ public static class Cli
 
         var started = System.Diagnostics.Stopwatch.StartNew();
         var (dataset, clipSeconds) = LoadChecked(data, settings.ClipSeconds, output);
+        output.WriteLine(SampleDevice.Describe(settings.GpuDeviceId, settings.FallbackToCpu));
         var plan = TrainingPlan.Make(dataset, settings, clipSeconds, output);
         var outcome = plan.Run(output);
         output.WriteLine($"Trained in {started.Elapsed.TotalSeconds:F0} s (decoding and checking the files included).");

@@ -179,7 +179,7 @@ public sealed class ConsoleProgress(TextWriter output)
             int filled = (int)Math.Round(20.0 * k / n);
             output.WriteLine($"  [{new string('#', filled)}{new string('.', 20 - filled)}] {m.Groups[1].Value}");
         }
-        else if (e.Message.Contains("running on") || e.Message.Contains("Stopping early") || e.Message.Contains("Restored the weights")
+        else if (e.Message.Contains("Stopping early") || e.Message.Contains("Restored the weights")
                  || e.Message.Contains("embedded") || e.Message.Contains("fitted the head") || e.Message.Contains("skipped"))
         {
             output.WriteLine("  " + e.Message[(e.Message.IndexOf(']') + 2)..]);

@@ -45,7 +45,9 @@ internal static class TorchDevices
         }
         if (fallback)
         {
-            ch.Warning($"{component}: GPU {gpu} was requested but {problem}; falling back to the CPU (MLContext.FallbackToCpu).");
+            // Information, not a warning: FallbackToCpu is the application saying the CPU will do ("CUDA device 0 when
+            // there is one"), and on most machines there is none. ML.NET's ONNX and TorchSharp components fall back silently.
+            ch.Info($"{component}: GPU {gpu} was requested but {problem}; running on the CPU (MLContext.FallbackToCpu).");
             return UseCpu(ch, component);
         }
         throw new InvalidOperationException(

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Does TorchSharp's native bridge resolve against this libtorch? Prints the number of its undefined dynamic symbols
-# that none of libtorch's libraries (libtorch_cpu, libtorch, libc10, libtorch_cuda, libc10_cuda in LIBTORCH_LIB) nor
-# the system libraries it needs (libstdc++, libc, ...; versioned symbols must match their version) define.
+# Does TorchSharp's native bridge (libLibTorchSharp.so of the TorchSharp NuGet package) resolve against this libtorch?
+# Prints the number of its undefined dynamic symbols that none of libtorch's libraries (libtorch_cpu, libtorch, libc10,
+# libtorch_cuda, libc10_cuda in LIBTORCH_LIB) nor the system libraries it needs (libstdc++, libc, ...; versioned
+# symbols must match their version) define.
 #   check-symbols.sh BRIDGE.so LIBTORCH_LIB [UNRESOLVED_LIST]
 # Exit status 0 when all resolve, 1 when some do not, 2 when the check cannot run. Names only: a symbol that resolves
 # can still have changed meaning (PyTorch has no C++ ABI promise across minor versions), so 0 is necessary, not enough.
