@@ -43,7 +43,10 @@ public abstract class GpuAudioEstimatorBase<TTransformer> : IEstimator<TTransfor
         return transformer;
     }
 
+    /// <summary>True when every row's output has the same size whatever the input's length (a pooled embedding).</summary>
+    private protected virtual bool OutputHasKnownSize => false;
+
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-        => OptionChecks.AudioOutputShape(Env, inputSchema, InputColumnName, OutputColumnName, InputIsSpectrum, OutputAnnotationKinds);
+        => OptionChecks.AudioOutputShape(Env, inputSchema, InputColumnName, OutputColumnName, InputIsSpectrum, OutputAnnotationKinds, OutputHasKnownSize);
 }

@@ -27,7 +27,7 @@ internal static class OptionChecks
     /// vector of Single of known size when the input's is, with the given annotations.
     /// </summary>
     public static SchemaShape AudioOutputShape(IHostEnvironment env, SchemaShape inputSchema, string inputColumnName, string outputColumnName,
-        bool spectrum, IEnumerable<string> annotationKinds)
+        bool spectrum, IEnumerable<string> annotationKinds, bool knownSize = false)
     {
         Contracts.CheckValue(inputSchema, nameof(inputSchema));
         if (!inputSchema.TryFindColumn(inputColumnName, out var col))
@@ -38,7 +38,9 @@ internal static class OptionChecks
         var annotations = new SchemaShape(annotationKinds.Select(k =>
             new SchemaShape.Column(k, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Int32, false)));
         var result = inputSchema.ToDictionary(c => c.Name);
-        result[outputColumnName] = new SchemaShape.Column(outputColumnName, col.Kind, NumberDataViewType.Single, false, annotations);
+        // A pooled output has its size whatever the input's length: a known-size vector even for variable-length audio.
+        var kind = knownSize ? SchemaShape.Column.VectorKind.Vector : col.Kind;
+        result[outputColumnName] = new SchemaShape.Column(outputColumnName, kind, NumberDataViewType.Single, false, annotations);
         return new SchemaShape(result.Values);
     }
 

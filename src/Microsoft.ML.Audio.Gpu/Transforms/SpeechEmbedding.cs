@@ -205,6 +205,8 @@ public sealed class SpeechEmbeddingEstimator : GpuAudioEstimatorBase<SpeechEmbed
 
     private protected override bool InputIsSpectrum => false;
 
+    private protected override bool OutputHasKnownSize => _options.Pooling != EmbeddingPooling.None;
+
     private protected override IEnumerable<string> OutputAnnotationKinds => _options.Pooling == EmbeddingPooling.None
         ? [AudioAnnotationKinds.ChannelCount, AudioAnnotationKinds.BinCount]
         : [AudioAnnotationKinds.ChannelCount];

@@ -69,13 +69,23 @@ public sealed class LoadAudioEstimatorTests
         Assert.AreEqual(1, channels);
 
         var rows = AudioData.Column(output, "Audio");
-        var decoding = new AudioDecodeOptions { SampleRate = 16000, DurationSeconds = 1.0 };
+        var decoding = new AudioDecodeOptions { SampleRate = 16000, DurationSeconds = 1.0, Pad = PadAlignment.Center };
         string[] names = ["tone16k.wav", "tone44k.wav", "short16k.wav"];
         for (int i = 0; i < names.Length; i++)
             CollectionAssert.AreEqual(AudioDecoder.Decode(Path.Combine(_dir.FullName, names[i]), decoding).Samples, rows[i], names[i]);
-        // The 0.5 s file is padded with zeros to 1 s; the 44.1 kHz one is resampled, not cut.
-        Assert.IsTrue(rows[2][8000..].All(v => v == 0));
+        // The 0.5 s file is centred in 1 s (LoadAudio's default): 0.25 s of zeros before and after it, and in between
+        // the file itself; the 44.1 kHz one is resampled, not cut.
+        Assert.IsTrue(rows[2][..4000].All(v => v == 0) && rows[2][12000..].All(v => v == 0));
+        var whole = AudioDecoder.Decode(Path.Combine(_dir.FullName, "short16k.wav"), new AudioDecodeOptions { SampleRate = 16000 }).Samples;
+        CollectionAssert.AreEqual(whole, rows[2][4000..12000], "the clip itself, moved");
         Assert.IsGreaterThan(0.4f, rows[1][15000..].Max());
+
+        // Pad = Start: the clip first, the zeros after it (how models saved before the option decode).
+        var atStart = ml.Transforms.Audio.LoadAudio("Audio", "Path", new LoadAudioOptions { SampleRate = 16000, DurationSeconds = 1.0, BaseFolder = _dir.FullName, Pad = PadAlignment.Start })
+            .Fit(data).Transform(data);
+        var first = AudioData.Column(atStart, "Audio")[2];
+        CollectionAssert.AreEqual(whole, first[..8000]);
+        Assert.IsTrue(first[8000..].All(v => v == 0));
     }
 
     [TestMethod]
