@@ -160,6 +160,7 @@ public sealed class SpeechEmbeddingNetwork : nn.Module<Tensor, Tensor>
     /// <summary>The convolutions, activations and poolings on <c>(batch, frames, 32)</c>: <c>(batch, 96, steps, 1)</c>.</summary>
     private Tensor Convolve(Tensor input)
     {
+        using var scope = NewDisposeScope();
         var x = input.unsqueeze(1);
         for (int i = 0; i < convs.Count; i++)
         {
@@ -168,7 +169,7 @@ public sealed class SpeechEmbeddingNetwork : nn.Module<Tensor, Tensor>
             x = x.leaky_relu(Slope).clamp_min(Floor);
             if (Pools.TryGetValue(i, out var pool)) x = nn.functional.max_pool2d(x, [pool.Item1, pool.Item2]);
         }
-        return x;
+        return x.MoveToOuterDisposeScope();
     }
 }
 
