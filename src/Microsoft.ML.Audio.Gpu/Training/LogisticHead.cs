@@ -21,7 +21,7 @@ internal static class LogisticHead
     public sealed record Fit(float[] Mean, float[] Variance, float[] Weights, float[] Biases, double L2);
 
     /// <summary>Fits the head on rows of <paramref name="size"/> features, one per label.</summary>
-    /// <param name="env">The host (logging, cancellation).</param>
+    /// <param name="env">The host (cancellation).</param>
     /// <param name="features">Row-major features.</param>
     /// <param name="labels">0-based class of each row.</param>
     /// <param name="size">Features per row.</param>
@@ -51,7 +51,10 @@ internal static class LogisticHead
             for (int j = 0; j < size; j++)
                 rows[i][j] = (float)((features[(long)i * size + j] - mean[j]) / Math.Sqrt(variance[j] + epsilon));
         }
-        var view = new ArrayDataViewBuilder(env);
+        // A private context for ML.NET's optimiser: on separable data L-BFGS ends on "premature convergence" (its line
+        // search can no longer improve an already optimal point), which it logs as a warning the user cannot act on.
+        var local = new MLContext(seed: 0);
+        var view = new ArrayDataViewBuilder(local);
         view.AddColumn("Features", NumberDataViewType.Single, rows);
         view.AddColumn("Label", (ref VBuffer<ReadOnlyMemory<char>> names) =>
             names = new VBuffer<ReadOnlyMemory<char>>(classes, Enumerable.Range(0, classes).Select(c => c.ToString(System.Globalization.CultureInfo.InvariantCulture).AsMemory()).ToArray()),
@@ -59,7 +62,8 @@ internal static class LogisticHead
         var data = view.GetDataView();
 
         // ML.NET minimises (Σ loss + ½ · L2 · ‖w‖²) / rows: L2 = 2 · λ · rows gives the mean loss plus λ · ‖w‖².
-        var trainer = new MulticlassClassificationCatalog(env).Trainers.LbfgsMaximumEntropy(new LbfgsMaximumEntropyMulticlassTrainer.Options
+        env.CheckAlive();
+        var trainer = local.MulticlassClassification.Trainers.LbfgsMaximumEntropy(new LbfgsMaximumEntropyMulticlassTrainer.Options
         {
             L2Regularization = (float)(2 * l2 * count),
             L1Regularization = 0,
