@@ -386,6 +386,8 @@ public static class Cli
 
     private static int Listen(Options o, TextWriter output)
     {
+        if (o.Get("ignore") is not null && o.Get("background") is not null)
+            throw new UsageException("--ignore is the older name of --background: give one of them.");
         var ml = new MLContext(seed: 1) { GpuDeviceId = 0, FallbackToCpu = true };
         var model = ml.Model.Load(Path.GetFullPath(o.Required("model")), out _);
         var settings = new StreamingClassifierOptions();
@@ -396,8 +398,6 @@ public static class Cli
             settings.Threshold = threshold;
             settings.ReleaseThreshold = Math.Min(settings.ReleaseThreshold, threshold);
         }
-        if (o.Get("ignore") is not null && o.Get("background") is not null)
-            throw new UsageException("--ignore is the older name of --background: give one of them.");
         if ((o.Get("background") ?? o.Get("ignore")) is string background)
         {
             // Named background classes replace the default rule (names starting with '_'), as the option's help says.

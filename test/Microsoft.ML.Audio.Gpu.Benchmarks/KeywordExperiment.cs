@@ -3,7 +3,7 @@
 // that candidates (and their combinations) can be compared on the same clips.
 //
 //   dotnet run -c Release --project test/Microsoft.ML.Audio.Gpu.Benchmarks -- --keywords DIR [--folds 5] [--only-fold K]
-//       [--config NAME=backbone[,key=value...]]... [--out-dir DIR]
+//       [--config NAME=backbone[,key=value...]]... [--out-dir DIR] [--write-folds DIR]
 //
 // A config is a backbone (cnn, cnn-large, bc-resnet, embedding, embedding-fine-tune) and options: epochs=N, time=S
 // (a time budget instead), dropout=D, lr=L, batch=B, mixup=A, augment=0|1, noise=1 (the data's own _silence_ /
@@ -26,6 +26,7 @@ internal static class KeywordExperiment
         string? dir = null, outDir = null;
         int folds = 5;
         int? onlyFold = null;
+        string? foldsDir = null;
         var configs = new List<(string name, Dictionary<string, string> options)>();
         for (int i = 0; i < args.Length; i++)
         {
@@ -33,6 +34,7 @@ internal static class KeywordExperiment
             else if (args[i] == "--folds") folds = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--only-fold") onlyFold = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--out-dir") outDir = args[++i];
+            else if (args[i] == "--write-folds") foldsDir = args[++i];
             else if (args[i] == "--config")
             {
                 var parts = args[++i].Split('=', 2);
@@ -43,12 +45,27 @@ internal static class KeywordExperiment
             }
             else throw new ArgumentException($"unknown argument '{args[i]}'");
         }
-        if (dir is null || configs.Count == 0) throw new ArgumentException("--keywords DIR and at least one --config");
+        if (dir is null || (configs.Count == 0 && foldsDir is null)) throw new ArgumentException("--keywords DIR and at least one --config (or --write-folds DIR)");
         if (outDir is not null) Directory.CreateDirectory(outDir);
 
         var data = Dataset.Load(dir);
         var (splits, how) = Dataset.Folds(data, folds, seed: 1, minSpeakers: 2);
         Console.WriteLine($"Data: {dir}, {data.Files.Count} files, {data.Classes.Length} classes, {data.SpeakerCount} speakers ({data.SpeakerSource}); {how}; {Environment.ProcessorCount} cores.");
+        if (foldsDir is not null)
+        {
+            // The folds as folders of links, DIR/fold<k>/{train,test}/<class>/<file>: the layout the anchors' scripts read,
+            // so they run on the very same split.
+            for (int k = 0; k < splits.Count; k++)
+                foreach (var (part, files) in new[] { ("train", splits[k].train), ("test", splits[k].test) })
+                    foreach (var f in files)
+                    {
+                        string folder = Path.Combine(foldsDir, $"fold{k + 1}", part, f.Label);
+                        Directory.CreateDirectory(folder);
+                        string link = Path.Combine(folder, Path.GetFileName(f.Path));
+                        if (!File.Exists(link)) File.CreateSymbolicLink(link, f.Path);
+                    }
+            Console.WriteLine($"Wrote {splits.Count} folds to {foldsDir}.");
+        }
         var summary = new StringBuilder();
         foreach (var (name, options) in configs)
         {

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using AudioClassification;
+using Microsoft.ML.Audio.Gpu.Tests.Infrastructure;
 using Microsoft.ML.Audio.Gpu.Tests.IO;
 using Microsoft.ML.Audio.Gpu.Training;
 using SkiaSharp;
@@ -43,13 +44,21 @@ public sealed class SampleCommandTests
     [TestMethod]
     public void TrainEvaluatePredictSpectrogram_RunEndToEnd()
     {
-        var (code, output) = Run("train", "--data", Data, "--model", Model, "--epochs", "4", "--device", "cpu");
+        // 8 clips per class: small data, so accuracy comes from 5-fold cross-validation and every clip trains the model.
+        var (code, output) = Run("train", "--data", Data, "--model", Model, "--epochs", "4", "--device", "cpu", "--backbone", "cnn");
         Assert.AreEqual(0, code, output);
+        StringAssert.Contains(output, "Small data (8 files in the smallest class)");
+        StringAssert.Contains(output, "5-fold cross-validation by file, stratified by class");
+        StringAssert.Contains(output, "Small CNN: ..... cross-validated accuracy");
+        StringAssert.Contains(output, "Training Small CNN on all 24 files, 4 epochs");
         StringAssert.Contains(output, "Epoch 1/4");
-        StringAssert.Contains(output, "Split by file, stratified by class");
         StringAssert.Contains(output, "MicroAccuracy: ");
         StringAssert.Contains(output, "Confusion table");
+        StringAssert.Contains(output, "Device: CPU");
         Assert.IsTrue(File.Exists(Model));
+        string report = File.ReadAllText(Path.Combine(_dir.FullName, "model.training.md"));
+        StringAssert.Contains(report, "## Leaderboard (cross-validated accuracy)");
+        StringAssert.Contains(report, "Saved: the Small CNN trained on all 24 files.");
         // The plots next to the model, named in the output.
         foreach (var plot in new[] { "model.training.png", "model.confusion.png" })
         {
@@ -92,6 +101,78 @@ public sealed class SampleCommandTests
         Assert.IsTrue(axis > 0, "No frame line found: not a plot.");
         int text = DarkPixels(bitmap, axis + 8, bitmap.Height);
         Assert.IsTrue(text > 300, $"{text} dark pixels under the x axis (row {axis}): no text drawn; were fonts found?");
+    }
+
+    /// <summary>Writes <paramref name="clips"/> as 8 kHz 16-bit WAV files named <c>speakerN_word_i.wav</c>.</summary>
+    private static void WriteClips(string root, AudioClassificationTrainerTests.Clip[] clips, int speakers)
+    {
+        for (int i = 0; i < clips.Length; i++)
+        {
+            var folder = Directory.CreateDirectory(Path.Combine(root, clips[i].Word));
+            var signal = new double[clips[i].Audio.Length, 1];
+            for (int t = 0; t < clips[i].Audio.Length; t++) signal[t, 0] = clips[i].Audio[t];
+            // Clips come word by word (low, high, rise, low, ...): each speaker says every word.
+            File.WriteAllBytes(Path.Combine(folder.FullName, $"speaker{i / 3 % speakers}_{clips[i].Word}_{i}.wav"), WavBuilder.For(signal, 8000, SampleFormat.Pcm16).ToBytes());
+        }
+    }
+
+    [TestMethod]
+    public void Train_ChoosesFromTheCandidates_TestsOnHeldOutSpeakers_AndRefits()
+    {
+        // 40 clips per class of 12 speakers: trials of the three candidates on the validation speakers, a leaderboard,
+        // the winner trained and tested on held-out speakers, then refit on every file for the saved model.
+        string root = Path.Combine(_dir.FullName, "automl");
+        WriteClips(root, AudioClassificationTrainerTests.Clips(40, seed: 5), speakers: 12);
+        string model = Path.Combine(_dir.FullName, "automl.zip");
+        var (code, output) = Run("train", "--data", root, "--model", model, "--time", "30", "--device", "cpu");
+        Assert.AreEqual(0, code, output);
+        StringAssert.Contains(output, "Split by speaker (names <speaker>_<anything>)");
+        StringAssert.Contains(output, "Choosing the network (time budget 30 s)");
+        foreach (var candidate in new[] { "speech embedding (frozen) + logistic regression", "Small CNN", "BC-ResNet-3" })
+            StringAssert.Contains(output, $"| {candidate} | ");
+        StringAssert.Contains(output, "Chosen: ");
+        StringAssert.Contains(output, "Held-out test set (");
+        StringAssert.Contains(output, "Refit: the same configuration");
+        StringAssert.Contains(output, "refit on all 120 files");
+        StringAssert.Contains(File.ReadAllText(Path.Combine(_dir.FullName, "automl.training.md")), "## Leaderboard (short trials, validation accuracy)");
+
+        // --no-refit saves the model that was tested, and says so.
+        (code, output) = Run("train", "--data", root, "--model", model, "--epochs", "2", "--backbone", "cnn", "--no-refit", "--device", "cpu");
+        Assert.AreEqual(0, code, output);
+        Assert.DoesNotContain("Refit:", output);
+        StringAssert.Contains(output, "(--no-refit)");
+    }
+
+    [TestMethod]
+    public void Train_UsesEveryFormat_AndListsWhatItLeavesOut()
+    {
+        // A FLAC class beside a WAV class; a damaged FLAC, a text file and an empty class folder are reported by name,
+        // with the decoder's reason, and left out; training goes on with the rest.
+        string root = Path.Combine(_dir.FullName, "formats");
+        var clips = AudioClassificationTrainerTests.Clips(8, seed: 9).Where(c => c.Word == "high").ToArray();
+        WriteClips(root, clips, speakers: 4);
+        string flacs = Directory.CreateDirectory(Path.Combine(root, "flac")).FullName;
+        var flac = File.ReadAllBytes(Path.Combine(ReferenceFixtures.Root, "formats", "flac16_mono_odd.flac"));
+        for (int i = 0; i < 8; i++) File.WriteAllBytes(Path.Combine(flacs, $"speaker{i % 4}_flac_{i}.flac"), flac);
+        var broken = (byte[])flac.Clone();
+        for (int i = broken.Length - 300; i < broken.Length - 200; i++) broken[i] ^= 0x5A; // in the last frames: their CRCs fail
+        File.WriteAllBytes(Path.Combine(flacs, "broken.flac"), broken);
+        File.WriteAllText(Path.Combine(root, "high", "notes.txt"), "recorded on Tuesday");
+        Directory.CreateDirectory(Path.Combine(root, "empty"));
+
+        string model = Path.Combine(_dir.FullName, "formats.zip");
+        var (code, output) = Run("train", "--data", root, "--model", model, "--epochs", "1", "--backbone", "cnn", "--device", "cpu");
+        Assert.AreEqual(0, code, output);
+        StringAssert.Contains(output, "Data: 16 files in 2 classes");
+        StringAssert.Contains(output, "Left out 2 file(s) that cannot be decoded:");
+        StringAssert.Contains(output, "broken.flac: ");
+        StringAssert.Contains(output, "notes.txt: ");
+        StringAssert.Contains(output, "Left out class folder 'empty'");
+
+        (code, output) = Run("evaluate", "--model", model, "--data", root);
+        Assert.AreEqual(0, code, output);
+        StringAssert.Contains(output, "Left out 2 file(s) that cannot be decoded:");
+        StringAssert.Contains(output, "on 16 files");
     }
 
     [TestMethod]
@@ -165,7 +246,7 @@ public sealed class SampleCommandTests
     [TestMethod]
     public void Predict_ReportsABadFile_AndFailsWithoutCrashing()
     {
-        var (code, output) = Run("train", "--data", Data, "--model", Model, "--epochs", "1", "--device", "cpu");
+        var (code, output) = Run("train", "--data", Data, "--model", Model, "--epochs", "1", "--device", "cpu", "--backbone", "cnn");
         Assert.AreEqual(0, code, output);
         string bad = Path.Combine(_dir.FullName, "bad.wav");
         File.WriteAllText(bad, "not audio");
@@ -182,7 +263,10 @@ public sealed class SampleCommandTests
     [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--backbon", "x" }, "Unknown option '--backbon' for 'train'")]
     [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--backbone", "x" }, "--backbone must be cnn, bc-resnet or speech-embedding, got 'x'")]
     [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--backbone", "bc-resnet", "--size", "4" }, "--size must be 1, 1.5, 2, 3, 6 or 8 (BC-ResNet's width) for the bc-resnet backbone, got '4'")]
-    [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--size", "medium" }, "--size must be small, large or auto for the cnn backbone, got 'medium'")]
+    [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--size", "medium" }, "--size must be small or large for the cnn backbone, got 'medium'")]
+    [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--seconds", "40" }, "--seconds is the clip length, at most 30; got 40")]
+    [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--no-refit", "x" }, "'train' takes no file arguments; got 'x'")]
+    [DataRow(new[] { "listen", "--model", "m.zip", "--ignore", "_a_", "--background", "_b_" }, "--ignore is the older name of --background")]
     [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--backbone", "speech-embedding", "--size", "small" }, "--kapre and --size are for the cnn and bc-resnet backbones")]
     [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--fine-tune" }, "--fine-tune needs --backbone speech-embedding")]
     [DataRow(new[] { "--epoch", "3" }, "Unknown option '--epoch' for 'demo'")]

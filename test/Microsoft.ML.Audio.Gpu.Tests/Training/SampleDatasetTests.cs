@@ -154,4 +154,57 @@ public sealed class SampleDatasetTests
         var e = Assert.ThrowsExactly<InvalidDataException>(() => Dataset.Split(Dataset.Load(root)));
         StringAssert.Contains(e.Message, "'b'");
     }
+
+    [TestMethod]
+    public void SpeechCommandsTestSetNames_GiveSpeakersPerFile_AndSilenceCutsNone()
+    {
+        // As the corpus's test set is distributed: <speaker>_nohash_<n>.wav in the word folders,
+        // <word>_<speaker>_nohash_<n>.wav.wav in _unknown_, numbered cuts of background noise in _silence_.
+        string[] words = ["yes", "no", "up"];
+        var rng = new Random(8);
+        var people = Enumerable.Range(0, 30).Select(i => $"{rng.Next():x8}").ToArray();
+        var names = (from w in words from p in people select (w, $"{p}_nohash_0.wav"))
+            .Concat(from p in people select ("_unknown_", $"{(rng.Next(2) == 0 ? "bed" : "tree")}_{p}_nohash_1.wav.wav"))
+            .Concat(from n in Enumerable.Range(1000, 25) select ("_silence_", $"{n}.wav")).ToList();
+        var data = Dataset.Load(MakeFolder(names));
+        Assert.AreEqual("names <speaker>_nohash_<n> (Speech Commands); 25 files without a speaker", data.SpeakerSource);
+        Assert.AreEqual(30, data.SpeakerCount);
+        Assert.IsTrue(data.Files.Where(f => f.Label == "_unknown_").All(f => people.Contains(f.Speaker)), "the word before the speaker is not the speaker");
+        Assert.IsTrue(data.Files.Where(f => f.Label == "_silence_").All(f => f.Speaker == ""));
+
+        var split = Dataset.Split(data);
+        CheckSplit(split, data.Files.Count, minTrain: 0.68);
+        StringAssert.Contains(split.Description, "Split by speaker");
+        Assert.IsFalse(Speakers(split.Test).Where(s => s != "").ToHashSet().Overlaps(Speakers(split.Train)), "test voices are not in training");
+        Assert.IsFalse(Speakers(split.Validation).Where(s => s != "").ToHashSet().Overlaps(Speakers(split.Train)));
+        Assert.IsTrue(split.Train.Any(f => f.Label == "_silence_") && split.Test.Any(f => f.Label == "_silence_"), "the cuts are spread one by one");
+
+        var (folds, how) = Dataset.Folds(data, 5);
+        Assert.HasCount(5, folds);
+        StringAssert.Contains(how, "by speaker");
+        Assert.AreEqual(data.Files.Count, folds.Sum(f => f.test.Count), "every file is tested once");
+        foreach (var (train, test) in folds)
+            Assert.IsFalse(Speakers(test).Where(s => s != "").ToHashSet().Overlaps(Speakers(train)));
+    }
+
+    [TestMethod]
+    public void SpeakerFolders_LikeLibriSpeech_NameTheSpeakers()
+    {
+        var root = Directory.CreateTempSubdirectory("kapre-dataset-").FullName;
+        foreach (var word in new[] { "alpha", "bravo" })
+            for (int speaker = 0; speaker < 12; speaker++)
+                for (int take = 0; take < 2; take++)
+                {
+                    string folder = Path.Combine(root, word, $"{100 + speaker}", "2001");
+                    Directory.CreateDirectory(folder);
+                    File.WriteAllBytes(Path.Combine(folder, $"{100 + speaker}-2001-{take:D4}.flac"), []);
+                }
+        File.WriteAllBytes(Path.Combine(root, "alpha", ".DS_Store"), []);
+        var data = Dataset.Load(root);
+        Assert.AreEqual("folders <class>/<speaker>/...", data.SpeakerSource);
+        Assert.AreEqual(12, data.SpeakerCount);
+        Assert.HasCount(48, data.Files, "hidden files are not data");
+        var split = Dataset.Split(data);
+        Assert.IsFalse(Speakers(split.Test).Overlaps(Speakers(split.Train)));
+    }
 }

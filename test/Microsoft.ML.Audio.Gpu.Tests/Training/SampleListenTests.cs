@@ -54,7 +54,7 @@ public sealed class SampleListenTests
             }
         }
         var output = new StringWriter();
-        int code = Cli.Run(["train", "--data", data, "--model", Model, "--epochs", "15", "--device", "cpu"], output);
+        int code = Cli.Run(["train", "--data", data, "--model", Model, "--epochs", "15", "--device", "cpu", "--backbone", "cnn", "--size", "large"], output);
         Assert.AreEqual(0, code, output.ToString());
 
         var recording = Noise(10 * Rate, new Random(12));

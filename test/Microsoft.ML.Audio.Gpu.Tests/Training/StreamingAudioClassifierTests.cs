@@ -60,9 +60,9 @@ public sealed class StreamingAudioClassifierTests
         return x;
     }
 
-    private static StreamingAudioClassifier Classifier() => new(_ml, _model, new StreamingClassifierOptions
+    private static StreamingAudioClassifier Classifier(bool gate = true) => new(_ml, _model, new StreamingClassifierOptions
     {
-        InputColumnName = "Audio", SampleRate = Rate, WindowSeconds = 0.25, HopSeconds = 0.0625,
+        InputColumnName = "Audio", SampleRate = Rate, WindowSeconds = 0.25, HopSeconds = 0.0625, VoiceActivityGate = gate ? new() : null,
     });
 
     private static void AssertFindsTheWords(IReadOnlyList<AudioDetection> found)
@@ -117,6 +117,42 @@ public sealed class StreamingAudioClassifierTests
         using var stream = Classifier();
         var found = stream.Push(Noise(40000, new Random(4))).Concat(stream.Flush()).ToList();
         Assert.IsEmpty(found, string.Join("\n", found));
+    }
+
+    [TestMethod]
+    public void Gate_PassesOverTheQuietStretches_AndFindsTheSameWords()
+    {
+        // The same 8 s with and without the voice-activity gate: the same four detections, and with the gate most
+        // windows (those of noise alone, 20 dB under the words) are never scored.
+        var signal = LongSignal();
+        using var gated = Classifier(gate: true);
+        using var plain = Classifier(gate: false);
+        var withGate = gated.Push(signal).Concat(gated.Flush()).ToList();
+        var without = plain.Push(signal).Concat(plain.Flush()).ToList();
+        AssertFindsTheWords(withGate);
+        CollectionAssert.AreEqual(without.Select(d => d.Label).ToArray(), withGate.Select(d => d.Label).ToArray());
+        for (int i = 0; i < without.Count; i++)
+            Assert.AreEqual(without[i].Peak.TotalSeconds, withGate[i].Peak.TotalSeconds, 0.07, $"detection {i}: {withGate[i]} vs {without[i]}");
+        Assert.AreEqual(0, plain.SkippedWindows);
+        long windows = plain.ScoredWindows;
+        Console.WriteLine($"gate: scored {gated.ScoredWindows} of {windows} windows");
+        Assert.AreEqual(windows, gated.ScoredWindows + gated.SkippedWindows, "every window is scored or passed over");
+        Assert.IsLessThan(windows / 2, gated.ScoredWindows, "most windows hold noise alone");
+        Assert.IsGreaterThan(Words.Length * 3, gated.ScoredWindows, "each word's windows are scored");
+    }
+
+    [TestMethod]
+    public void Gate_OnDigitalSilence_ScoresNoWindow()
+    {
+        using var stream = Classifier();
+        var found = stream.Push(new float[5 * Rate]).Concat(stream.Flush()).ToList();
+        Assert.IsEmpty(found);
+        Assert.AreEqual(0, stream.ScoredWindows);
+        Assert.IsGreaterThan(70, stream.SkippedWindows);
+        Assert.AreEqual("MarginDb", Assert.Throws<ArgumentOutOfRangeException>(() => new StreamingAudioClassifier(_ml, _model, new StreamingClassifierOptions
+        {
+            InputColumnName = "Audio", SampleRate = Rate, WindowSeconds = 0.25, VoiceActivityGate = new VoiceActivityGateOptions { MarginDb = -1 },
+        })).ParamName);
     }
 
     [TestMethod]
