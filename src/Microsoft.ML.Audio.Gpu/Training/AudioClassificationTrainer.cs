@@ -64,7 +64,7 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
                 (valid is null ? "" : $", {valid.Count} validation examples") + ".");
 
         int seed = (_host as IHostEnvironmentInternal)?.Seed ?? 1;
-        random.manual_seed(seed);
+        random.manual_seed(seed).Dispose(); // a wrapper of the global generator: freed here, not by the finalizer
         if (device.type == DeviceType.CUDA) cuda.manual_seed_all(seed);
         var rng = new Random(seed);
 
