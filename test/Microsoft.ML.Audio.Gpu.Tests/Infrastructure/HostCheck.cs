@@ -11,8 +11,9 @@ namespace Microsoft.ML.Audio.Gpu.Tests.Infrastructure;
 /// <summary>
 /// Issue 30's check, run in a second process (<c>dotnet exec Microsoft.ML.Audio.Gpu.Tests.dll host-check OUTPUT
 /// default|opt-in</c>): a program that uses the library (a mel pipeline, one training epoch, a single-row prediction)
-/// and reports what it changed in its host: the C library's environment (read through libc's <c>environ</c>, which
-/// <c>setenv</c> changes and .NET's <c>Environment</c> does not see) before and after, and libtorch's NNPACK setting.
+/// and reports what it changed in its host: the C library's environment at the end (read through libc's
+/// <c>environ</c>, which <c>setenv</c> changes and .NET's <c>Environment</c> does not see) against the one the process
+/// started with (<c>/proc/self/environ</c>), and libtorch's NNPACK setting.
 /// With <c>opt-in</c> the program first calls <see cref="KapreRuntime.Configure"/> with every setting.
 /// </summary>
 public static class HostCheck
@@ -22,7 +23,9 @@ public static class HostCheck
     public static int Run(string outputPath, string mode)
     {
         if (mode is not ("default" or "opt-in")) throw new ArgumentException($"mode must be default or opt-in, got: {mode}", nameof(mode));
-        var before = Environ();
+        // The environment the process was started with (the kernel keeps it at /proc/self/environ; setenv changes only
+        // libc's copy): a variable set before this line, by a module initializer of a library loaded early, counts too.
+        var before = File.ReadAllText("/proc/self/environ").Split('\0', StringSplitOptions.RemoveEmptyEntries).ToList();
         if (mode == "opt-in")
             Console.WriteLine(KapreRuntime.Configure(new KapreRuntimeOptions
             {
