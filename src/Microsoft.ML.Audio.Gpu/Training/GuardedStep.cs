@@ -15,7 +15,9 @@ namespace Microsoft.ML.Audio.Gpu.Training;
 /// pass fails too (a non-finite loss, an overflow), the step is skipped, as mixed-precision trainers skip a step whose
 /// gradients overflowed. Both are counted and logged.</para>
 /// <para>The check is one sum over the loss and every gradient in float64 (NaN and infinities propagate through it) and
-/// one read of its finiteness per step.</para>
+/// one read of its finiteness per step. The graph kept for the second pass holds the forward's saved tensors until the
+/// step's scope ends, where a backward that does not keep it frees them as it goes: a step's peak memory is that of
+/// its forward plus the gradients.</para>
 /// </remarks>
 internal sealed class GuardedStep(Action<long, int, IEnumerable<Parameter>>? afterBackward = null)
 {
