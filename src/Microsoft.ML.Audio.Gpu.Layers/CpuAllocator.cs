@@ -3,7 +3,8 @@ using System.Runtime.InteropServices;
 namespace Microsoft.ML.Audio.Gpu.Layers;
 
 /// <summary>
-/// The process's memory allocator policy for libtorch on the CPU (Linux with glibc).
+/// The process's memory allocator policy for libtorch on the CPU (Linux with glibc), applied only when the application
+/// asks for it: <see cref="KapreRuntimeOptions.KeepFreedCpuMemory"/>.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -20,14 +21,10 @@ namespace Microsoft.ML.Audio.Gpu.Layers;
 /// memory: the process keeps the high-water mark of its heaps (up to <see cref="TrimThreshold"/> more than it uses)
 /// instead of returning it. It is the same setting as the environment variables
 /// <c>MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=268435456 MALLOC_TOP_PAD_=33554432</c>, made at run time.
-/// </para>
-/// <para>
-/// The ML.NET transforms and the trainer call <see cref="Configure()"/> when they run on the CPU, unless
-/// <see cref="AutomaticConfiguration"/> is false (or the environment variable <c>KAPRE_CPU_ALLOCATOR</c> is <c>off</c>).
-/// Code that calls the layers directly can call it once at start-up. Elsewhere (Windows, macOS, musl) it does nothing.
+/// Elsewhere (Windows, macOS, musl) it does nothing.
 /// </para>
 /// </remarks>
-public static class CpuAllocator
+internal static class CpuAllocator
 {
     /// <summary>Blocks up to this size (32 MiB, glibc's maximum for the setting) are served from the heap.</summary>
     internal const int MmapThreshold = 32 * 1024 * 1024;
@@ -45,13 +42,6 @@ public static class CpuAllocator
     private const int M_TRIM_THRESHOLD = -1, M_TOP_PAD = -2, M_MMAP_THRESHOLD = -3;
     private static readonly object Gate = new();
     private static bool? _configured;
-
-    /// <summary>
-    /// Whether the transforms and the trainer call <see cref="Configure()"/> when they run on the CPU. Defaults to true
-    /// unless the environment variable <c>KAPRE_CPU_ALLOCATOR</c> is <c>off</c>.
-    /// </summary>
-    public static bool AutomaticConfiguration { get; set; } =
-        !string.Equals(Environment.GetEnvironmentVariable("KAPRE_CPU_ALLOCATOR"), "off", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Whether <see cref="Configure()"/> has applied the policy in this process.</summary>
     public static bool IsConfigured => _configured == true;

@@ -32,8 +32,8 @@ public sealed class FrequencyAwareConv2d : nn.Module<Tensor, Tensor>
         Check.Positive(stride);
         if (padding < 0) throw new ArgumentOutOfRangeException(nameof(padding), padding, $"padding must not be negative, got: {padding}");
         Check.Positive(dilation);
-        conv = nn.Conv2d(in_channels + 1, out_channels, kernel_size, stride: stride, padding: padding, dilation: dilation, bias: bias,
-            device: device, dtype: dtype);
+        conv = Lifetimes.Layer(() => nn.Conv2d(in_channels + 1, out_channels, kernel_size, stride: stride, padding: padding, dilation: dilation, bias: bias,
+            device: device, dtype: dtype));
         register_module("conv", conv);
     }
 

@@ -116,7 +116,7 @@ public sealed class SpeechEmbeddingNetwork : nn.Module<Tensor, Tensor>
         {
             var (o, c, h, w, p) = Convolutions[i];
             bool last = i == Convolutions.Length - 1;
-            list.Add(nn.Conv2d(c, o, (h, w), stride: (1, 1), padding: (0, p), bias: !last));
+            list.Add(Lifetimes.Layer(() => nn.Conv2d(c, o, (h, w), stride: (1, 1), padding: (0, p), bias: !last)));
         }
         convs = nn.ModuleList(list.ToArray());
         RegisterComponents();

@@ -3,6 +3,10 @@
 // hop 160), and scoring speed through the trained transformer.
 //
 //   dotnet run -c Release --project test/Microsoft.ML.Audio.Gpu.Benchmarks -- --train-speed [--rows 2000] [--epochs 3] [--out FILE] [--gpu 0]
+//       [--network "CNN Small"] [--onednn-max-isa AVX|AVX2|...]
+//
+// --onednn-max-isa opts into KapreRuntime's oneDNN limit (before anything else runs); the report then says which limit
+// was in force, and how many steps the trainer's guard recomputed or skipped (a non-finite gradient).
 //
 // Epoch 1 pays for warm-up (allocator, kernels), so the figure is the mean of the later epochs. The features are random:
 // speed does not depend on what is learned.
@@ -10,6 +14,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Microsoft.ML;
+using Microsoft.ML.Audio.Gpu.Layers;
 using Microsoft.ML.Audio.Gpu.Training;
 using Microsoft.ML.Data;
 
@@ -61,10 +66,14 @@ internal static class TrainingSpeed
     public static int Run(string[] args)
     {
         int rows = 2000, epochs = 3, batch = 32;
-        string? outPath = null;
+        string? outPath = null, network = null;
         int? gpu = null;
+        int isaArg = Array.IndexOf(args, "--onednn-max-isa");
+        if (isaArg >= 0)
+            KapreRuntime.Configure(new KapreRuntimeOptions { OneDnnMaxInstructionSet = Enum.Parse<OneDnnInstructionSet>(args[isaArg + 1], ignoreCase: true) });
         for (int i = 0; i < args.Length; i++)
         {
+            if (args[i] == "--network") network = args[++i];
             if (args[i] == "--rows") rows = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--epochs") epochs = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--out") outPath = args[++i];
@@ -82,14 +91,20 @@ internal static class TrainingSpeed
         var report = new StringBuilder();
         report.AppendLine($"Machine: {Environment.ProcessorCount} cores, {(gpu is int g && TorchSharp.torch.cuda.is_available() ? $"CUDA device {g}" : "CPU")}, " +
                           $"libtorch threads {TorchSharp.torch.get_num_threads()}; {rows} examples of 40 x 101 log-mel, 10 classes, batch {batch}, " +
-                          $"mean of epochs 2-{epochs}.");
+                          $"mean of epochs 2-{epochs}; {KapreRuntime.Describe()}.");
         report.AppendLine();
-        report.AppendLine("| network | weights | training examples/s | scoring examples/s |");
-        report.AppendLine("| --- | ---: | ---: | ---: |");
-        foreach (var (name, options) in Networks())
+        report.AppendLine("| network | weights | training examples/s | scoring examples/s | training s | guarded steps |");
+        report.AppendLine("| --- | ---: | ---: | ---: | ---: | --- |");
+        foreach (var (name, options) in Networks().Where(n => network is null || n.name == network))
         {
             // Falls back to the CPU without CUDA, as the other device-check runs do; the report then says CPU.
             var ml = new MLContext(1) { GpuDeviceId = gpu, FallbackToCpu = true };
+            string guarded = "none";
+            ml.Log += (_, e) =>
+            {
+                var m = System.Text.RegularExpressions.Regex.Match(e.Message, @"([0-9]+) training step\(s\) had a non-finite gradient and were recomputed, ([0-9]+) were skipped");
+                if (m.Success) guarded = $"{m.Groups[1].Value} recomputed, {m.Groups[2].Value} skipped";
+            };
             var view = ml.Data.LoadFromEnumerable(data, SchemaDefinition.Create(typeof(Row)));
             var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(view).Transform(view);
             options.Epochs = epochs;
@@ -106,7 +121,8 @@ internal static class TrainingSpeed
             }
             double scoreRate = rows / watch.Elapsed.TotalSeconds;
             long weights = classifier.Module.parameters().Sum(p => p.numel());
-            string line = $"| {name} | {weights:N0} | {trainRate:F0} | {scoreRate:F0} |";
+            double seconds = classifier.TrainingHistory.Sum(h => h.Seconds);
+            string line = $"| {name} | {weights:N0} | {trainRate:F0} | {scoreRate:F0} | {seconds:F1} | {guarded} |";
             Console.WriteLine(line);
             report.AppendLine(line);
             classifier.Dispose();

@@ -65,7 +65,7 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
                 (valid is null ? "" : $", {valid.Count} validation examples") + ".");
 
         int seed = (_host as IHostEnvironmentInternal)?.Seed ?? 1;
-        random.manual_seed(seed);
+        random.manual_seed(seed).Dispose(); // a wrapper of the global generator: freed here, not by the finalizer
         if (device.type == DeviceType.CUDA) cuda.manual_seed_all(seed);
         var rng = new Random(seed);
 
@@ -120,6 +120,7 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             double bestAccuracy = -1, bestLoss = double.MaxValue;
             int sinceBest = 0;
 
+            var guard = new GuardedStep(AfterBackward);
             int epoch = 0;
             pch.SetHeader(new ProgressHeader(["Loss", "Accuracy"], ["Epoch"]), e =>
             {
@@ -129,8 +130,9 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             for (epoch = 1; epoch <= schedule.PlannedEpochs; epoch++)
             {
                 long epochStarted = o.Clock.GetTimestamp();
+                int retried = guard.Retried, skipped = guard.Skipped;
                 var (loss, accuracy) = TrainEpoch(trainable, optimizer, schedule, epoch, train, rng, augment, augmentAudio,
-                    augment ? waveform : null, mixup, labels.Length);
+                    augment ? waveform : null, mixup, labels.Length, guard);
                 double? vAcc = null, vLoss = null;
                 if (valid is not null)
                 {
@@ -146,7 +148,8 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
                     schedule.PlannedEpochs = Math.Min(o.Epochs, epoch + (int)Math.Floor(Math.Max(0, left) / recent));
                 }
                 ch.Info($"Epoch {epoch}/{schedule.PlannedEpochs}: loss {loss:F4}, accuracy {accuracy:P1}" +
-                        (vAcc is double va ? $", validation accuracy {va:P1}, validation loss {vLoss:F4}" : "") + $", {metrics.Seconds:F1} s");
+                        (vAcc is double va ? $", validation accuracy {va:P1}, validation loss {vLoss:F4}" : "") + $", {metrics.Seconds:F1} s" +
+                        guard.Describe(retried, skipped));
                 pch.Checkpoint(loss, accuracy, epoch);
                 if (budget is not null && epoch >= schedule.PlannedEpochs && epoch < o.Epochs)
                     ch.Info($"Time budget reached after {Elapsed().TotalSeconds:F0} s and {epoch} epochs.");
@@ -167,6 +170,8 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
                     break;
                 }
             }
+            if (guard.Retried + guard.Skipped > 0)
+                ch.Warning($"AudioClassification: {guard.Retried} training step(s) had a non-finite gradient and were recomputed, {guard.Skipped} were skipped (a non-finite loss or gradient twice); the weights never took one.");
             foreach (var p in network.parameters()) p.requires_grad_(true);
             if (best is not null)
             {
@@ -193,6 +198,10 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
         return new AudioClassificationTransformer(_host, network, settings, labels, o.FeatureColumnName, o.ScoreColumnName,
             o.PredictedLabelColumnName, device, history, selected);
     }
+
+    /// <summary>Called after each backward pass with the step's index, the attempt (0, or 1 for the guard's second pass)
+    /// and the trained parameters: the tests' way to put a NaN into a gradient.</summary>
+    internal Action<long, int, IEnumerable<TorchSharp.Modules.Parameter>>? AfterBackward { get; set; }
 
     private static void DisposeAll(Dictionary<string, Tensor>? tensors)
     {
@@ -592,7 +601,7 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
     }
 
     private (double loss, double accuracy) TrainEpoch(nn.Module<Tensor, Tensor> network, optim.Optimizer optimizer, CosineSchedule schedule, int epoch,
-        ExampleSource data, Random rng, bool augment, bool augmentAudio, nn.Module<Tensor, Tensor>? waveform, Layers.Mixup? mixup, int classes)
+        ExampleSource data, Random rng, bool augment, bool augmentAudio, nn.Module<Tensor, Tensor>? waveform, Layers.Mixup? mixup, int classes, GuardedStep guard)
     {
         var o = _options;
         network.train();
@@ -623,7 +632,7 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             optimizer.zero_grad();
             var logits = network.call(x);
             var loss = nn.functional.cross_entropy(logits, targets, label_smoothing: o.LabelSmoothing);
-            loss.backward();
+            if (!guard.Backward(loss, optimizer)) continue; // a non-finite loss or gradient: the step is not taken
             optimizer.step();
             using var count = n.ToScalar();
             lossSum.add_(loss.detach().mul(count), Layers.HeldScalars.One);

@@ -59,7 +59,7 @@ public sealed class AudioCnn : nn.Module<Tensor, Tensor>
         }
         blocks = nn.ModuleList(list.ToArray());
         head_dropout = nn.Dropout(dropout);
-        head = nn.Linear(inCh, classes);
+        head = Lifetimes.Layer(() => nn.Linear(inCh, classes));
 
         if (front_end is not null) register_module("front_end", front_end);
         register_module("augment", this.augment);
@@ -89,9 +89,9 @@ public sealed class AudioCnn : nn.Module<Tensor, Tensor>
 
         public ConvBlock(string name, int inChannels, int outChannels, double dropout) : base(name)
         {
-            conv1 = nn.Conv2d(inChannels, outChannels, 3, padding: 1, bias: false);
+            conv1 = Lifetimes.Layer(() => nn.Conv2d(inChannels, outChannels, 3, padding: 1, bias: false));
             bn1 = AudioLayers.BatchNorm(outChannels);
-            conv2 = nn.Conv2d(outChannels, outChannels, 3, padding: 1, bias: false);
+            conv2 = Lifetimes.Layer(() => nn.Conv2d(outChannels, outChannels, 3, padding: 1, bias: false));
             bn2 = AudioLayers.BatchNorm(outChannels);
             drop = nn.Dropout(dropout);
             RegisterComponents();

@@ -126,7 +126,7 @@ public sealed class BcResNet : nn.Module<Tensor, Tensor>
         _inChannels = inputChannels;
 
         var c = Widths(size);
-        stem_conv = nn.Conv2d(inputChannels, c[0], (5, 5), stride: (2, 1), padding: (2, 2), bias: false);
+        stem_conv = Lifetimes.Layer(() => nn.Conv2d(inputChannels, c[0], (5, 5), stride: (2, 1), padding: (2, 2), bias: false));
         stem_norm = AudioLayers.BatchNorm(c[0]);
         var list = new List<nn.Module<Tensor, Tensor>>();
         int inCh = c[0];
@@ -141,10 +141,10 @@ public sealed class BcResNet : nn.Module<Tensor, Tensor>
             }
         }
         blocks = nn.ModuleList(list.ToArray());
-        head_depthwise = nn.Conv2d(inCh, inCh, (5, 5), padding: (0, 2), groups: inCh, bias: false);
-        head_pointwise = nn.Conv2d(inCh, c[5], (1, 1), bias: false);
+        head_depthwise = Lifetimes.Layer(() => nn.Conv2d(inCh, inCh, (5, 5), padding: (0, 2), groups: inCh, bias: false));
+        head_pointwise = Lifetimes.Layer(() => nn.Conv2d(inCh, c[5], (1, 1), bias: false));
         head_norm = AudioLayers.BatchNorm(c[5]);
-        classifier = nn.Linear(c[5], classes);
+        classifier = Lifetimes.Layer(() => nn.Linear(c[5], classes));
 
         if (front_end is not null) register_module("front_end", front_end);
         register_module("augment", this.augment);
@@ -188,7 +188,7 @@ public sealed class BcResNet : nn.Module<Tensor, Tensor>
         {
             if (inChannels != outChannels)
             {
-                transition_conv = nn.Conv2d(inChannels, outChannels, (1, 1), bias: false);
+                transition_conv = Lifetimes.Layer(() => nn.Conv2d(inChannels, outChannels, (1, 1), bias: false));
                 transition_norm = AudioLayers.BatchNorm(outChannels);
                 register_module("transition_conv", transition_conv);
                 register_module("transition_norm", transition_norm);
@@ -197,11 +197,11 @@ public sealed class BcResNet : nn.Module<Tensor, Tensor>
             {
                 throw new ArgumentException("a strided block must change the channels (its output cannot be added to its input)");
             }
-            frequency_conv = nn.Conv2d(outChannels, outChannels, (3, 1), stride: (frequencyStride, 1), padding: (1, 0), groups: outChannels, bias: false);
+            frequency_conv = Lifetimes.Layer(() => nn.Conv2d(outChannels, outChannels, (3, 1), stride: (frequencyStride, 1), padding: (1, 0), groups: outChannels, bias: false));
             frequency_norm = new SubSpectralNorm("frequency_norm", outChannels, SubBands);
-            temporal_conv = nn.Conv2d(outChannels, outChannels, (1, 3), padding: (0, dilation), dilation: (1, dilation), groups: outChannels, bias: false);
+            temporal_conv = Lifetimes.Layer(() => nn.Conv2d(outChannels, outChannels, (1, 3), padding: (0, dilation), dilation: (1, dilation), groups: outChannels, bias: false));
             temporal_norm = AudioLayers.BatchNorm(outChannels);
-            pointwise_conv = nn.Conv2d(outChannels, outChannels, (1, 1), bias: false);
+            pointwise_conv = Lifetimes.Layer(() => nn.Conv2d(outChannels, outChannels, (1, 1), bias: false));
             this.dropout = nn.Dropout2d(dropout);
             register_module("frequency_conv", frequency_conv);
             register_module("frequency_norm", frequency_norm);

@@ -77,7 +77,7 @@ public sealed class SpeechEmbeddingClassifier : nn.Module<Tensor, Tensor>
             if (!(dropout >= 0 && dropout < 1)) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, $"dropout must be in [0, 1), got: {dropout}");
             norm = AudioLayers.BatchNorm(features);
             drop = nn.Dropout(dropout);
-            linear = nn.Linear(features, classes);
+            linear = Lifetimes.Layer(() => nn.Linear(features, classes));
             RegisterComponents();
         }
 

@@ -19,10 +19,13 @@ internal static class TensorCopy
     public static Tensor FromArray(float[] data, long offset, long count, long[] shape, Device device, DeviceStaging? staging = null)
     {
         if (device.type != DeviceType.CPU && staging is not null) return staging.Upload(data, offset, count, shape, device);
+        // In a scope: the wrapper of the whole array and the narrowed view are freed here, not by a finalizer during
+        // the reshape that reads them (the result keeps the array's memory alive, pinned until it is disposed).
+        using var scope = NewDisposeScope();
         var t = from_array(data);
         if (offset != 0 || count != data.LongLength) t = t.narrow(0, offset, count);
         t = t.reshape(shape);
-        return device.type == DeviceType.CPU ? t : t.to(device);
+        return (device.type == DeviceType.CPU ? t : t.to(device)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Copies a tensor's values into <paramref name="destination"/> at <paramref name="offset"/>, moving it to the

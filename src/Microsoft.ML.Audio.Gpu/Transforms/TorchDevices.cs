@@ -15,10 +15,9 @@ internal static class TorchDevices
 
     public static Device Resolve(IHostEnvironment env, string component)
     {
-        // Every transform, trainer and loaded model passes here first: libtorch is loaded, then its process-wide
-        // settings are made (NNPACK off: see Nnpack).
+        // Every transform, trainer and loaded model passes here first: libtorch is loaded. Its process-wide settings are
+        // the application's to make (KapreRuntime.Configure), never this library's.
         torch.InitializeDeviceType(DeviceType.CPU);
-        Nnpack.Disable();
         var settings = env as IHostEnvironmentInternal;
         int? gpu = settings?.GpuDeviceId;
         bool fallback = settings?.FallbackToCpu ?? false;
@@ -27,7 +26,7 @@ internal static class TorchDevices
         if (gpu is null)
         {
             ch.Info($"{component}: running on the CPU (MLContext.GpuDeviceId is not set).");
-            return UseCpu(ch, component);
+            return CPU;
         }
         if (gpu < 0)
             throw new ArgumentOutOfRangeException(nameof(MLContext.GpuDeviceId), gpu, $"MLContext.GpuDeviceId must be a CUDA device index (0 or more), got: {gpu}");
@@ -48,21 +47,10 @@ internal static class TorchDevices
             // Information, not a warning: FallbackToCpu is the application saying the CPU will do ("CUDA device 0 when
             // there is one"), and on most machines there is none. ML.NET's ONNX and TorchSharp components fall back silently.
             ch.Info($"{component}: GPU {gpu} was requested but {problem}; running on the CPU (MLContext.FallbackToCpu).");
-            return UseCpu(ch, component);
+            return CPU;
         }
         throw new InvalidOperationException(
             $"{component}: GPU {gpu} was requested (MLContext.GpuDeviceId) but {problem}. " +
             "Set MLContext.FallbackToCpu = true to run on the CPU instead, or clear GpuDeviceId.");
-    }
-
-    /// <summary>The CPU device, with the allocator policy of <see cref="CpuAllocator"/> unless it is turned off.</summary>
-    private static Device UseCpu(IChannel ch, string component)
-    {
-        if (CpuAllocator.AutomaticConfiguration)
-        {
-            CpuAllocator.Configure(out bool first);
-            if (first) ch.Info($"{component}: {CpuAllocator.Describe()} (CpuAllocator; KAPRE_CPU_ALLOCATOR=off leaves it alone).");
-        }
-        return CPU;
     }
 }

@@ -158,7 +158,7 @@ public sealed class ScalarLifetimeAnalyzer
         (m.Name == ".ctor" && m.DeclaringType.FullName == ScalarType);
 
     /// <summary>True when the Scalar left on the stack by <paramref name="ins"/> is stored where it stays reachable.</summary>
-    private static bool IsHeld(MethodDefinition method, Instruction ins)
+    internal static bool IsHeld(MethodDefinition method, Instruction ins, string type = ScalarType)
     {
         var next = ins.Next;
         if (next is null) return false;
@@ -168,7 +168,7 @@ public sealed class ScalarLifetimeAnalyzer
             case Code.Stfld:
                 return true;
             case Code.Ret:
-                return method.ReturnType.FullName == ScalarType;
+                return method.ReturnType.FullName == type;
         }
         int? local = StoredLocal(method, next);
         return local is int index && ReadInFinally(method, index);

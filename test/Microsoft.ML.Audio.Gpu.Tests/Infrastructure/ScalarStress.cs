@@ -165,8 +165,10 @@ public static class ScalarStress
                 }
             }
         }
+        // The generator held for the draw: an argument of a native call, like a Scalar (issue 28).
         using (var decode = AudioLayers.MuLawDecoding())
-        using (var codes = randint(0, 256, [2, 1000], dtype: ScalarType.Int64, generator: new Generator(seed: 4)))
+        using (var generator = new Generator(seed: 4))
+        using (var codes = randint(0, 256, [2, 1000], dtype: ScalarType.Int64, generator: generator))
         using (var y = decode.call(codes))
             Write(output, "layer.mulaw.decoding", Sum(y));
     }

@@ -26,7 +26,11 @@ public static class SecondProcess
             return ModelFixtures.Save(args[1]);
         if (args.Length == 3 && args[0] == ScalarStress.Command)
             return ScalarStress.Run(args[1], args[2]);
-        Console.Error.WriteLine($"usage: transform <model.zip> <input.idv> <output.idv> | {ScalarStress.Command} calm|stress <output>");
+        if (args.Length == 3 && args[0] == HostCheck.Command)
+            return HostCheck.Run(args[1], args[2]);
+        if (args.Length == 4 && args[0] == TrainerStress.Command)
+            return TrainerStress.Run(args[1], args[2], args[3]);
+        Console.Error.WriteLine($"usage: transform <model.zip> <input.idv> <output.idv> | {ScalarStress.Command} calm|stress <output> | {TrainerStress.Command} calm|stress <output> rounds|check | {HostCheck.Command} <output> default|opt-in");
         return 2;
     }
 

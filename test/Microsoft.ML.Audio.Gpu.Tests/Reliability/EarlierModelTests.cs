@@ -28,8 +28,8 @@ public sealed class EarlierModelTests
         var expected = AudioData.Column(ml.Data.LoadFromBinary(Path.Combine(Folder, name + ".idv")), column);
         var actual = AudioData.Column(model.Transform(input), column);
         Assert.HasCount(expected.Length, actual);
-        // The speech embedding's rows were recorded with oneDNN's AVX-512 convolutions; OneDnnIsa now keeps oneDNN on
-        // AVX, whose sums round differently (1.4e-6 measured with AVX2), so that model gets the embedding's tolerance.
+        // The speech embedding's rows were recorded with oneDNN's AVX-512 convolutions; a process that limits oneDNN
+        // (KapreRuntime) sums in another order (1.4e-6 measured with AVX2), so that model gets the embedding's tolerance.
         double tolerance = name == "speech-embedding" ? Tolerances.SpeechEmbeddingRel : Tolerances.SameComputationRel;
         for (int i = 0; i < expected.Length; i++)
             Compare.RelativeToMax(actual[i], expected[i], tolerance, $"{name}, row {i}");

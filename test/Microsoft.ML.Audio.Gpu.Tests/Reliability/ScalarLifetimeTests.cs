@@ -98,14 +98,48 @@ public sealed class ScalarLifetimeTests
         }
     }
 
+    /// <summary>Issue 28's hole and its class: what a garbage collection can free during a native call, or what only the
+    /// finalizer frees.</summary>
+    [TestMethod]
+    [DataRow(nameof(TensorTemporaries.ReplacedInItsLocal))]
+    [DataRow(nameof(TensorTemporaries.DroppedTemporary))]
+    [DataRow(nameof(TensorTemporaries.QueriedTemporary))]
+    [DataRow(nameof(TensorTemporaries.PassedToAMethodThatDoesNotKeepIt))]
+    [DataRow(nameof(TensorTemporaries.LocalNeverDisposedInALoop))]
+    [DataRow(nameof(TensorTemporaries.DroppedGenerator))]
+    [DataRow(nameof(TensorTemporaries.GeneratorArgument))]
+    [DataRow(nameof(TensorTemporaries.TorchSharpConv2dOutsideAScope))]
+    [DataRow(nameof(TensorTemporaries.TorchSharpConv2dInALambdaOutsideAScope))]
+    public void TensorCheck_FindsEachWayToLeaveATensorToTheFinalizer(string method)
+    {
+        Assert.AreNotEqual(0, TensorFindings(method).Count, $"{method} was not flagged");
+    }
+
+    [TestMethod]
+    [DataRow(nameof(TensorTemporaries.HandedToALayerThatKeepsIt))]
+    [DataRow(nameof(TensorTemporaries.CheckedAndReturned))]
+    [DataRow(nameof(TensorTemporaries.GeneratorDisposedAtOnce))]
+    [DataRow(nameof(TensorTemporaries.HeldGenerator))]
+    [DataRow(nameof(TensorTemporaries.TorchSharpConv2dThroughLifetimes))]
+    [DataRow(nameof(TensorTemporaries.LocalDisposedAfterALoop))]
+    public void TensorCheck_AcceptsOwnedAndScopedTensors(string method)
+    {
+        var findings = TensorFindings(method);
+        Assert.AreEqual(0, findings.Count, $"{method}: " + string.Join("\n", findings));
+    }
+
     private static List<ScalarLifetimeAnalyzer.Finding> TensorFindings(string method)
     {
         var path = typeof(TensorTemporaries).Assembly.Location;
         var resolver = new DefaultAssemblyResolver();
         resolver.AddSearchDirectory(Dir);
         using var assembly = AssemblyDefinition.ReadAssembly(path, new ReaderParameters { AssemblyResolver = resolver });
-        var definition = assembly.MainModule.GetType(typeof(TensorTemporaries).FullName!.Replace('+', '/')).Methods.Single(m => m.Name == method);
-        return new TensorTemporaryAnalyzer().CheckMethod(definition).ToList();
+        var type = assembly.MainModule.GetType(typeof(TensorTemporaries).FullName!.Replace('+', '/'));
+        var definition = type.Methods.Single(m => m.Name == method);
+        // With the bodies of its lambdas (compiled into a nested class as <Method>b__N_M).
+        var lambdas = type.NestedTypes.SelectMany(t => t.Methods).Where(m => m.Name.StartsWith($"<{method}>", StringComparison.Ordinal));
+        var analyzer = new TensorTemporaryAnalyzer();
+        return [.. analyzer.CheckMethod(definition), .. lambdas.SelectMany(analyzer.CheckMethod)];
     }
 
     /// <summary>Tensor temporaries held and not; never called, only read by the check.</summary>
@@ -137,6 +171,69 @@ public sealed class ScalarLifetimeTests
         {
             using var detached = w.detach();
             return detached.contiguous();
+        }
+
+        // TensorCopy.FromArray before issue 28's fix: the array's wrapper dies at the reshape that reads it.
+        public static Tensor ReplacedInItsLocal(float[] data, long[] shape)
+        {
+            var t = from_array(data);
+            t = t.reshape(shape);
+            return t;
+        }
+
+        public static void DroppedTemporary(Tensor w) => w.detach();
+
+        public static long QueriedTemporary(Tensor w) => w.detach().shape[0];
+
+        public static float[] PassedToAMethodThatDoesNotKeepIt(Tensor w) => Values(w.detach());
+
+        private static float[] Values(Tensor t) => t.data<float>().ToArray();
+
+        public static void LocalNeverDisposedInALoop(Tensor w)
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                var d = w.detach();
+                d.mul_(HeldScalars.Two);
+            }
+        }
+
+        public static void DroppedGenerator() => random.manual_seed(1);
+
+        public static Tensor GeneratorArgument() => rand(new long[] { 2 }, generator: new Generator(seed: 1));
+
+        // TorchSharp's Conv2d computes its bias bound from weight[0, 0] and drops it.
+        public static nn.Module<Tensor, Tensor> TorchSharpConv2dOutsideAScope() => nn.Conv2d(1, 2, 3);
+
+        public static nn.Module<Tensor, Tensor> HandedToALayerThatKeepsIt() => AudioLayers.ApplyFilterbank(zeros(5, 2));
+
+        public static Tensor CheckedAndReturned(Tensor w) => KeepsArgument(w.detach());
+
+        private static Tensor KeepsArgument(Tensor t)
+        {
+            ArgumentNullException.ThrowIfNull(t);
+            return t;
+        }
+
+        public static void GeneratorDisposedAtOnce() => random.manual_seed(1).Dispose();
+
+        public static Tensor HeldGenerator()
+        {
+            using var generator = new Generator(seed: 1);
+            return rand(new long[] { 2 }, generator: generator);
+        }
+
+        public static nn.Module<Tensor, Tensor> TorchSharpConv2dThroughLifetimes() => Lifetimes.Layer(() => nn.Conv2d(1, 2, 3));
+
+        public static nn.Module<Tensor, Tensor> TorchSharpConv2dInALambdaOutsideAScope() => Make(() => nn.Conv2d(1, 2, 3));
+
+        private static T Make<T>(Func<T> make) => make();
+
+        public static void LocalDisposedAfterALoop(Tensor w)
+        {
+            var d = w.detach();
+            for (int i = 0; i < 2; i++) d.mul_(HeldScalars.Two);
+            d.Dispose();
         }
     }
 
