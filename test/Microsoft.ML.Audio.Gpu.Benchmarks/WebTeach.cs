@@ -7,8 +7,13 @@
 //     1, then N clients at once: the server process's CPU seconds per second of audio, and each detection's delay after
 //     its word's end (the client's clock: from sending the word's last sample to receiving the detection).
 //
-//   dotnet run -c Release --project test/Microsoft.ML.Audio.Gpu.Benchmarks -- --web-teach|--web-stream --model AudioClassifier.zip
-//       [--words yes,no,up,down,left,right] [--streams 4] [--out FILE]
+//   --web-screenshots DIR: the page's steps in headless Chromium, for docs/web-sample.md: classify a clip
+//     (web-sample.png), teach three words from files (web-sample-teach.png), the training's progress (held at its
+//     embedding stage for the picture: web-sample-training.png), then live mode hearing a fake microphone
+//     (web-sample-live.png). This one runs the server in this process.
+//
+//   dotnet run -c Release --project test/Microsoft.ML.Audio.Gpu.Benchmarks -- --web-teach|--web-stream|--web-screenshots DIR
+//       --model AudioClassifier.zip [--words yes,no,up,down,left,right] [--streams 4] [--out FILE]
 //
 // The server is samples/AudioClassification.Web's build output (dotnet build Kapre.MLNet.sln -c Release first).
 using System.Diagnostics;
@@ -21,6 +26,8 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.ML.Audio.Gpu.Tests.Web;
 
 internal static class WebTeach
@@ -43,6 +50,7 @@ internal static class WebTeach
         // The first 10 voices teach; 20 of the others are the unseen voices.
         var teach = BundledWords.TeachingVoices.ToArray();
         var unseen = BundledWords.UnseenVoices.Take(20).ToArray();
+        if (Value("--web-screenshots") is string folder) return await Screenshots(model, folder);
         await using var server = await ServerProcess.StartAsync(model);
         Say($"Machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}; the web sample in its own process (pid {server.Pid}), " +
             $"start-up model {Path.GetFileName(model)}; words {string.Join(", ", words)}; teaching voices {string.Join(", ", teach)}.");
@@ -100,6 +108,71 @@ internal static class WebTeach
             }
         }
         if (Value("--out") is string outPath) File.WriteAllText(outPath, report.ToString());
+        return 0;
+    }
+
+    private static async Task<int> Screenshots(string model, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        string[] words = ["yes", "up", "right"];
+        var work = Directory.CreateTempSubdirectory("kapre-screenshots-");
+        var (audio, truth) = BundledWords.Recording(Enumerable.Range(0, 6).Select(i => (words[i % 3], BundledWords.UnseenVoices[i])), seed: 7);
+        string microphone = Path.Combine(work.FullName, "microphone.wav"), room = Path.Combine(work.FullName, "room.wav");
+        File.WriteAllBytes(microphone, AudioClassification.Web.WavFile.Pcm16(audio, BundledWords.SampleRate));
+        File.WriteAllBytes(room, AudioClassification.Web.WavFile.Pcm16(BundledWords.Noise(10 * BundledWords.SampleRate, -55, seed: 3), BundledWords.SampleRate));
+
+        var options = new AudioClassification.Web.WebOptions { ModelPath = model, Urls = "http://127.0.0.1:0" };
+        await using var app = AudioClassification.Web.WebSample.Build(options, logging => logging.SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Warning));
+        await app.StartAsync();
+        var address = new Uri(app.Urls.Single());
+        var teaching = app.Services.GetRequiredService<AudioClassification.Web.Teaching>();
+        using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        await using var browser = await HeadlessChromium.StartAsync(1100, 760, guard.Token, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            $"--use-file-for-fake-audio-capture={microphone}%noloop", "--autoplay-policy=no-user-gesture-required");
+        async Task Shot(string name)
+        {
+            string path = Path.Combine(folder, name);
+            await File.WriteAllBytesAsync(path, await browser.ScreenshotAsync());
+            Console.WriteLine($"{Path.GetFullPath(path)}");
+        }
+
+        await browser.NavigateAsync(address);
+        await browser.SetFilesAsync("#file", BundledWords.File("yes", BundledWords.UnseenVoices[0]));
+        await browser.EvaluateAsync(SamplePage.WhenDone);
+        await Shot("web-sample.png");
+
+        // A new document (the query differs): a change of the fragment alone would fire no load event.
+        await browser.NavigateAsync(new Uri(address, "/?step=teach#teach"));
+        await browser.EvaluateAsync("""
+            (() => { document.getElementById("add-class").click(); const names = document.querySelectorAll(".class-name");
+              for (const [i, word] of ["yes", "up", "right"].entries()) { names[i].value = word; names[i].dispatchEvent(new Event("input")); } })()
+            """);
+        for (int card = 0; card < 3; card++)
+            await browser.SetFilesAsync($".class-card[data-key='{(card < 2 ? card : 3)}'] input[type=file]",
+                [.. BundledWords.TeachingVoices.Take(6).Select(v => BundledWords.File(words[card], v))]);
+        await browser.SetFilesAsync(".class-card.background input[type=file]", room);
+        await Shot("web-sample-teach.png");
+
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        teaching.AtStage = stage =>
+        {
+            if (stage != "embedding") return Task.CompletedTask;
+            held.TrySetResult();
+            return release.Task;
+        };
+        await browser.EvaluateAsync("document.getElementById('train').click()", userGesture: true);
+        await held.Task.WaitAsync(guard.Token);
+        await Task.Delay(1200); // the page's progress line catches up (it is streamed) and its clock moves
+        await Shot("web-sample-training.png");
+        release.SetResult();
+        teaching.AtStage = null;
+        var trained = await browser.EvaluateAsync(SamplePage.WhenTrained);
+        var shown = await browser.EvaluateAsync(SamplePage.WhenDetected(truth.Count, audio.Length / (double)BundledWords.SampleRate + 3));
+        await Shot("web-sample-live.png");
+        Console.WriteLine($"Trained {trained}; live mode showed {shown?.ToJsonString()}");
+        await app.StopAsync();
+        work.Delete(recursive: true);
         return 0;
     }
 
