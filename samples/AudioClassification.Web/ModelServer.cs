@@ -1,9 +1,10 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using AudioClassification.Consumption;
 using Microsoft.Extensions.ObjectPool;
 using Microsoft.ML;
 using Microsoft.ML.Audio.Gpu.IO;
+using Microsoft.ML.Audio.Gpu.Training;
+using Microsoft.ML.Audio.Gpu.Transforms;
 using Microsoft.ML.Data;
 
 namespace AudioClassification.Web;
@@ -35,12 +36,15 @@ public sealed record Prediction(string Label, IReadOnlyDictionary<string, float>
 public sealed class BadAudioException(string message, Exception inner) : Exception(message, inner);
 
 /// <summary>
-/// Loads a model zip once and serves predictions and spectrograms to concurrent requests.
+/// Loads a model zip once and serves predictions (and, for the start-up model, spectrograms) to concurrent requests,
+/// and streaming classifiers to live streams.
 /// </summary>
 /// <remarks>
 /// A PredictionEngine is not thread-safe, so each request borrows one from a pool (ObjectPool) and returns it; at most
-/// <c>concurrency</c> requests compute at once, each on the thread pool, and the others wait for a slot without holding
-/// a thread. A request that gives up waiting (its time limit) leaves its computation to finish and free its slot.
+/// <c>concurrency</c> requests compute at once over all the server's models (they share the slots), each on the thread
+/// pool, and the others wait for a slot without holding a thread. A request that gives up waiting (its time limit)
+/// leaves its computation to finish and free its slot. Live streams do not take slots: each scores a few windows a
+/// second, and their number is bounded on its own (WebOptions.MaxStreams).
 /// <para>
 /// ML.NET's component for this is Microsoft.Extensions.ML's <c>PredictionEnginePool</c> (an ObjectPool of engines made
 /// by a policy, as here). It cannot serve here because it cannot be had: no version of Microsoft.Extensions.ML is
@@ -53,24 +57,57 @@ public sealed class BadAudioException(string message, Exception inner) : Excepti
 public sealed class ModelServer : IDisposable
 {
     private readonly MLContext _ml;
-    private readonly ITransformer _model, _spectrogram;
+    private readonly ITransformer _model;
+    private readonly ITransformer? _spectrogram;
     private readonly ObjectPool<PredictionEngine<AudioFile, ModelOutput>> _predictors;
-    private readonly ObjectPool<PredictionEngine<AudioFile, LogMelOutput>> _spectrograms;
+    private readonly ObjectPool<PredictionEngine<AudioFile, LogMelOutput>>? _spectrograms;
     private readonly SemaphoreSlim _slots;
+    private readonly bool _ownsSlots;
     private readonly int _mels, _frames;
+    // MLContext does not promise that building engines (or a stream's engine) concurrently is safe.
+    private readonly Lock _building = new();
 
-    /// <summary>Loads the model and runs it once, so a model that cannot serve fails here.</summary>
+    /// <summary>Loads the model and runs it once, so a model that cannot serve fails here; serves spectrograms too.</summary>
     /// <param name="modelPath">A model zip saved by the console sample.</param>
     /// <param name="concurrency">Requests computed at once (and engines kept in each pool).</param>
     public ModelServer(string modelPath, int concurrency)
+        : this(Path.GetFullPath(modelPath), ml => ml.Model.Load(Path.GetFullPath(modelPath), out _), concurrency,
+               new SemaphoreSlim(concurrency, concurrency), ownsSlots: true, spectrograms: true)
+    {
+    }
+
+    /// <summary>Loads a model zip held in memory (one trained or uploaded here) and runs it once. It computes within
+    /// <paramref name="slots"/>, shared with the other models, and serves predictions and streams, not spectrograms.</summary>
+    /// <param name="zip">The model zip's bytes.</param>
+    /// <param name="name">What the log and error messages call it.</param>
+    /// <param name="concurrency">Engines kept in the pool.</param>
+    /// <param name="slots">The server's computation slots (not owned).</param>
+    public static ModelServer FromZip(byte[] zip, string name, int concurrency, SemaphoreSlim slots)
+        => new(name, ml =>
+        {
+            using var stream = new MemoryStream(zip, writable: false);
+            return ml.Model.Load(stream, out _);
+        }, concurrency, slots, ownsSlots: false, spectrograms: false);
+
+    private ModelServer(string name, Func<MLContext, ITransformer> load, int concurrency, SemaphoreSlim slots, bool ownsSlots, bool spectrograms)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(concurrency);
-        ModelPath = Path.GetFullPath(modelPath);
+        ModelPath = name;
+        (_slots, _ownsSlots) = (slots, ownsSlots);
         // As the consumption code: CUDA device 0 when the app has the CUDA backend and a GPU, else the CPU.
         _ml = new MLContext(seed: 1) { GpuDeviceId = 0, FallbackToCpu = true };
-        var model = _model = _ml.Model.Load(ModelPath, out _);
+        var model = _model = load(_ml);
         var empty = _ml.Data.LoadFromEnumerable(Array.Empty<AudioFile>());
         ClassNames = AudioClassifierModel.ClassNamesOf(model.GetOutputSchema(empty.Schema));
+        ClipSeconds = Steps(model).OfType<LoadAudioTransformer>().FirstOrDefault()?.Options.DurationSeconds;
+
+        var pools = new DefaultObjectPoolProvider { MaximumRetained = concurrency };
+        _predictors = pools.Create(new EnginePolicy<ModelOutput>(_ml, model, _building));
+        // One prediction of each kind now, on a second of silence: a model that cannot serve fails here rather than at the
+        // first request, and that request does not pay for the first run (JIT, libtorch's first allocations).
+        byte[] silence = WavFile.Pcm16(new float[ModelTraining.Loading.SampleRate], ModelTraining.Loading.SampleRate);
+        Borrow(_predictors, silence, "warm-up");
+        if (!spectrograms) return;
 
         // The console sample's spectrogram command, on bytes: its decoding and front end, so the plot is what the model hears.
         var spectrogram = _ml.Transforms.Audio.LoadAudio("Audio", "Path", ModelTraining.Loading)
@@ -78,23 +115,24 @@ public sealed class ModelServer : IDisposable
         _spectrogram = spectrogram;
         var dims = ((VectorDataViewType)spectrogram.GetOutputSchema(empty.Schema)["LogMel"].Type).Dimensions;
         (_mels, _frames) = (dims[0], dims[1]);
-
-        var pools = new DefaultObjectPoolProvider { MaximumRetained = concurrency };
-        _predictors = pools.Create(new EnginePolicy<ModelOutput>(_ml, model));
-        _spectrograms = pools.Create(new EnginePolicy<LogMelOutput>(_ml, spectrogram));
-        _slots = new SemaphoreSlim(concurrency, concurrency);
-        // One prediction of each kind now, on a second of silence: a model that cannot serve fails here rather than at the
-        // first request, and that request does not pay for the first run (JIT, libtorch's first allocations).
-        byte[] silence = SilentWav(ModelTraining.Loading.SampleRate);
-        Borrow(_predictors, silence, "warm-up");
+        _spectrograms = pools.Create(new EnginePolicy<LogMelOutput>(_ml, spectrogram, _building));
         Borrow(_spectrograms, silence, "warm-up");
     }
+
+    /// <summary>The computation slots this model's requests take (shared by every model of the server).</summary>
+    internal SemaphoreSlim Slots => _slots;
 
     /// <summary>The device line of the samples (<see cref="SampleDevice"/>): where the model runs.</summary>
     public string Device { get; } = SampleDevice.Describe(gpuDeviceId: 0, fallbackToCpu: true);
 
-    /// <summary>The model file, as a full path.</summary>
+    /// <summary>The model file, as a full path; for a model held in memory, its name.</summary>
     public string ModelPath { get; }
+
+    /// <summary>The clip length the model hears (its LoadAudio's), or null when it decodes whole files.</summary>
+    public double? ClipSeconds { get; }
+
+    private static IEnumerable<ITransformer> Steps(ITransformer model)
+        => model is IEnumerable<ITransformer> chain ? chain.SelectMany(Steps) : [model];
 
     /// <summary>The model's classes, in score order.</summary>
     public IReadOnlyList<string> ClassNames { get; }
@@ -118,7 +156,7 @@ public sealed class ModelServer : IDisposable
     /// <exception cref="BadAudioException">The bytes cannot be decoded.</exception>
     public Task<byte[]> SpectrogramPngAsync(byte[] audio, string name, CancellationToken cancellation) => RunAsync(() =>
     {
-        var output = Borrow(_spectrograms, audio, name);
+        var output = Borrow(_spectrograms ?? throw new InvalidOperationException($"{ModelPath} serves no spectrograms."), audio, name);
         return Plots.SpectrogramPng(output.Values, _mels, _frames, ModelTraining.FrontEnd, ModelTraining.Loading.SampleRate,
             $"Log-mel spectrogram of {name} (1 s, as the model hears it)");
     }, cancellation);
@@ -157,27 +195,6 @@ public sealed class ModelServer : IDisposable
         return output;
     }
 
-    /// <summary>One second of silence as a 16-bit mono WAV file: RIFF header, fmt chunk, data chunk.</summary>
-    private static byte[] SilentWav(int sampleRate)
-    {
-        int dataBytes = 2 * sampleRate;
-        var wav = new byte[44 + dataBytes];
-        var header = wav.AsSpan();
-        "RIFF"u8.CopyTo(header);
-        BinaryPrimitives.WriteInt32LittleEndian(header[4..], 36 + dataBytes);
-        "WAVEfmt "u8.CopyTo(header[8..]);
-        BinaryPrimitives.WriteInt32LittleEndian(header[16..], 16);            // fmt chunk size
-        BinaryPrimitives.WriteInt16LittleEndian(header[20..], 1);             // PCM
-        BinaryPrimitives.WriteInt16LittleEndian(header[22..], 1);             // mono
-        BinaryPrimitives.WriteInt32LittleEndian(header[24..], sampleRate);
-        BinaryPrimitives.WriteInt32LittleEndian(header[28..], 2 * sampleRate); // bytes per second
-        BinaryPrimitives.WriteInt16LittleEndian(header[32..], 2);             // block align
-        BinaryPrimitives.WriteInt16LittleEndian(header[34..], 16);            // bits per sample
-        "data"u8.CopyTo(header[36..]);
-        BinaryPrimitives.WriteInt32LittleEndian(header[40..], dataBytes);
-        return wav;
-    }
-
     /// <summary>The decoder's exception, wherever ML.NET's row machinery put it.</summary>
     private static AudioDecodeException? DecoderFailure(Exception e)
     {
@@ -189,6 +206,16 @@ public sealed class ModelServer : IDisposable
         return null;
     }
 
+    /// <summary>
+    /// A streaming classifier of this model (<see cref="StreamingAudioClassifier"/>): one per live stream, disposed with
+    /// it. It shares the model, which must outlive it.
+    /// </summary>
+    /// <exception cref="ArgumentException">The model cannot classify a stream (its message says why).</exception>
+    public StreamingAudioClassifier OpenStream(StreamingClassifierOptions? options = null)
+    {
+        lock (_building) return new StreamingAudioClassifier(_ml, _model, options);
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {
@@ -196,21 +223,18 @@ public sealed class ModelServer : IDisposable
         (_spectrograms as IDisposable)?.Dispose();
         (_model as IDisposable)?.Dispose();
         (_spectrogram as IDisposable)?.Dispose();
-        _slots.Dispose();
+        if (_ownsSlots) _slots.Dispose();
     }
 
-    private sealed class EnginePolicy<TOut>(MLContext ml, ITransformer model) : PooledObjectPolicy<PredictionEngine<AudioFile, TOut>>
+    private sealed class EnginePolicy<TOut>(MLContext ml, ITransformer model, Lock building) : PooledObjectPolicy<PredictionEngine<AudioFile, TOut>>
         where TOut : class, new()
     {
-        private readonly Lock _gate = new();
-
         public override PredictionEngine<AudioFile, TOut> Create()
         {
-            // Engines are made when requests find the pool empty, possibly several at once; MLContext does not promise
-            // that building them concurrently is safe.
+            // Engines are made when requests find the pool empty, possibly several at once.
             // OwnsTransformer false: by default an engine disposes the model with itself, and the pool disposes engines
             // (a failed one here, those beyond its size there) while the others still use the model.
-            lock (_gate) return ml.Model.CreatePredictionEngine<AudioFile, TOut>(model, new PredictionEngineOptions { OwnsTransformer = false });
+            lock (building) return ml.Model.CreatePredictionEngine<AudioFile, TOut>(model, new PredictionEngineOptions { OwnsTransformer = false });
         }
 
         public override bool Return(PredictionEngine<AudioFile, TOut> engine) => true;

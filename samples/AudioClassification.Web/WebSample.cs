@@ -22,8 +22,33 @@ public sealed record WebOptions
     /// <summary>Time for a request from its first body byte to its answer, waiting for a free slot included.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Requests computed at once; the others wait (without a thread) within their time limit.</summary>
+    /// <summary>Requests computed at once, over every model; the others wait (without a thread) within their time limit.</summary>
     public int Concurrency { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Models trained or uploaded here that are kept in memory; one more evicts the oldest.</summary>
+    public int MaxModels { get; init; } = 8;
+
+    /// <summary>Largest <c>POST /train</c> body: 60 two-second examples recorded by the page are 3.8 MB; 100 MiB leaves
+    /// room for long recordings in compressed or 48 kHz formats.</summary>
+    public long MaxTrainingUploadBytes { get; init; } = 100 * 1024 * 1024;
+
+    /// <summary>Most examples (multipart parts) in one training.</summary>
+    public int MaxTrainingParts { get; init; } = 1000;
+
+    /// <summary>Time for a training or a model upload from its first body byte to its answer, waiting for its turn included.</summary>
+    public TimeSpan TrainingTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Trainings (and model uploads) computed at once; the others wait their turn within their time limit.</summary>
+    public int TrainingConcurrency { get; init; } = 1;
+
+    /// <summary>Live streams (<c>/listen</c>) open at once; more are refused with 503.</summary>
+    public int MaxStreams { get; init; } = 8;
+
+    /// <summary>Largest message of a live stream: 2 s of 16-bit audio at 16 kHz (the page sends 0.1 s at a time).</summary>
+    public int MaxStreamMessageBytes { get; init; } = 64 * 1024;
+
+    /// <summary>A live stream that sends nothing for this long is closed.</summary>
+    public TimeSpan StreamIdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>The web app: command line, server set-up and endpoints.</summary>
@@ -31,15 +56,23 @@ public static class WebSample
 {
     public const string Usage = """
         usage: AudioClassification.Web [--model PATH] [--urls URLS] [--max-upload-mb N] [--timeout SECONDS]
+                                       [--max-models N] [--max-streams N] [--max-train-mb N]
 
           --model PATH        model zip made by the console sample (default: AudioClassifier.zip in the current folder)
           --urls URLS         where to listen (http://127.0.0.1:0 picks a free port); without it, ASP.NET Core's
                               settings, in its order: Urls in appsettings.json, ASPNETCORE_URLS, http://localhost:5000
-          --max-upload-mb N   largest upload, in MiB (default 10); larger ones get 413
+          --max-upload-mb N   largest upload to /predict, /spectrogram and /models, in MiB (default 10); larger get 413
           --timeout SECONDS   time limit of a request (default 10); slower uploads get 408, a busy server 503
+          --max-models N      models trained or uploaded here kept in memory (default 8); one more evicts the oldest
+          --max-streams N     live streams open at once (default 8); more get 503
+          --max-train-mb N    largest /train upload, in MiB (default 100)
 
-        Endpoints: GET / (the page), POST /predict and POST /spectrogram (body: an audio file, raw or as the multipart
-        form field 'file'), GET /health.
+        Endpoints: GET / (the page); POST /predict[?model=ID] and POST /spectrogram (body: an audio file, raw or as the
+        multipart form field 'file'); GET /health; GET /listen[?model=ID], a WebSocket: send 16-bit little-endian mono
+        PCM at 16 kHz as binary messages and the text 'end' to finish, get each detection as JSON when it ends;
+        POST /train (multipart: one part per example, its form name the class label, e.g. _background_ for
+        background) answers {"model": ID, "classes": [...], "milliseconds": N}; GET /models/ID.zip and
+        GET /models/ID.onnx download a model; POST /models uploads a model zip again. See docs/web-sample.md.
         """;
 
     /// <summary>Parses the command line, loads the model and serves until stopped. Returns the exit code.</summary>
@@ -98,7 +131,7 @@ public static class WebSample
     public static WebOptions Parse(string[] args)
     {
         var values = new Dictionary<string, string>();
-        string[] known = ["model", "urls", "max-upload-mb", "timeout"];
+        string[] known = ["model", "urls", "max-upload-mb", "timeout", "max-models", "max-streams", "max-train-mb"];
         for (int i = 0; i < args.Length; i++)
         {
             string name = args[i].StartsWith("--", StringComparison.Ordinal) ? args[i][2..] : "";
@@ -117,6 +150,10 @@ public static class WebSample
             options = options with { MaxUploadBytes = Positive(mb, "max-upload-mb") * 1024 * 1024 };
         if (values.TryGetValue("timeout", out var seconds))
             options = options with { RequestTimeout = TimeSpan.FromSeconds(Positive(seconds, "timeout")) };
+        if (values.TryGetValue("max-models", out var models)) options = options with { MaxModels = Positive(models, "max-models") };
+        if (values.TryGetValue("max-streams", out var streams)) options = options with { MaxStreams = Positive(streams, "max-streams") };
+        if (values.TryGetValue("max-train-mb", out var trainMb))
+            options = options with { MaxTrainingUploadBytes = Positive(trainMb, "max-train-mb") * 1024L * 1024 };
         return options;
     }
 
@@ -165,6 +202,9 @@ public static class WebSample
         builder.Services.ConfigureHttpJsonOptions(j => j.SerializerOptions.NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(_ => new ModelServer(options.ModelPath, options.Concurrency));
+        builder.Services.AddSingleton(_ => new ModelStore(options.MaxModels));
+        builder.Services.AddSingleton<Teaching>();
+        builder.Services.AddSingleton<LiveStreams>();
 
         var app = builder.Build();
         // Loaded now, not at the first request: a model that cannot be served stops the start, and /health is true.
@@ -196,22 +236,52 @@ public static class WebSample
             }
         });
 
-        app.MapGet("/", () => Results.Text(Page, "text/html; charset=utf-8"));
+        // Live streams: ASP.NET Core's WebSockets middleware, with pings so that idle proxies keep the connection.
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
+
+        foreach (var (name, type) in PageFiles)
+        {
+            string text = ReadPage(name);
+            app.MapGet(name == "index.html" ? "/" : "/" + name, () => Results.Text(text, type));
+        }
         app.MapGet("/health", () => Results.Json(new Health("ready", Path.GetFileName(loaded.ModelPath), loaded.ClassNames)));
         // Handlers take the server as a parameter: a lambda of HttpContext alone would be a RequestDelegate, whose
         // returned IResult ASP.NET Core discards.
-        app.MapPost("/predict", (HttpContext context, ModelServer server) => Serve(context, options, log, "predict",
-            async (audio, name, cancellation) =>
-            {
-                var prediction = await server.PredictAsync(audio, name, cancellation);
-                log.LogInformation("predict {Name} ({Bytes} bytes): {Label} {Score:P1} in {Milliseconds:F1} ms",
-                    name, audio.Length, prediction.Label, prediction.Scores[prediction.Label], prediction.Milliseconds);
-                return Results.Json(prediction);
-            }));
+        app.MapPost("/predict", async (HttpContext context, ModelServer startup, ModelStore store) =>
+        {
+            var (server, lease, missing) = ResolveModel(context, startup, store, options);
+            if (missing is not null) return missing;
+            using (lease)
+                return await Serve(context, options, log, "predict", async (audio, name, cancellation) =>
+                {
+                    var prediction = await server!.PredictAsync(audio, name, cancellation);
+                    log.LogInformation("predict {Name} ({Bytes} bytes) with {Model}: {Label} {Score:P1} in {Milliseconds:F1} ms",
+                        name, audio.Length, lease is null ? "the start-up model" : "model " + lease.Model.Id,
+                        prediction.Label, prediction.Scores[prediction.Label], prediction.Milliseconds);
+                    return Results.Json(prediction);
+                });
+        });
         app.MapPost("/spectrogram", (HttpContext context, ModelServer server) => Serve(context, options, log, "spectrogram",
             async (audio, name, cancellation) => Results.Bytes(await server.SpectrogramPngAsync(audio, name, cancellation), "image/png")));
+        LiveEndpoint.Map(app, options, log);
+        TeachEndpoints.Map(app, options, log);
         return app;
     }
+
+    /// <summary>
+    /// The model a request names with <c>?model=ID</c>, leased for the request, or the start-up model when it names none;
+    /// an answer of 404 when the id is unknown (never trained here, or evicted).
+    /// </summary>
+    internal static (ModelServer? Server, ModelLease? Lease, IResult? Missing) ResolveModel(HttpContext context, ModelServer startup, ModelStore store, WebOptions options)
+    {
+        string? id = context.Request.Query["model"];
+        if (string.IsNullOrEmpty(id)) return (startup, null, null);
+        return store.Lease(id) is { } lease ? (lease.Model.Server, lease, null) : (null, null, Error(StatusCodes.Status404NotFound, NoSuchModel(id, options)));
+    }
+
+    internal static string NoSuchModel(string id, WebOptions options)
+        => $"There is no model '{(id.Length > 40 ? id[..37] + "..." : id)}': it was not trained or uploaded here, or it was evicted " +
+           $"(the server keeps the {options.MaxModels} most recent; --max-models).";
 
     /// <summary>What <c>GET /health</c> answers once the model is loaded.</summary>
     public sealed record Health(string Status, string Model, IReadOnlyList<string> Classes);
@@ -219,7 +289,7 @@ public static class WebSample
     /// <summary>Every error answer: what went wrong, and the request id to find it in the log.</summary>
     public sealed record ErrorAnswer(string Error, string RequestId);
 
-    private static IResult Error(int status, string message) => new ErrorResult(status, message);
+    internal static IResult Error(int status, string message) => new ErrorResult(status, message);
 
     private sealed class ErrorResult(int status, string message) : IResult
     {
@@ -229,7 +299,7 @@ public static class WebSample
 
     /// <summary>Reads the upload within the time limit, runs <paramref name="work"/> on it, and maps every failure the
     /// client caused to a 4xx answer with a message.</summary>
-    private static async Task<IResult> Serve(HttpContext context, WebOptions options, ILogger log, string endpoint,
+    internal static async Task<IResult> Serve(HttpContext context, WebOptions options, ILogger log, string endpoint,
         Func<byte[], string, CancellationToken, Task<IResult>> work)
     {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
@@ -318,13 +388,16 @@ public static class WebSample
             : new(bytes, name, null);
     }
 
-    /// <summary>The page (Page/index.html), embedded in the assembly.</summary>
-    private static readonly string Page = ReadPage();
+    /// <summary>The page's files (Page/), embedded in the assembly, and their types.</summary>
+    private static readonly (string Name, string Type)[] PageFiles =
+    [
+        ("index.html", "text/html; charset=utf-8"), ("page.js", "text/javascript; charset=utf-8"), ("capture.js", "text/javascript; charset=utf-8"),
+    ];
 
-    private static string ReadPage()
+    private static string ReadPage(string name)
     {
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("index.html")
-            ?? throw new InvalidOperationException("The page index.html is not embedded in the assembly.");
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException($"The page's {name} is not embedded in the assembly.");
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();
     }

@@ -1,7 +1,7 @@
 // End-to-end throughput of the mel front end, side by side in one process (issue: "Performance").
 //
 //   dotnet run -c Release --project test/Microsoft.ML.Audio.Gpu.Benchmarks [-- --runs 5] [--out FILE] [--gpu 0] [--only W1]
-// (--web: the web sample under load, WebLoad.cs; --parity: every transform on a device against the CPU, DeviceParity.cs;
+// (--web: the web sample under load, WebLoad.cs; --web-teach and --web-stream: its teach and live modes, WebTeach.cs; --parity: every transform on a device against the CPU, DeviceParity.cs;
 //  --cuda-tests: the test project's CUDA-only tests where there is no .NET SDK, CudaTestRunner.cs.)
 // (--only runs one workload, so the process's peak working set is that workload's.)
 //
@@ -28,6 +28,7 @@ if (args.Contains("--micro"))
 }
 
 if (args.Contains("--kapre")) return KapreExperiment.Run(args);
+if (args.Contains("--web-teach") || args.Contains("--web-stream") || args.Contains("--web-screenshots")) return await WebTeach.Run(args);
 if (args.Contains("--web")) return await WebLoad.Run(args);
 if (args.Contains("--transfer")) return TransferExperiment.Run(args);
 if (args.Contains("--keywords")) return KeywordExperiment.Run(args);

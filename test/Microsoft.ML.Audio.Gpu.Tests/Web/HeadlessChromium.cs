@@ -231,4 +231,39 @@ internal static class SamplePage
           else document.addEventListener("kapre:done", () => resolve(read()), { once: true });
         })
         """;
+
+    /// <summary>
+    /// JavaScript: a promise of what live mode shows once <paramref name="count"/> detections are listed, once the server
+    /// has heard <paramref name="seconds"/> of audio, or on an error: the stream's state and status, the seconds heard,
+    /// and the detections, oldest first.
+    /// </summary>
+    public static string WhenDetected(int count, double seconds) => $$"""
+        new Promise(resolve => {
+          const read = () => ({
+            live: document.body.dataset.live,
+            heard: Number(document.body.dataset.heard || 0),
+            status: document.getElementById("live-status").textContent,
+            detections: [...document.querySelectorAll("#detections li")].reverse()
+              .map(li => ({ label: li.dataset.label, start: Number(li.dataset.start), end: Number(li.dataset.end) })),
+          });
+          const check = () => {
+            const shown = read();
+            const done = shown.detections.length >= {{count}} || shown.heard >= {{seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}} || shown.live === "error";
+            if (done) resolve(shown);
+            return done;
+          };
+          if (!check()) { const timer = setInterval(() => { if (check()) clearInterval(timer); }, 100); }
+        })
+        """;
+
+    /// <summary>JavaScript: a promise of the training's outcome in teach mode: the model's id, or "error: ..." with the
+    /// page's message.</summary>
+    public const string WhenTrained = """
+        new Promise(resolve => {
+          const state = document.body.dataset.training;
+          if (state === "done") resolve(new URLSearchParams(location.search).get("model"));
+          else if (state === "error") resolve("error: " + document.getElementById("teach-status").textContent);
+          else document.addEventListener("kapre:trained", e => resolve(e.detail), { once: true });
+        })
+        """;
 }

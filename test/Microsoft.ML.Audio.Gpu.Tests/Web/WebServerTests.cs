@@ -88,15 +88,27 @@ public sealed class WebServerTests
     }
 
     [TestMethod]
-    public async Task Page_IsHtml_WithTheRecorderTheFilePickerAndTheResultFields()
+    public async Task Page_IsHtml_WithItsThreeModes_AndItsScripts()
     {
         using var response = await Client.GetAsync("/");
         string html = await response.Content.ReadAsStringAsync();
 
         Assert.AreEqual(HttpStatusCode.OK, response.StatusCode);
         Assert.AreEqual("text/html", response.Content.Headers.ContentType!.MediaType);
-        foreach (var part in new[] { "id=\"record\"", "id=\"file\"", "id=\"label\"", "id=\"scores\"", "id=\"spectrogram\"", "getUserMedia", "function encodeWav" })
+        foreach (var part in new[] { "id=\"record\"", "id=\"file\"", "id=\"label\"", "id=\"scores\"", "id=\"spectrogram\"", "id=\"listen\"",
+                     "id=\"detections\"", "id=\"classes\"", "id=\"train\"", "<script src=\"page.js\"></script>" })
             StringAssert.Contains(html, part);
+        foreach (var (path, parts) in new[]
+                 {
+                     ("/page.js", new[] { "getUserMedia", "function encodeWav", "new WebSocket", "application/x-ndjson", "audioWorklet.addModule(\"capture.js\")" }),
+                     ("/capture.js", new[] { "registerProcessor(\"capture\"" }),
+                 })
+        {
+            using var script = await Client.GetAsync(path);
+            Assert.AreEqual("text/javascript", script.Content.Headers.ContentType!.MediaType, path);
+            string text = await script.Content.ReadAsStringAsync();
+            foreach (var part in parts) StringAssert.Contains(text, part, path);
+        }
     }
 
     [TestMethod]

@@ -1,4 +1,5 @@
 using AudioClassification;
+using AudioClassification.Web;
 using Microsoft.ML.Audio.Gpu.Tests.IO;
 using Microsoft.ML.Audio.Gpu.Tests.Training;
 
@@ -20,6 +21,31 @@ internal static class WebTestModel
 
     /// <summary>WAV files in several encodings and channel counts, and a long recording; no two alike.</summary>
     public static IReadOnlyList<string> Files => Made.Value.Files;
+
+    /// <summary>The words of <see cref="TaughtModelPath"/>.</summary>
+    public static readonly string[] TaughtWords = ["yes", "up", "right"];
+
+    private static readonly Lazy<string> Taught = new(Teach, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>A model taught as the web sample's /train teaches (<see cref="Teacher"/>): the bundled words
+    /// <see cref="TaughtWords"/> by the ten teaching voices, and 10 s of quiet noise as _background_.</summary>
+    public static string TaughtModelPath => Taught.Value;
+
+    /// <summary>Ten seconds of quiet noise (-55 dBFS) as a 16-bit WAV at 16 kHz: the taught models' background.</summary>
+    public static byte[] BackgroundWav() => WavFile.Pcm16(BundledWords.Noise(10 * BundledWords.SampleRate, -55, seed: 3), BundledWords.SampleRate);
+
+    private static string Teach()
+    {
+        var clips = TaughtWords.SelectMany(word => BundledWords.TeachingVoices.Select(voice =>
+                new TeachingClip(word, $"{voice}_{word}.wav", File.ReadAllBytes(BundledWords.File(word, voice)))))
+            .Append(new TeachingClip("_background_", "room.wav", BackgroundWav())).ToList();
+        using var set = Teacher.Prepare(clips);
+        var taught = Teacher.Fit(set, _ => { });
+        string path = Path.Combine(Directory.CreateTempSubdirectory("kapre-web-taught-").FullName, "taught.zip");
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { Directory.Delete(Path.GetDirectoryName(path)!, recursive: true); } catch (IOException) { } };
+        File.WriteAllBytes(path, taught.Zip);
+        return path;
+    }
 
     private static (string, string[]) Make()
     {

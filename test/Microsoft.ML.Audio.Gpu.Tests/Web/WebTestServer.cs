@@ -24,6 +24,9 @@ internal sealed class WebTestServer : IAsyncDisposable
 
     public Uri Address { get; }
 
+    /// <summary>The app's services: the model store, the live streams, the trainings.</summary>
+    public IServiceProvider Services => _app.Services;
+
     public HttpClient Client { get; }
 
     /// <summary>The server's log.</summary>
