@@ -185,6 +185,9 @@ public enum EmbeddingPooling
     Max = 2,
     /// <summary>No pooling: one 96-value embedding per window.</summary>
     None = 3,
+    /// <summary>Mean, maximum and (population) standard deviation over the windows, concatenated: 288 values. On real
+    /// speech of people never heard the deviation adds about a point to a linear head (docs/transfer-learning.md).</summary>
+    MeanMaxStd = 4,
 }
 
 /// <summary>
@@ -242,8 +245,16 @@ public sealed class SpeechEmbedding : nn.Module<Tensor, Tensor>
     /// <summary>The convolutional network.</summary>
     public SpeechEmbeddingNetwork Network => network;
 
-    /// <summary>Values per clip: 192 for mean-and-max pooling, else 96 (per window without pooling).</summary>
-    public int output_size => pooling == EmbeddingPooling.MeanMax ? 2 * SpeechEmbeddingNetwork.EmbeddingSize : SpeechEmbeddingNetwork.EmbeddingSize;
+    /// <summary>Values per clip: 192 for mean-and-max pooling, 288 with the deviation, else 96 (per window without pooling).</summary>
+    public int output_size => PooledSize(pooling);
+
+    /// <summary>Values per clip of <paramref name="pooling"/> (per window for <see cref="EmbeddingPooling.None"/>).</summary>
+    public static int PooledSize(EmbeddingPooling pooling) => pooling switch
+    {
+        EmbeddingPooling.MeanMax => 2 * SpeechEmbeddingNetwork.EmbeddingSize,
+        EmbeddingPooling.MeanMaxStd => 3 * SpeechEmbeddingNetwork.EmbeddingSize,
+        _ => SpeechEmbeddingNetwork.EmbeddingSize,
+    };
 
     /// <summary>Windows of a clip of <paramref name="samples"/> samples (after padding to <see cref="min_samples"/>).</summary>
     public long window_count(long samples)
@@ -305,6 +316,7 @@ public sealed class SpeechEmbedding : nn.Module<Tensor, Tensor>
             EmbeddingPooling.Mean => embeddings.mean([1]),
             EmbeddingPooling.Max => embeddings.amax([1]),
             EmbeddingPooling.MeanMax => cat([embeddings.mean([1]), embeddings.amax([1])], 1),
+            EmbeddingPooling.MeanMaxStd => cat([embeddings.mean([1]), embeddings.amax([1]), embeddings.std([1], unbiased: false)], 1),
             _ => embeddings,
         };
         return result.MoveToOuterDisposeScope();

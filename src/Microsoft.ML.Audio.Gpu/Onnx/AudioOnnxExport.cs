@@ -669,11 +669,19 @@ public static class AudioOnnxExport
         string embeddings = g.Node("Reshape", [y, embeddingsShape]);                                                       // (N, W, 96)
         string Mean() => g.Node("ReduceMean", [embeddings], OnnxGraph.Ints("axes", 1), OnnxGraph.Int("keepdims", 0));
         string Maximum() => g.Node("ReduceMax", [embeddings], OnnxGraph.Ints("axes", 1), OnnxGraph.Int("keepdims", 0));
+        // The population deviation, sqrt(mean((x - mean)²)), as the layer computes it (ReduceMean keeps its axes attribute
+        // up to opset 17, which is as far as the export goes).
+        string Deviation()
+        {
+            string centred = g.Node("Sub", [embeddings, g.Node("ReduceMean", [embeddings], OnnxGraph.Ints("axes", 1), OnnxGraph.Int("keepdims", 1))]);
+            return g.Node("Sqrt", [g.Node("ReduceMean", [g.Node("Mul", [centred, centred])], OnnxGraph.Ints("axes", 1), OnnxGraph.Int("keepdims", 0))]);
+        }
         return model.pooling switch
         {
             EmbeddingPooling.Mean => (Mean(), [size]),
             EmbeddingPooling.Max => (Maximum(), [size]),
             EmbeddingPooling.MeanMax => (g.Node("Concat", [Mean(), Maximum()], OnnxGraph.Int("axis", 1)), [2 * size]),
+            EmbeddingPooling.MeanMaxStd => (g.Node("Concat", [Mean(), Maximum(), Deviation()], OnnxGraph.Int("axis", 1)), [3 * size]),
             _ => (g.Node("Transpose", [embeddings], OnnxGraph.Ints("perm", 0, 2, 1)), [size, count]),
         };
     }

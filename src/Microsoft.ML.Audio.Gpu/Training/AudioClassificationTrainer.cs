@@ -219,7 +219,8 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
                 throw _host.ExceptSchemaMismatch(nameof(schema), "feature", o.FeatureColumnName,
                     $"audio at {Layers.SpeechEmbeddingFrontEnd.SampleRate} Hz for the speech embedding (LoadAudio's SampleRate)", $"audio at {rate} Hz");
             return new(classes, dims, o.NetworkSize, o.Dropout, o.Augment, null, null, null, false, AudioBackbone.SpeechEmbedding, o.FineTuneBackbone,
-                EmbeddingPad: PadAlignment.Center, EmbeddingMinSamples: AudioClassificationTransformer.NetworkSettings.SpeechEmbeddingMinSamples);
+                EmbeddingPad: PadAlignment.Center, EmbeddingMinSamples: AudioClassificationTransformer.NetworkSettings.SpeechEmbeddingMinSamples,
+                EmbeddingPooling: AudioClassificationTransformer.NetworkSettings.SpeechEmbeddingPooling);
         }
         if (o.FrontEnd is null)
             return new(classes, dims, o.NetworkSize, o.Dropout, o.Augment, null, null, null, false, o.Backbone, false, o.BcResNetSize);

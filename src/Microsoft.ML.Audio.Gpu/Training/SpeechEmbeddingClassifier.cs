@@ -39,10 +39,13 @@ public sealed class SpeechEmbeddingClassifier : nn.Module<Tensor, Tensor>
     /// <param name="dropout">Dropout before the linear layer, in [0, 1).</param>
     /// <param name="minSamples">Clips shorter than this are padded with silence (at least one window, 12,512 samples).</param>
     /// <param name="center">Centre a shorter clip in <paramref name="minSamples"/> (true) or pad it at its end.</param>
-    public SpeechEmbeddingClassifier(string name, int classes, double dropout, long minSamples, bool center = true) : base(name)
+    /// <param name="pooling">How the windows' embeddings are pooled for the head (not <see cref="EmbeddingPooling.None"/>).</param>
+    public SpeechEmbeddingClassifier(string name, int classes, double dropout, long minSamples, bool center = true, EmbeddingPooling pooling = EmbeddingPooling.MeanMax) : base(name)
     {
         if (classes < 2) throw new ArgumentOutOfRangeException(nameof(classes), classes, $"classes must be at least 2, got: {classes}");
-        backbone = SpeechEmbedding.Pretrained(EmbeddingPooling.MeanMax, minSamples, "backbone", center);
+        if (pooling == EmbeddingPooling.None || !Enum.IsDefined(pooling))
+            throw new ArgumentOutOfRangeException(nameof(pooling), pooling, "the head needs one pooled embedding per clip: Mean, Max, MeanMax or MeanMaxStd");
+        backbone = SpeechEmbedding.Pretrained(pooling, minSamples, "backbone", center);
         head = new Head("head", backbone.output_size, classes, dropout);
         RegisterComponents();
     }

@@ -125,7 +125,7 @@ public sealed class SpeechEmbeddingTransformer : GpuAudioTransformerBase
     private protected override OutputLayout GetOutputLayout(SignalColumn input)
     {
         CheckInput(Host, input, InputColumnName);
-        int size = _options.Pooling == EmbeddingPooling.MeanMax ? 2 * SpeechEmbeddingNetwork.EmbeddingSize : SpeechEmbeddingNetwork.EmbeddingSize;
+        int size = Layers.SpeechEmbedding.PooledSize(_options.Pooling);
         if (_options.Pooling != EmbeddingPooling.None)
             return new OutputLayout(0, _ => size, new Dictionary<string, int>()) { FixedSize = size };
         // [96, windows], as a spectrogram is [bins, frames].

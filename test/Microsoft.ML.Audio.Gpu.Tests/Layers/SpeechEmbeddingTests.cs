@@ -152,6 +152,21 @@ public sealed class SpeechEmbeddingTests
         var pooled = Compare.ToArray(meanMax.call(audio));
         var expected = Compare.ToArray(cat([windows.mean([1]), windows.amax([1])], 1));
         CollectionAssert.AreEqual(expected, pooled, "mean then max of the windows");
+        // Mean, maximum and population deviation, the last computed here in double from the windows.
+        using var withDeviation = SpeechEmbedding.Pretrained(EmbeddingPooling.MeanMaxStd, min_samples: 19200);
+        Assert.AreEqual(288, withDeviation.output_size);
+        var three = Compare.ToArray(withDeviation.call(audio));
+        var perWindow = Compare.ToArray(windows);
+        for (int b = 0; b < 3; b++)
+        {
+            CollectionAssert.AreEqual(expected.Skip(b * 192).Take(192).ToArray(), three.Skip(b * 288).Take(192).ToArray(), $"clip {b}: mean and max first");
+            for (int d = 0; d < 96; d++)
+            {
+                var values = Enumerable.Range(0, 6).Select(w => (double)perWindow[(b * 6 + w) * 96 + d]).ToArray();
+                double mean = values.Average(), deviation = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / values.Length);
+                Assert.AreEqual(deviation, three[b * 288 + 192 + d], 1e-5 + 1e-5 * deviation, $"clip {b}, value {d}: the deviation over 6 windows, divided by 6");
+            }
+        }
         using var one = SpeechEmbedding.Pretrained(EmbeddingPooling.Mean);
         Compare.Shape(one.call(audio.narrow(1, 0, 4000)), [3, 96], "a 0.25 s clip is padded to one window");
 

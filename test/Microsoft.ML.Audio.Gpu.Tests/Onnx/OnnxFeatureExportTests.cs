@@ -95,6 +95,7 @@ public sealed class OnnxFeatureExportTests
 
     [TestMethod]
     [DataRow(EmbeddingPooling.MeanMax)]
+    [DataRow(EmbeddingPooling.MeanMaxStd)]
     [DataRow(EmbeddingPooling.None)]
     public void SpeechEmbedding_RunsInOnnxRuntime_WithMlNetsEmbeddings(EmbeddingPooling pooling)
     {
