@@ -17,7 +17,7 @@ public static class Cli
           AudioClassification train --data DIR --model PATH [--time SECONDS] [--epochs N] [--seconds CLIP] [--no-refit]
                                     [--device cpu|cuda|auto] [--batch-size N] [--patience N]
                                     [--backbone cnn [--size small|large]] [--backbone bc-resnet [--size 1|1.5|2|3|6|8]]
-                                    [--backbone speech-embedding [--fine-tune]] [--kapre [--augment noise,speed,room]] [--mixup ALPHA]
+                                    [--backbone speech-embedding [--fine-tune]] [--kapre [--augment noise|pink,speed,room]] [--mixup ALPHA]
           AudioClassification evaluate --model PATH --data DIR
           AudioClassification predict --model PATH FILE...
           AudioClassification export --model PATH --onnx PATH [--stft conv|operator]
@@ -39,8 +39,9 @@ public static class Cli
         in a class, accuracy is measured by 5-fold cross-validation instead and every file trains the model.
         --backbone/--size/--kapre/--fine-tune pin the network; --epochs caps the epochs (alone: exactly that many).
         --kapre puts the log-mel front end inside the network (raw audio in), as Kapre does; then --augment adds
-        background noise (pink, 3-30 dB SNR), speed perturbation (0.9/1.0/1.1) and/or a synthetic room to each training
-        batch on the device. --mixup mixes training examples and their labels.
+        background noise at 3-30 dB SNR (noise: the data's own _background_noise_ folder and _silence_ training files
+        when it has them, else pink; pink: always generated), speed perturbation (0.9/1.0/1.1) and/or a synthetic room
+        to each training batch on the device. --mixup mixes training examples and their labels.
         The report (MODEL.training.md), the training curves and the confusion matrix are written next to the model.
         listen reads raw 16-bit little-endian mono PCM at the model's rate (16 kHz) from standard input (or --input) and
         prints each word as it is heard, with its start and end; e.g. from a microphone:
@@ -124,6 +125,27 @@ public static class Cli
 
     private static int Train(Options o, TextWriter output) => Train(o, output, predictExamples: 0);
 
+    /// <summary>The files of the data's _background_noise_ folder, decoded at 16 kHz; those that fail are listed and left out.</summary>
+    private static List<float[]> NoiseRecordings(LabelledData data, TextWriter output)
+    {
+        var recordings = new List<float[]>();
+        foreach (var path in data.NoiseFiles)
+        {
+            try
+            {
+                recordings.Add(AudioDecoder.Decode(path, new AudioDecodeOptions { SampleRate = 16000 }).Samples);
+            }
+            catch (AudioDecodeException e)
+            {
+                output.WriteLine($"Left out of the background noise: {path}: {e.Reason}");
+            }
+        }
+        if (data.NoiseFiles.Count > 0)
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Background noise: {recordings.Count} recordings in {Dataset.NoiseFolder} ({recordings.Sum(r => (double)r.Length) / 16000:F0} s), and the training files of {Dataset.SilenceClass} if it is a class."));
+        return recordings;
+    }
+
     private static int Train(Options o, TextWriter output, int predictExamples)
     {
         string data = o.Required("data"), modelPath = Path.GetFullPath(o.Required("model"));
@@ -147,13 +169,14 @@ public static class Cli
             if (settings.Pinned is not { FrontEndInNetwork: true } and not { FineTune: true })
                 throw new UsageException("--augment works on raw audio: add --kapre (or --backbone speech-embedding --fine-tune).");
             var kinds = augment.Split(',', StringSplitOptions.TrimEntries);
-            var unknown = kinds.Except(["noise", "speed", "room"]).ToArray();
-            if (unknown.Length > 0 || kinds.Length == 0)
-                throw new UsageException($"--augment takes a comma-separated list of noise, speed, room; got '{augment}'.");
+            var unknown = kinds.Except(["noise", "pink", "speed", "room"]).ToArray();
+            if (unknown.Length > 0 || kinds.Length == 0 || (kinds.Contains("noise") && kinds.Contains("pink")))
+                throw new UsageException($"--augment takes a comma-separated list of noise (or pink), speed, room; got '{augment}'.");
             settings.AudioAugmentation = new AudioAugmentationOptions
             {
-                BackgroundNoise = kinds.Contains("noise"), SpeedPerturbation = kinds.Contains("speed"), Reverberation = kinds.Contains("room"),
+                BackgroundNoise = kinds.Contains("noise") || kinds.Contains("pink"), SpeedPerturbation = kinds.Contains("speed"), Reverberation = kinds.Contains("room"),
             };
+            settings.NoiseFromData = kinds.Contains("noise");
         }
         if (o.Get("mixup") is string mixup)
             settings.MixupAlpha = double.TryParse(mixup, NumberStyles.Float, CultureInfo.InvariantCulture, out double alpha) && alpha > 0 && double.IsFinite(alpha)
@@ -169,6 +192,7 @@ public static class Cli
 
         var started = System.Diagnostics.Stopwatch.StartNew();
         var (dataset, clipSeconds) = LoadChecked(data, settings.ClipSeconds, output);
+        if (settings.NoiseFromData) settings.NoiseFiles = NoiseRecordings(dataset, output);
         output.WriteLine(SampleDevice.Describe(settings.GpuDeviceId, settings.FallbackToCpu));
         var plan = TrainingPlan.Make(dataset, settings, clipSeconds, output);
         var outcome = plan.Run(output);

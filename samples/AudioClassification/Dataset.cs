@@ -38,6 +38,10 @@ public sealed record LabelledData(List<LabelledFile> Files, string? SpeakerSourc
     /// <summary>Class folders without a usable file (left out: a class needs examples).</summary>
     public List<string> EmptyClasses { get; init; } = [];
 
+    /// <summary>Recordings of background noise in <see cref="Dataset.NoiseFolder"/>: not a class; training may mix them into
+    /// clips (<c>--augment noise</c>).</summary>
+    public List<string> NoiseFiles { get; init; } = [];
+
     /// <summary>The class names, sorted.</summary>
     public string[] Classes => [.. Files.Select(f => f.Label).Distinct().Order(StringComparer.Ordinal)];
 }
@@ -51,6 +55,12 @@ public static class Dataset
     /// <summary>A CSV beside the class folders that names each file's speaker: columns <c>file</c> (or <c>path</c>: relative
     /// to the data folder, or the bare file name) and <c>speaker</c>.</summary>
     public const string SpeakerFileName = "speakers.csv";
+
+    /// <summary>A folder of background-noise recordings beside the class folders (Speech Commands' layout): not a class.</summary>
+    public const string NoiseFolder = "_background_noise_";
+
+    /// <summary>The class of background cuts in Speech Commands' layout: its training files are noise recordings too.</summary>
+    public const string SilenceClass = "_silence_";
 
     /// <summary>Fractions of the files held out for testing and validation (the rest, about 75%, trains).</summary>
     public const double TestFraction = 0.15, ValidationFraction = 0.10;
@@ -86,6 +96,7 @@ public static class Dataset
         if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"Data folder '{root}' does not exist.");
         var files = new List<LabelledFile>();
         var emptyClasses = new List<string>();
+        var noise = new List<string>();
         var hidden = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.Hidden | FileAttributes.System, IgnoreInaccessible = false };
         foreach (var dir in Directory.GetDirectories(root).Where(d => !IsHidden(d)).Order(StringComparer.Ordinal))
         {
@@ -93,6 +104,11 @@ public static class Dataset
             var found = Directory.GetFiles(dir, "*", hidden)
                 .Where(f => !IsHidden(f) && !System.IO.Path.GetRelativePath(dir, f).Split(System.IO.Path.DirectorySeparatorChar).Any(p => p.StartsWith('.')))
                 .Order(StringComparer.Ordinal).ToList();
+            if (label == NoiseFolder)
+            {
+                noise.AddRange(found.Select(System.IO.Path.GetFullPath));
+                continue;
+            }
             if (found.Count == 0) emptyClasses.Add(label);
             foreach (var file in found)
                 files.Add(new LabelledFile { Path = System.IO.Path.GetFullPath(file), Label = label });
@@ -112,7 +128,7 @@ public static class Dataset
                     throw new InvalidDataException($"{csv} has no row for '{relative}'.");
                 f.Speaker = s;
             }
-            return new LabelledData(files, SpeakerFileName, null) { EmptyClasses = emptyClasses };
+            return new LabelledData(files, SpeakerFileName, null) { EmptyClasses = emptyClasses, NoiseFiles = noise };
         }
 
         // LibriSpeech and its kin: <class>/<speaker>/<chapter>/<file>. Only when most files sit in such folders.
@@ -123,7 +139,7 @@ public static class Dataset
             if (Implausible(files, speakers) is null)
             {
                 for (int i = 0; i < files.Count; i++) files[i].Speaker = speakers[i];
-                return new LabelledData(files, "folders <class>/<speaker>/...", null) { EmptyClasses = emptyClasses };
+                return new LabelledData(files, "folders <class>/<speaker>/...", null) { EmptyClasses = emptyClasses, NoiseFiles = noise };
             }
         }
 
@@ -141,9 +157,9 @@ public static class Dataset
         {
             for (int i = 0; i < files.Count; i++) files[i].Speaker = bestSpeakers[i];
             string source = count == files.Count ? bestName : $"{bestName}; {files.Count - count} files without a speaker";
-            return new LabelledData(files, source, null) { EmptyClasses = emptyClasses };
+            return new LabelledData(files, source, null) { EmptyClasses = emptyClasses, NoiseFiles = noise };
         }
-        return new LabelledData(files, null, firstReason ?? "the file names follow none of the known conventions") { EmptyClasses = emptyClasses };
+        return new LabelledData(files, null, firstReason ?? "the file names follow none of the known conventions") { EmptyClasses = emptyClasses, NoiseFiles = noise };
     }
 
     private static bool IsHidden(string path) => System.IO.Path.GetFileName(path).StartsWith('.');

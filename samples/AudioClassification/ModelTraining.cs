@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Audio.Gpu.IO;
 using Microsoft.ML.Audio.Gpu.Layers;
@@ -69,6 +70,11 @@ public static class ModelTraining
         public Candidate? Pinned { get; set; }
         /// <summary>Waveform augmentation on the device (raw audio only).</summary>
         public AudioAugmentationOptions? AudioAugmentation { get; set; }
+        /// <summary>With background-noise augmentation: mix in the data's own background recordings (the training files of
+        /// <see cref="Dataset.SilenceClass"/> and <see cref="NoiseFiles"/>) rather than generated pink noise, when it has any.</summary>
+        public bool NoiseFromData { get; set; }
+        /// <summary>Background recordings that are not a class (<see cref="Dataset.NoiseFolder"/>), decoded at 16 kHz.</summary>
+        public IReadOnlyList<float[]> NoiseFiles { get; set; } = [];
         /// <summary>Mixup's α; 0 is off.</summary>
         public double MixupAlpha { get; set; }
         /// <summary>Train the chosen configuration on every file for the saved model, after the held-out test.</summary>
@@ -79,6 +85,40 @@ public static class ModelTraining
         public bool FallbackToCpu { get; set; } = true;
         public int Seed { get; set; } = 1;
     }
+
+    /// <summary>
+    /// The waveform augmentation of a training run: <see cref="Settings.AudioAugmentation"/>, with the data's own background
+    /// recordings as the noise when <see cref="Settings.NoiseFromData"/> asks for them and there are any. Only this run's
+    /// training files of <see cref="Dataset.SilenceClass"/> are used, so no validation or test recording is ever mixed in.
+    /// </summary>
+    private static AudioAugmentationOptions? Augmentation(Settings settings, List<LabelledFile> train, double clipSeconds, TextWriter output)
+    {
+        if (settings.AudioAugmentation is not { BackgroundNoise: true, NoiseClips: null } augmentation || !settings.NoiseFromData) return settings.AudioAugmentation;
+        var decoding = new AudioDecodeOptions { SampleRate = 16000 };
+        // Long recordings (Speech Commands' are a minute or more) are cut into clip-length pieces: the trainer's bank
+        // loops every piece to the longest, and at most MaxNoisePieces of them, spread evenly, keep it to a few tens of MB.
+        int piece = (int)Math.Round(clipSeconds * 16000);
+        var pieces = settings.NoiseFiles.Concat(train.Where(f => f.Label == Dataset.SilenceClass).Select(f => AudioDecoder.Decode(f.Path, decoding).Samples))
+            .SelectMany(c => Enumerable.Range(0, Math.Max(1, c.Length / piece)).Select(i => c.AsSpan(i * piece, Math.Min(piece, c.Length - i * piece)).ToArray()))
+            .Where(c => c.Length > 0).ToList();
+        var clips = pieces.Count <= MaxNoisePieces ? pieces
+            : [.. Enumerable.Range(0, MaxNoisePieces).Select(i => pieces[(int)((long)i * pieces.Count / MaxNoisePieces)])];
+        if (clips.Count == 0)
+        {
+            output.WriteLine("  Background noise: the data has no background recordings (_silence_, _background_noise_): generated pink noise.");
+            return augmentation;
+        }
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  Background noise: {clips.Count} pieces of the data's background recordings ({clips.Sum(c => (double)c.Length) / 16000:F0} s), mixed at 3-30 dB SNR."));
+        return new AudioAugmentationOptions
+        {
+            BackgroundNoise = true, NoiseClips = clips,
+            SpeedPerturbation = augmentation.SpeedPerturbation, Reverberation = augmentation.Reverberation,
+        };
+    }
+
+    /// <summary>Most pieces of background recording in the noise bank (500 pieces of 2 s: 64 MB of floats).</summary>
+    private const int MaxNoisePieces = 500;
 
     /// <summary>The default time budget in seconds.</summary>
     public const int DefaultSeconds = 150;
@@ -121,7 +161,7 @@ public static class ModelTraining
             BcResNetSize = candidate.BcResNetSize,
             Epochs = epochs,
             MaxTrainingTime = budget,
-            AudioAugmentation = candidate.RawAudio && (candidate.FrontEndInNetwork || candidate.FineTune) ? settings.AudioAugmentation : null,
+            AudioAugmentation = candidate.RawAudio && (candidate.FrontEndInNetwork || candidate.FineTune) ? Augmentation(settings, train, clipSeconds, output) : null,
             MixupAlpha = settings.MixupAlpha,
             BatchSize = settings.BatchSize,
             EarlyStoppingPatience = validation is null ? 0 : settings.Patience,

@@ -144,6 +144,39 @@ public sealed class SampleCommandTests
     }
 
     [TestMethod]
+    public void Train_AugmentNoise_MixesTheDatasOwnBackgroundRecordings_AndPinkWhenAsked()
+    {
+        // The data's _background_noise_ folder (Speech Commands' layout) is noise, not a class; --augment noise mixes it in.
+        string data = Path.Combine(_dir.FullName, "with-noise");
+        foreach (var file in Directory.GetFiles(Data, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(data, Path.GetRelativePath(Data, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        var rng = new Random(4);
+        var room = new double[3 * 16000, 1];
+        for (int t = 0; t < room.GetLength(0); t++) room[t, 0] = 0.05 * (rng.NextDouble() - 0.5);
+        Directory.CreateDirectory(Path.Combine(data, "_background_noise_"));
+        File.WriteAllBytes(Path.Combine(data, "_background_noise_", "room.wav"), WavBuilder.For(room, 16000, SampleFormat.Pcm16).ToBytes());
+        File.WriteAllText(Path.Combine(data, "_background_noise_", "README.md"), "not audio");
+
+        var (code, output) = Run("train", "--data", data, "--model", Path.Combine(_dir.FullName, "noise.zip"), "--epochs", "1", "--device", "cpu",
+            "--backbone", "cnn", "--kapre", "--augment", "noise");
+        Assert.AreEqual(0, code, output);
+        StringAssert.Contains(output, "Data: 24 files in 3 classes", "the noise folder is not a class");
+        StringAssert.Contains(output, "Left out of the background noise: ");
+        StringAssert.Contains(output, "README.md");
+        StringAssert.Contains(output, "Background noise: 1 recordings in _background_noise_ (3 s)");
+        StringAssert.Contains(output, "Background noise: 3 pieces of the data's background recordings (3 s), mixed at 3-30 dB SNR.", "cut into 1 s pieces");
+
+        (code, output) = Run("train", "--data", data, "--model", Path.Combine(_dir.FullName, "pink.zip"), "--epochs", "1", "--device", "cpu",
+            "--backbone", "cnn", "--kapre", "--augment", "pink");
+        Assert.AreEqual(0, code, output);
+        Assert.IsFalse(output.Contains("Background noise:"), output);
+    }
+
+    [TestMethod]
     public void Train_UsesEveryFormat_AndListsWhatItLeavesOut()
     {
         // A FLAC class beside a WAV class; a damaged FLAC, a text file and an empty class folder are reported by name,
@@ -276,7 +309,8 @@ public sealed class SampleCommandTests
     [DataRow(new[] { "spectrogram", "--size", "large" }, "Unknown option '--size' for 'spectrogram'")]
     [DataRow(new[] { "train", "--data", "/nonexistent-kapre", "--model", "m.zip" }, "does not exist")]
     [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--augment", "noise" }, "--augment works on raw audio: add --kapre")]
-    [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--kapre", "--augment", "noise,echo" }, "--augment takes a comma-separated list of noise, speed, room; got 'noise,echo'")]
+    [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--kapre", "--augment", "noise,echo" }, "--augment takes a comma-separated list of noise (or pink), speed, room; got 'noise,echo'")]
+    [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--kapre", "--augment", "noise,pink" }, "--augment takes a comma-separated list of noise (or pink), speed, room; got 'noise,pink'")]
     [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--mixup", "-1" }, "--mixup must be a positive number")]
     [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--time", "0" }, "--time must be a positive integer, got '0'")]
     [DataRow(new[] { "train", "--data", "d", "--model", "m.zip", "--time", "2m" }, "--time must be a positive integer, got '2m'")]

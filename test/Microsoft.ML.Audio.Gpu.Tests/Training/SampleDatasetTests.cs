@@ -188,6 +188,20 @@ public sealed class SampleDatasetTests
     }
 
     [TestMethod]
+    public void BackgroundNoiseFolder_IsNoiseNotAClass()
+    {
+        // Speech Commands' own layout: _background_noise_ beside the word folders holds minutes-long recordings.
+        var files = (from w in new[] { "yes", "no" } from n in Enumerable.Range(0, 12) select (w, $"spk{n}_nohash_0.wav")).ToList();
+        files.Add(("_background_noise_", "white_noise.wav"));
+        files.Add(("_background_noise_", "running_tap.wav"));
+        var root = MakeFolder(files);
+        var data = Dataset.Load(root);
+        CollectionAssert.AreEqual(new[] { "no", "yes" }, data.Classes);
+        Assert.AreEqual(24, data.Files.Count);
+        CollectionAssert.AreEqual(new[] { "running_tap.wav", "white_noise.wav" }, data.NoiseFiles.Select(Path.GetFileName).ToArray());
+    }
+
+    [TestMethod]
     public void SpeakerFolders_LikeLibriSpeech_NameTheSpeakers()
     {
         var root = Directory.CreateTempSubdirectory("kapre-dataset-").FullName;
