@@ -5,8 +5,10 @@
 // alarm. Writes a CSV of every setting and a plot of recall against false alarms per minute.
 //
 //   dotnet run -c Release --project test/Microsoft.ML.Audio.Gpu.Benchmarks -- --stream-sweep --model M.zip
-//       --stream A.wav:A.truth.tsv [--stream ...] [--out-dir DIR]
+//       --stream A.wav:A.truth.tsv[:MODEL.zip] [--stream ...] [--out-dir DIR]
 //
+// A stream's own model (third field) replaces --model for it: with speaker folds, each fold's recording is scored by the
+// model trained without that fold's speakers.
 // A truth file has one line per word: start and end in seconds and the label, tab-separated (make_stream.py's format).
 using System.Diagnostics;
 using System.Globalization;
@@ -19,36 +21,38 @@ internal static class StreamExperiment
 {
     private sealed record Word(double Start, double End, string Label);
 
-    private sealed record Recording(string Name, float[] Audio, List<Word> Truth);
+    private sealed record Recording(string Name, float[] Audio, List<Word> Truth, string Model);
 
     private sealed record Scores(List<(long start, float[] raw)> Windows, double ComputeSeconds, double WallSeconds, long Scored, long Skipped);
 
     public static int Run(string[] args)
     {
         string? modelPath = null, outDir = null;
-        var streams = new List<(string wav, string truth)>();
+        var streams = new List<(string wav, string truth, string? model)>();
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--stream-sweep") continue;
             else if (args[i] == "--model") modelPath = args[++i];
             else if (args[i] == "--out-dir") outDir = args[++i];
-            else if (args[i] == "--stream") { var p = args[++i].Split(':'); streams.Add((p[0], p[1])); }
+            else if (args[i] == "--stream") { var p = args[++i].Split(':'); streams.Add((p[0], p[1], p.Length > 2 ? p[2] : null)); }
             else throw new ArgumentException($"unknown argument '{args[i]}'");
         }
-        if (modelPath is null || streams.Count == 0) throw new ArgumentException("--model M.zip and at least one --stream WAV:TRUTH");
+        if (streams.Count == 0 || (modelPath is null && streams.Any(s => s.model is null))) throw new ArgumentException("--model M.zip and at least one --stream WAV:TRUTH[:MODEL]");
         outDir ??= ".";
         Directory.CreateDirectory(outDir);
 
         var recordings = streams.Select(s => new Recording(Path.GetFileNameWithoutExtension(s.wav),
             AudioDecoder.Decode(s.wav, new AudioDecodeOptions { SampleRate = 16000 }).Samples,
             File.ReadAllLines(s.truth).Where(l => l.Trim().Length > 0).Select(l => l.Split('\t'))
-                .Select(c => new Word(double.Parse(c[0], CultureInfo.InvariantCulture), double.Parse(c[1], CultureInfo.InvariantCulture), c[2])).ToList())).ToList();
+                .Select(c => new Word(double.Parse(c[0], CultureInfo.InvariantCulture), double.Parse(c[1], CultureInfo.InvariantCulture), c[2])).ToList(),
+            s.model ?? modelPath!)).ToList();
         double minutes = recordings.Sum(r => r.Audio.Length / 16000.0) / 60;
         int words = recordings.Sum(r => r.Truth.Count);
-        Console.WriteLine($"{recordings.Count} recording(s), {minutes * 60:F0} s, {words} words; model {modelPath}.");
+        Console.WriteLine($"{recordings.Count} recording(s), {minutes * 60:F0} s, {words} words; model(s) {string.Join(", ", recordings.Select(r => r.Model).Distinct())}.");
 
         var ml = new MLContext(1);
-        var model = ml.Model.Load(modelPath, out _);
+        var models = recordings.Select(r => r.Model).Distinct().ToDictionary(m => m, m => ml.Model.Load(m, out _));
+        var model = models[recordings[0].Model];
         var csv = new StringBuilder("gate,smoothing,threshold,release,recall,false_alarms_per_minute,delay_median_s,delay_p95_s\n");
         var curves = new Dictionary<string, List<(double fa, double recall, double threshold)>>();
         foreach (bool gate in new[] { true, false })
@@ -58,7 +62,7 @@ internal static class StreamExperiment
             var background = probe.BackgroundClasses;
             var classNames = probe.ClassNames.ToArray();
             probe.Dispose();
-            var scores = recordings.Select(r => Score(ml, model, r, gate)).ToList();
+            var scores = recordings.Select(r => Score(ml, models[r.Model], r, gate)).ToList();
             double compute = scores.Sum(s => s.ComputeSeconds), wall = scores.Sum(s => s.WallSeconds);
             Console.WriteLine($"gate {(gate ? "on" : "off")}: scored {scores.Sum(s => s.Scored)} windows, passed over {scores.Sum(s => s.Skipped)}; " +
                               $"scoring {compute:F1} s, whole run {wall:F1} s for {minutes * 60:F0} s of audio ({minutes * 60 / wall:F0}x real time).");
@@ -101,7 +105,7 @@ internal static class StreamExperiment
         File.WriteAllText(csvPath, csv.ToString());
         Console.WriteLine($"Every setting: {csvPath}");
         string png = Path.Combine(outDir, "stream-sweep.png");
-        Plot(png, curves, $"{Path.GetFileName(modelPath)} on {recordings.Count} recording(s), {words} words, {minutes:F1} min");
+        Plot(png, curves, $"{string.Join(", ", recordings.Select(r => Path.GetFileName(r.Model)).Distinct())} on {recordings.Count} recording(s), {words} words, {minutes:F1} min");
         Console.WriteLine($"Recall against false alarms: {png}");
         return 0;
     }

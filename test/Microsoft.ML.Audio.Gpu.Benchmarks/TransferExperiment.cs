@@ -3,7 +3,7 @@
 // by epochs, fine-tuned) and of the CNN trained from scratch. Each candidate's time includes decoding.
 //
 //   dotnet run -c Release --project test/Microsoft.ML.Audio.Gpu.Benchmarks -- --transfer DIR [--per-class 10,30,100,all]
-//       [--folds 5] [--candidates frozen,frozen-epochs,fine-tune,cnn,sdca] [--min-speakers N] [--out FILE]
+//       [--folds 5] [--only-folds 1,2] [--candidates frozen,frozen-epochs,fine-tune,cnn,sdca] [--min-speakers N] [--out FILE]
 //
 // DIR is a folder-per-class set (the sample's conventions find the speakers). The folds hold whole speakers out (with at
 // least --min-speakers speakers, default 2: FSDD's six voices give six-fold leave-one-speaker-out when --folds 6); each
@@ -35,11 +35,13 @@ internal static class TransferExperiment
         string[] perClass = ["10", "30", "100"];
         string[] chosen = ["frozen", "frozen-epochs", "cnn"];
         int folds = 5, minSpeakers = 2;
+        HashSet<int>? onlyFolds = null;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--transfer") dir = args[++i];
             else if (args[i] == "--per-class") perClass = args[++i].Split(',');
             else if (args[i] == "--folds") folds = int.Parse(args[++i], CultureInfo.InvariantCulture);
+            else if (args[i] == "--only-folds") onlyFolds = [.. args[++i].Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture))];
             else if (args[i] == "--min-speakers") minSpeakers = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--candidates") chosen = args[++i].Split(',');
             else if (args[i] == "--out") outPath = args[++i];
@@ -69,13 +71,15 @@ internal static class TransferExperiment
                 var outcomes = new List<Outcome>();
                 for (int f = 0; f < splits.Count; f++)
                 {
+                    if (onlyFolds is not null && !onlyFolds.Contains(f + 1)) continue;
                     var (pool, test) = splits[f];
                     var train = Draw(pool, classes, n, seed: (n == int.MaxValue ? 7 : n) * 31 + f);
                     var outcome = run(train, test);
                     Console.WriteLine($"{k} per class, {name}, fold {f + 1}: {outcome.Accuracy:P1} in {outcome.Seconds:F1} s ({train.Count} training clips, {test.Count} test)");
                     outcomes.Add(outcome);
                 }
-                cells.Add($"{outcomes.Average(o => o.Accuracy):P1} ({outcomes.Min(o => o.Accuracy):P0}-{outcomes.Max(o => o.Accuracy):P0}), {outcomes.Average(o => o.Seconds):F0} s");
+                cells.Add($"{outcomes.Average(o => o.Accuracy):P1} ({outcomes.Min(o => o.Accuracy):P0}-{outcomes.Max(o => o.Accuracy):P0}), {outcomes.Average(o => o.Seconds):F0} s" +
+                          (onlyFolds is null ? "" : $" (folds {string.Join(", ", onlyFolds.Order())})"));
             }
             string line = $"| {k} | {string.Join(" | ", cells)} |";
             report.AppendLine(line);
