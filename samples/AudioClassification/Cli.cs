@@ -47,8 +47,8 @@ public static class Cli
         prints each word as it is heard, with its start and end; e.g. from a microphone:
           arecord -q -r 16000 -f S16_LE -c 1 -t raw | AudioClassification listen --model AudioClassifier.zip
           sox speech.wav -t raw -r 16000 -b 16 -e signed -c 1 - | AudioClassification listen --model AudioClassifier.zip
-        Windows of the model's clip length every --hop (default 0.25 s) are scored, probabilities are averaged over two
-        windows, and a word starts at --threshold (default 0.6). Background classes absorb noise and other words and are
+        Windows of the model's clip length every --hop (default 0.25 s) are scored, probabilities are averaged over three
+        windows, and a word starts at --threshold (default 0.5). Background classes absorb noise and other words and are
         never reported: those named _like_this_, or the ones --background names. A voice-activity gate passes over windows
         in which nothing stands out from the background level (--no-gate scores every window).
         export writes the model as one ONNX file that starts from the decoded samples (front end, network and class

@@ -100,6 +100,17 @@ public sealed class TrainingPlan
             _report.AppendLine("## Leaderboard (short trials, validation accuracy)");
             _report.AppendLine();
             _report.Append(board);
+            if (trials.Any(t => t.Candidate.HasEpochs))
+            {
+                // A from-scratch network's trial is cut by its share of the budget; say so, or a 1-epoch score reads as the network's.
+                double trialSeconds = (budget ?? TimeSpan.FromSeconds(ModelTraining.DefaultSeconds)).TotalSeconds * ModelSelection.TrialShare;
+                string share = $"A network trained from scratch gets {ModelSelection.TrialShare.ToString("P0", CultureInfo.InvariantCulture)} of the time budget for its trial " +
+                    $"({trialSeconds.ToString("F0", CultureInfo.InvariantCulture)} s): its score is what it reaches in that time, not trained longer; " +
+                    "the winner gets the rest of the budget. A larger --time gives the networks longer trials.";
+                output.WriteLine(share);
+                _report.AppendLine();
+                _report.AppendLine(share);
+            }
             winner = trials.MaxBy(t => t.Accuracy ?? -1)!.Candidate;
             foreach (var (candidate, result) in kept.Where(k => k.Key != winner)) (result.Model as IDisposable)?.Dispose();
             output.WriteLine($"Chosen: {winner.Name}.");

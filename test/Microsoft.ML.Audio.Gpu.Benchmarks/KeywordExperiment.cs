@@ -7,7 +7,8 @@
 //
 // A config is a backbone (cnn, cnn-large, bc-resnet, embedding, embedding-fine-tune) and options: epochs=N, time=S
 // (a time budget instead), dropout=D, lr=L, batch=B, mixup=A, augment=0|1, noise=1 (the data's own _silence_ /
-// _background_noise_ clips as background noise, with the front end in the network), kapre=1, seconds=S (clip length).
+// _background_noise_ clips as background noise, with the front end in the network; speed and room too), pink=1 (the same
+// with generated pink noise), kapre=1, seconds=S (clip length).
 // Output: one line per fold and config, the mean, and DIR/<config>.fold<k>.csv (path, label, probability per class).
 using System.Diagnostics;
 using System.Globalization;
@@ -111,7 +112,7 @@ internal static class KeywordExperiment
         var loading = ml.Transforms.Audio.LoadAudio("Audio", "Path", new LoadAudioOptions { SampleRate = 16000, DurationSeconds = clip, Crop = CropAlignment.Loudest, Pad = PadAlignment.Center });
         string backbone = o["backbone"];
         bool embedding = backbone.StartsWith("embedding", StringComparison.Ordinal);
-        bool kapre = Get(o, "kapre", 0) == 1 || Get(o, "noise", 0) == 1;
+        bool kapre = Get(o, "kapre", 0) == 1 || Get(o, "noise", 0) == 1 || Get(o, "pink", 0) == 1;
         bool rawAudio = embedding || kapre;
         IEstimator<ITransformer> featurizer = rawAudio ? loading : loading.Append(ml.Transforms.Audio.MelSpectrogramGpu("Features", "Audio", ModelTraining.FrontEnd));
         var options = new AudioClassificationOptions
@@ -135,6 +136,9 @@ internal static class KeywordExperiment
             var clips = noise.Select(p => AudioDecoder.Decode(p, new AudioDecodeOptions { SampleRate = 16000 }).Samples).ToList();
             options.AudioAugmentation = new AudioAugmentationOptions { BackgroundNoise = true, NoiseClips = clips };
         }
+        // The same waveform augmentation with generated pink noise instead of the data's recordings: what noise=1 is
+        // measured against.
+        if (Get(o, "pink", 0) == 1) options.AudioAugmentation = new AudioAugmentationOptions { BackgroundNoise = true };
         var pipeline = featurizer.Append(ml.MulticlassClassification.Trainers.AudioClassification(options));
         var model = pipeline.Fit(labels.Transform(Dataset.ToDataView(ml, train)));
         var scored = model.Transform(labels.Transform(Dataset.ToDataView(ml, test)));

@@ -131,6 +131,7 @@ public sealed class SampleCommandTests
         foreach (var candidate in new[] { "speech embedding (frozen) + logistic regression", "Small CNN", "BC-ResNet-3" })
             StringAssert.Contains(output, $"| {candidate} | ");
         StringAssert.Contains(output, "Chosen: ");
+        StringAssert.Contains(output, "A network trained from scratch gets 12 % of the time budget for its trial (4 s)");
         StringAssert.Contains(output, "Held-out test set (");
         StringAssert.Contains(output, "Refit: the same configuration");
         StringAssert.Contains(output, "refit on all 120 files");
