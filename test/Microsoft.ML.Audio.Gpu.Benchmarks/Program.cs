@@ -30,6 +30,7 @@ if (args.Contains("--micro"))
 if (args.Contains("--kapre")) return KapreExperiment.Run(args);
 if (args.Contains("--web-teach") || args.Contains("--web-stream") || args.Contains("--web-screenshots")) return await WebTeach.Run(args);
 if (args.Contains("--web")) return await WebLoad.Run(args);
+if (args.Contains("--learning-curves")) return LearningCurves.Run(args);
 if (args.Contains("--transfer")) return TransferExperiment.Run(args);
 if (args.Contains("--keywords")) return KeywordExperiment.Run(args);
 if (args.Contains("--stream-sweep")) return StreamExperiment.Run(args);
