@@ -67,8 +67,9 @@ public sealed class AudioClassificationOptions
     /// the feature column (LoadAudio with SampleRate 16000) and learns spoken words from a few clips per class.</summary>
     public AudioBackbone Backbone { get; set; } = AudioBackbone.Cnn;
 
-    /// <summary>With the speech-embedding backbone: train the embedding too, at a tenth of <see cref="LearningRate"/>, with
-    /// augmentation. Default false: the embedding stays frozen, each clip is embedded once, and the head is fitted as
+    /// <summary>With the speech-embedding backbone: train the embedding too, with augmentation, starting from the head the
+    /// frozen embedding fits (a linear probe, then fine-tuning: embedding and head at a tenth of <see cref="LearningRate"/>;
+    /// with a <see cref="ValidationSet"/>, the fitted head is kept if no epoch beats it). Default false: the embedding stays frozen, each clip is embedded once, and the head is fitted as
     /// logistic regression on the standardised embeddings (<see cref="HeadL2Regularization"/>; under a second on a CPU).</summary>
     public bool FineTuneBackbone { get; set; }
 

@@ -80,6 +80,8 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             // embeddings computed once (seconds instead of a backbone pass per example per epoch).
             var trainable = network;
             var inputDims = dims;
+            EpochMetrics? probed = null;
+            bool fittedHead = false;
             bool augmentAudio = o.FrontEnd is not null || settings.Backbone == AudioBackbone.SpeechEmbedding;
             bool augment = o.Augment;
             if (network is SpeechEmbeddingClassifier classifier)
@@ -100,6 +102,21 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
                             o.PredictedLabelColumnName, device, history, 1) { HeadL2Regularization = l2 };
                     }
                 }
+                else
+                {
+                    // Linear probe, then fine-tune (Kumar et al. 2022): the head starts as the logistic regression the frozen
+                    // embedding fits, so fine-tuning starts where the frozen model ends and a random head's first large
+                    // gradients never reach the pretrained weights. With validation data the fitted head is "epoch 0", kept
+                    // unless an epoch of fine-tuning beats it.
+                    var watch = Stopwatch.StartNew();
+                    using var probeTrain = Embed(classifier.Backbone, train);
+                    using var probeValid = valid is null ? null : Embed(classifier.Backbone, valid);
+                    var probe = new List<EpochMetrics>();
+                    FitLogisticHead(ch, classifier, probeTrain, probeValid, labels.Length, probe);
+                    probed = probe[0];
+                    fittedHead = true;
+                    ch.Info($"AudioClassification: fine-tuning the speech embedding from the fitted head (embedding and fit {watch.Elapsed.TotalSeconds:F1} s).");
+                }
                 foreach (var p in classifier.Backbone.parameters()) p.requires_grad_(o.FineTuneBackbone);
             }
             using var waveform = augmentAudio && o.AudioAugmentation is not null ? WaveformAugmentation(o.AudioAugmentation, settings, device) : null;
@@ -107,7 +124,8 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             using var optimizer = network is SpeechEmbeddingClassifier fine && o.FineTuneBackbone
                 ? new HeldScalarAdamW([
                       new AdamW.ParamGroup(fine.Backbone.parameters(), lr: o.LearningRate * FineTuneLearningRateScale, weight_decay: o.WeightDecay),
-                      new AdamW.ParamGroup(fine.Classifier.parameters(), lr: o.LearningRate, weight_decay: o.WeightDecay)],
+                      // A fitted head is already where it should be: it moves as slowly as the backbone.
+                      new AdamW.ParamGroup(fine.Classifier.parameters(), lr: o.LearningRate * (fittedHead ? FineTuneLearningRateScale : 1), weight_decay: o.WeightDecay)],
                       o.LearningRate, o.WeightDecay)
                 : new HeldScalarAdamW(trainable.parameters(), o.LearningRate, o.WeightDecay);
             var budget = o.MaxTrainingTime;
@@ -119,6 +137,11 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
             Dictionary<string, Tensor>? best = null;
             double bestAccuracy = -1, bestLoss = double.MaxValue;
             int sinceBest = 0;
+            if (probed is { ValidationAccuracy: double probedAccuracy, ValidationLoss: double probedLoss })
+            {
+                (bestAccuracy, bestLoss, selected) = (probedAccuracy, probedLoss, 0);
+                best = trainable.state_dict().ToDictionary(kv => kv.Key, kv => Layers.HostCopy.Clone(kv.Value));
+            }
 
             var guard = new GuardedStep(AfterBackward);
             int epoch = 0;
@@ -178,7 +201,9 @@ public sealed class AudioClassificationTrainer : IEstimator<AudioClassificationT
                 using (no_grad())
                     foreach (var (name, value) in trainable.state_dict()) value.copy_(best[name]);
                 DisposeAll(best);
-                if (selected != history.Count) ch.Info($"Restored the weights of epoch {selected}, the best on the validation set ({bestAccuracy:P1}).");
+                if (selected != history.Count)
+                    ch.Info(selected == 0 ? $"Restored the fitted head, which no epoch of fine-tuning beat on the validation set ({bestAccuracy:P1})."
+                                          : $"Restored the weights of epoch {selected}, the best on the validation set ({bestAccuracy:P1}).");
             }
             else
             {

@@ -57,7 +57,8 @@ public sealed class AudioClassificationTransformer : ITransformer, IDisposable, 
     /// <summary>Metrics of each training epoch (empty for a loaded model).</summary>
     public IReadOnlyList<EpochMetrics> TrainingHistory { get; }
 
-    /// <summary>The epoch whose weights the model holds (the best validation epoch, or the last one).</summary>
+    /// <summary>The epoch whose weights the model holds (the best validation epoch, or the last one); 0 for a fine-tuned
+    /// speech embedding whose fitted head no epoch of fine-tuning beat on the validation set.</summary>
     public int SelectedEpoch { get; }
 
     /// <summary>For a frozen speech embedding fitted here: the λ its logistic-regression head was fitted with (to fit the

@@ -119,6 +119,40 @@ public sealed class SpeechEmbeddingBackboneTests
     }
 
     [TestMethod]
+    public void FineTuned_StartsFromTheFittedHead_AndNeverEndsBelowItOnTheValidationSet()
+    {
+        // Linear probe, then fine-tune. At a learning rate of 1e-9 an epoch of fine-tuning leaves the model where it
+        // started: from the fitted head it predicts what the frozen model predicts (a random head would not).
+        var ml = new MLContext(1);
+        var labels = ml.Transforms.Conversion.MapValueToKey("Label", nameof(Clip.Word)).Fit(Load(ml, Clips(8, 1)));
+        var train = labels.Transform(Load(ml, Clips(8, 1)));
+        var valid = labels.Transform(Load(ml, Clips(6, 33)));
+        AudioClassificationTransformer Fit(AudioClassificationOptions options) => ml.MulticlassClassification.Trainers.AudioClassification(options).Fit(train);
+        uint[] Predicted(ITransformer model) => [.. model.Transform(valid).GetColumn<uint>("PredictedLabel")];
+        double Accuracy(ITransformer model) => ml.MulticlassClassification.Evaluate(model.Transform(valid)).MicroAccuracy;
+        var log = new List<string>();
+        ml.Log += (_, e) => { if (e.Message.Contains("AudioClassification:")) lock (log) log.Add(e.Message); };
+
+        var frozen = Fit(Options(fineTune: false, epochs: 1));
+        var still = Options(fineTune: true, epochs: 1);
+        still.LearningRate = 1e-9;
+        var barelyTuned = Fit(still);
+        var a = Predicted(frozen);
+        var b = Predicted(barelyTuned);
+        double agreement = a.Zip(b).Count(p => p.First == p.Second) / (double)a.Length;
+        Console.WriteLine($"labels agreeing with the frozen model after an epoch at a learning rate of 1e-9: {agreement:P0}");
+        Assert.IsGreaterThanOrEqualTo(0.9, agreement, "fine-tuning starts from the head the frozen embedding fits");
+        Assert.IsTrue(log.Any(m => m.Contains("fine-tuning the speech embedding from the fitted head")), string.Join("\n", log));
+
+        // With validation data the fitted head is epoch 0: the kept model is it or a better epoch on those clips.
+        var withValidation = Options(fineTune: true, epochs: 2);
+        withValidation.ValidationSet = valid;
+        var frozenOptions = Options(fineTune: false, epochs: 1);
+        frozenOptions.ValidationSet = valid;
+        Assert.IsGreaterThanOrEqualTo(Accuracy(Fit(frozenOptions)), Accuracy(Fit(withValidation)));
+    }
+
+    [TestMethod]
     public void Fit_Rejects_OtherRates_FrontEnds_AndFineTuningACnn()
     {
         var ml = new MLContext(1);
