@@ -34,8 +34,9 @@ public static class Cli
         <speaker>_<anything>.wav. With 10 or more speakers, test and validation voices are kept out of training.
         train chooses the network from the data, as Model Builder does: a short trial of each candidate (the pretrained
         speech embedding with a logistic-regression head, the Small CNN, BC-ResNet) scored on the validation files, a
-        leaderboard, the rest of --time (default 150 s) for the winner, its test on the held-out files, then the same
-        configuration refit on every file for the saved model (--no-refit saves the one tested). With fewer than 30 files
+        leaderboard, the rest of --time (default 210 s) for the winner (a frozen embedding that wins is then fine-tuned
+        from its fitted head, kept only if it does better on the validation files), its test on the held-out files, then
+        the same configuration refit on every file for the saved model (--no-refit saves the one tested). With fewer than 30 files
         in a class, accuracy is measured by 5-fold cross-validation instead and every file trains the model.
         --backbone/--size/--kapre/--fine-tune pin the network; --epochs caps the epochs (alone: exactly that many).
         --kapre puts the log-mel front end inside the network (raw audio in), as Kapre does; then --augment adds
@@ -445,7 +446,7 @@ public static class Cli
         double audio = listener.Received.TotalSeconds, compute = listener.ComputeTime.TotalSeconds;
         long windows = listener.ScoredWindows + listener.SkippedWindows;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{heard} word(s) in {audio:F1} s of audio; scoring took {compute:F1} s ({(compute > 0 ? audio / compute : 0):F0}x real time); " +
+            $"{heard} word(s) in {audio:F1} s of audio; scoring took {compute:F1} s{(compute >= 0.05 ? $" ({audio / compute:F0}x real time)" : "")}; " +
             $"{listener.ScoredWindows} of {windows} windows scored{(listener.SkippedWindows > 0 ? $", {listener.SkippedWindows} passed over as background by the voice-activity gate" : "")}."));
         return 0;
     }

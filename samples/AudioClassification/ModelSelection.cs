@@ -37,8 +37,8 @@ public static class ModelSelection
 
     /// <summary>The pretrained embedding frozen, its head fitted as logistic regression.</summary>
     public static readonly Candidate FrozenEmbedding = new("speech embedding (frozen) + logistic regression", AudioBackbone.SpeechEmbedding);
-    /// <summary>The pretrained embedding trained with a new head.</summary>
-    public static readonly Candidate FineTunedEmbedding = new("speech embedding (fine-tuned)", AudioBackbone.SpeechEmbedding, FineTune: true);
+    /// <summary>The pretrained embedding fine-tuned, starting from the head the frozen embedding fits.</summary>
+    public static readonly Candidate FineTunedEmbedding = new("speech embedding (fine-tuned from the fitted head)", AudioBackbone.SpeechEmbedding, FineTune: true);
     /// <summary>The small CNN from scratch.</summary>
     public static readonly Candidate SmallCnn = new("Small CNN", AudioBackbone.Cnn, AudioCnnSize.Small);
     /// <summary>The large CNN from scratch.</summary>

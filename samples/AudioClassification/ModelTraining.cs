@@ -121,7 +121,7 @@ public static class ModelTraining
     private const int MaxNoisePieces = 500;
 
     /// <summary>The default time budget in seconds.</summary>
-    public const int DefaultSeconds = 150;
+    public const int DefaultSeconds = 210;
 
     /// <summary>The trained model and what is needed to report on it.</summary>
     public sealed record Result(MLContext Context, ITransformer Model, AudioClassificationTransformer Classifier, ITransformer LabelMap, TimeSpan Elapsed);

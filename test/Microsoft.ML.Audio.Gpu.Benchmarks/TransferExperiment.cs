@@ -3,7 +3,7 @@
 // by epochs, fine-tuned) and of the CNN trained from scratch. Each candidate's time includes decoding.
 //
 //   dotnet run -c Release --project test/Microsoft.ML.Audio.Gpu.Benchmarks -- --transfer DIR [--per-class 10,30,100,all]
-//       [--folds 5] [--only-folds 1,2] [--candidates frozen,frozen-epochs,fine-tune,fine-tune-10,cnn,sdca] [--min-speakers N] [--out FILE]
+//       [--folds 5] [--only-folds 1,2] [--candidates frozen,frozen-epochs,fine-tune,fine-tune-10,fine-tune-3,cnn,sdca] [--min-speakers N] [--out FILE]
 //
 // DIR is a folder-per-class set (the sample's conventions find the speakers). The folds hold whole speakers out (with at
 // least --min-speakers speakers, default 2: FSDD's six voices give six-fold leave-one-speaker-out when --folds 6); each
@@ -27,6 +27,7 @@ internal static class TransferExperiment
         ["fine-tune"] = ("embedding fine-tuned, 30 epochs", (tr, te) => Trainer(tr, te, AudioBackbone.SpeechEmbedding, epochs: 30, fineTune: true)),
         // With more clips per class, fewer epochs take about as many steps.
         ["fine-tune-10"] = ("embedding fine-tuned, 10 epochs", (tr, te) => Trainer(tr, te, AudioBackbone.SpeechEmbedding, epochs: 10, fineTune: true)),
+        ["fine-tune-3"] = ("embedding fine-tuned, 3 epochs", (tr, te) => Trainer(tr, te, AudioBackbone.SpeechEmbedding, epochs: 3, fineTune: true)),
         ["cnn"] = ("Small CNN from scratch, 40 epochs", (tr, te) => Trainer(tr, te, AudioBackbone.Cnn, epochs: 40)),
         ["sdca"] = ("embedding features + ML.NET SDCA", Sdca),
     };
