@@ -35,19 +35,8 @@ public static class ScalarStress
     {
         if (mode is not ("calm" or "stress")) throw new ArgumentException($"mode must be calm or stress, got: {mode}", nameof(mode));
         using var output = new StreamWriter(outputPath);
-        using var stop = new CancellationTokenSource();
-        long collections = 0;
-        var collector = new Thread(() =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
-                collections++;
-            }
-        }) { IsBackground = true, Name = "forced collections" };
         var watch = Stopwatch.StartNew();
-        if (mode == "stress") collector.Start();
+        var collections = new ForcedCollections(run: mode == "stress");
         try
         {
             Section("training on spectrograms", () => Training(output, frontEnd: false));
@@ -57,10 +46,9 @@ public static class ScalarStress
         }
         finally
         {
-            stop.Cancel();
-            if (collector.IsAlive) collector.Join();
+            collections.Dispose();
         }
-        Console.WriteLine($"{mode}: {watch.Elapsed.TotalSeconds:F1} s, {collections} forced collections");
+        Console.WriteLine($"{mode}: {watch.Elapsed.TotalSeconds:F1} s, {collections.Count} forced collections");
         return 0;
     }
 

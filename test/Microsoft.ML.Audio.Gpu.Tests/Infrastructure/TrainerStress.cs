@@ -68,19 +68,8 @@ public static class TrainerStress
         if (mode is not ("calm" or "stress")) throw new ArgumentException($"mode must be calm or stress, got: {mode}", nameof(mode));
         if (workload is not ("rounds" or "check")) throw new ArgumentException($"workload must be rounds or check, got: {workload}", nameof(workload));
         using var output = new StreamWriter(outputPath);
-        using var stop = new CancellationTokenSource();
-        long collections = 0;
-        var collector = new Thread(() =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
-                collections++;
-            }
-        }) { IsBackground = true, Name = "forced collections" };
         var watch = Stopwatch.StartNew();
-        if (mode == "stress") collector.Start();
+        var collections = new ForcedCollections(run: mode == "stress");
         try
         {
             if (workload == "check") Check(output, watch);
@@ -88,10 +77,9 @@ public static class TrainerStress
         }
         finally
         {
-            stop.Cancel();
-            if (collector.IsAlive) collector.Join();
+            collections.Dispose();
         }
-        Console.WriteLine($"{mode}: {watch.Elapsed.TotalSeconds:F1} s, {collections} forced collections");
+        Console.WriteLine($"{mode}: {watch.Elapsed.TotalSeconds:F1} s, {collections.Count} forced collections");
         Console.WriteLine($"tensors freed by the finalizer: {TensorsFinalized()}");
         return 0;
     }
